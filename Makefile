@@ -1,0 +1,34 @@
+# The two commands a new user runs: `make demo` and `make test`. Both create .venv when needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.sdinterp-installed
+# A pinned CPU torch first: unpinned torch (or a package asking for it) would pull the CUDA stack.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test install clean bench
+
+$(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt tests/plugin_dist/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(TORCH_PIN) 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -q -r requirements/base.txt 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -q --no-deps -r requirements/nodeps.txt 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -q --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -q --no-deps ./tests/plugin_dist 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -c "import torch, torchvision, pytorchvideo, mmaction, sdinterp, sdinterp_example_plugin; print('installed: torch', torch.__version__)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sdinterp demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Model adapters (installed as ``sdinterp.adapters``): one module per model family."""

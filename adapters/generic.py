@@ -1,0 +1,170 @@
+"""Generic adapter: any ``nn.Module`` taking a float clip (B, 3, T, H, W).
+
+Its layers are the model's named modules (canonical name = module path). Also resolves the model
+spec ``python:package.module:factory`` (calls ``factory()``), so any user model can be used from the
+command line without writing an adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sdinterp.hookspecs import hookimpl
+from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
+
+__all__ = ["GenericVideoAdapter", "uniform_temporal_indices", "clips_to_tensor"]
+
+
+def uniform_temporal_indices(length: int, num: int) -> np.ndarray:
+    """``linspace(0, L-1, T)`` truncated to integers, as pytorchvideo's ``UniformTemporalSubsample``
+    that the reference code applies to every pathway."""
+    return np.linspace(0, length - 1, num).astype(np.int64)
+
+
+def clips_to_tensor(
+    samples: Sequence[Sample],
+    view: int = 0,
+    size: int | None = None,
+    crop: int | None = None,
+    mean: Sequence[float] | None = (0.45, 0.45, 0.45),
+    std: Sequence[float] | None = (0.225, 0.225, 0.225),
+    scale: float = 255.0,
+) -> torch.Tensor:
+    """Stack one view of each sample into a normalised float (B, 3, T, H, W) tensor.
+
+    Args:
+        samples: samples with views set; every sample's view must have the same length and size.
+        view: which pathway view to stack.
+        size: resize the short side to this many pixels (bilinear) if given.
+        crop: centre-crop to ``crop`` x ``crop`` if given.
+        mean, std: per-channel normalisation after dividing by ``scale`` (``None`` to skip).
+        scale: divisor mapping uint8 to [0, 1] (1.0 keeps 0..255).
+    """
+    clips = [s.frames[s.view_indices()[view]] for s in samples]
+    shapes = {c.shape for c in clips}
+    if len(shapes) != 1:
+        detail = ", ".join(f"{s.video_id or i}: {c.shape}" for i, (s, c) in enumerate(zip(samples, clips)))
+        raise ValueError(f"clips in one batch must have the same (T, H, W, 3) shape; got {detail}")
+    x = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3).float()  # B, 3, T, H, W
+    if size is not None:
+        b, c, t, h, w = x.shape
+        ratio = size / min(h, w)
+        nh, nw = max(1, round(h * ratio)), max(1, round(w * ratio))
+        x = F.interpolate(x.transpose(1, 2).reshape(b * t, c, h, w), size=(nh, nw), mode="bilinear", align_corners=False)
+        x = x.reshape(b, t, c, nh, nw).transpose(1, 2)
+    if crop is not None:
+        h, w = x.shape[-2:]
+        if crop > min(h, w):
+            raise ValueError(f"crop {crop} is larger than the frames ({h}x{w}); set a larger size")
+        top, left = (h - crop) // 2, (w - crop) // 2
+        x = x[..., top : top + crop, left : left + crop]
+    x = x / scale
+    if mean is not None and std is not None:
+        m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1, 1)
+        s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1, 1)
+        x = (x - m) / s
+    return x.contiguous()
+
+
+class GenericVideoAdapter(ModelAdapter):
+    """Adapter for any module with ``forward(x: (B, 3, T, H, W) float)``.
+
+    Args:
+        model: the module.
+        num_frames: temporally subsample each clip to this many frames (uniformly); ``None`` keeps all.
+        size: short-side resize in pixels; ``None`` keeps the frames' size.
+        crop: centre crop size; ``None`` for no crop.
+        mean, std: normalisation applied after dividing by ``scale``; ``None`` disables it.
+        scale: 255.0 maps uint8 to [0, 1]; 1.0 feeds raw 0..255 values.
+        channels: optional ``{module path: channels}`` to declare widths (checked at run time).
+        pooling: how every layer is pooled (default global average over non-channel dims).
+
+    Examples:
+        >>> adapter = GenericVideoAdapter(my_model, num_frames=8, size=112, crop=112)  # doctest: +SKIP
+    """
+
+    family = "generic"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        num_frames: int | None = None,
+        size: int | None = None,
+        crop: int | None = None,
+        mean: Sequence[float] | None = (0.45, 0.45, 0.45),
+        std: Sequence[float] | None = (0.225, 0.225, 0.225),
+        scale: float = 255.0,
+        channels: dict[str, int] | None = None,
+        pooling: Any = "channels_first",
+    ):
+        super().__init__(model)
+        self.num_frames = num_frames
+        self.size, self.crop = size, crop
+        self.mean, self.std, self.scale = mean, std, scale
+        self.channels = dict(channels or {})
+        self.default_pooling = pooling
+        unknown = set(self.channels) - {n for n, _ in model.named_modules()}
+        if unknown:
+            raise ValueError(f"channels declared for unknown modules: {sorted(unknown)}")
+
+    def layers(self) -> dict[str, LayerInfo]:
+        return {
+            name: LayerInfo(name=name, module=name, channels=self.channels.get(name), stream="rgb", pooling=self.default_pooling)
+            for name, _ in self.model.named_modules()
+            if name
+        }
+
+    def views(self, sample: Sample) -> Sample:
+        if self.num_frames is None:
+            return super().views(sample)
+        return sample.replace(views=(uniform_temporal_indices(sample.num_frames, self.num_frames),))
+
+    def prepare(self, samples: Sequence[Sample]) -> torch.Tensor:
+        return clips_to_tensor(samples, 0, self.size, self.crop, self.mean, self.std, self.scale)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "num_frames": self.num_frames,
+            "size": self.size,
+            "crop": self.crop,
+            "mean": list(self.mean) if self.mean is not None else None,
+            "std": list(self.std) if self.std is not None else None,
+            "scale": self.scale,
+        }
+
+
+_GENERIC_OPTIONS = ("num_frames", "size", "crop", "mean", "std", "scale", "channels", "pooling")
+
+
+@hookimpl(trylast=True)
+def sdinterp_adapt(model: Any, options: dict[str, Any]) -> ModelAdapter | None:
+    """Fallback for any ``nn.Module``: asked after every family-specific adapter."""
+    if isinstance(model, nn.Module):
+        return GenericVideoAdapter(model, **{k: v for k, v in options.items() if k in _GENERIC_OPTIONS})
+    return None
+
+
+@hookimpl
+def sdinterp_load_model(spec: str, options: dict[str, Any]) -> nn.Module | ModelAdapter | None:
+    """``python:package.module:factory`` -> ``factory()`` (a model or an adapter)."""
+    if not spec.startswith("python:"):
+        return None
+    target = spec[len("python:"):]
+    module_name, _, attr = target.rpartition(":")
+    if not module_name or not attr:
+        raise ValueError(f"model spec {spec!r}: expected python:package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(f"model spec {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise ValueError(f"model spec {spec!r}: {module_name!r} has no attribute {attr!r}")
+    return factory() if callable(factory) and not isinstance(factory, nn.Module) else factory

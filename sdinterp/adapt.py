@@ -1,0 +1,53 @@
+"""Turn a user's model (or a model spec string) into a :class:`~sdinterp.interfaces.ModelAdapter`
+by asking the plugins (``sdinterp_adapt`` / ``sdinterp_load_model`` hooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdinterp.interfaces import ModelAdapter
+from sdinterp.plugin_manager import get_plugin_manager, list_plugins
+
+__all__ = ["adapt", "load_model", "load_adapter"]
+
+
+def adapt(model: Any, **options: Any) -> ModelAdapter:
+    """Wrap ``model`` in the adapter of its family (first plugin to answer wins).
+
+    Args:
+        model: an ``nn.Module`` (or an adapter, returned unchanged).
+        **options: adapter options (e.g. ``num_frames``, ``size``, ``mean``, ``std``).
+
+    Raises:
+        TypeError: no plugin recognises the model.
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    adapter = get_plugin_manager().hook.sdinterp_adapt(model=model, options=dict(options))
+    if adapter is None:
+        raise TypeError(
+            f"no adapter plugin recognises a {type(model).__module__}.{type(model).__name__}; "
+            f"loaded plugins: {', '.join(p['name'] for p in list_plugins()) or '(none)'}. "
+            "Wrap it yourself with sdinterp.adapters.generic.GenericVideoAdapter or write an adapter plugin."
+        )
+    return adapter
+
+
+def load_model(spec: str, **options: Any) -> Any:
+    """Resolve a model spec (``mmaction2:CFG[:CKPT]``, ``pytorchvideo:slowfast_r50``,
+    ``torchvision:r3d_18``, ``python:pkg.mod:factory``) to a model or adapter via the plugins."""
+    result = get_plugin_manager().hook.sdinterp_load_model(spec=spec, options=dict(options))
+    if result is None:
+        family = spec.split(":", 1)[0] if ":" in spec else spec
+        broken = [p for p in list_plugins() if p["error"]]
+        extra = "".join(f"\n  plugin {p['name']} failed to load: {p['error']}" for p in broken)
+        raise ValueError(
+            f"no plugin can load model spec {spec!r} (family {family!r}). Expected forms: "
+            "mmaction2:CONFIG[:CHECKPOINT], pytorchvideo:NAME, torchvision:NAME, python:module:factory" + extra
+        )
+    return result
+
+
+def load_adapter(spec: str, **options: Any) -> ModelAdapter:
+    """:func:`load_model` then :func:`adapt`."""
+    return adapt(load_model(spec, **options), **options)

@@ -1,0 +1,52 @@
+"""The ``sdinterp`` command line. Each subcommand lives in its own module in ``sdinterp.commands``
+and exposes ``register(subparsers)``; this file only discovers and dispatches them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Sequence
+
+from sdinterp import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import sdinterp.commands as commands
+
+    parser = argparse.ArgumentParser(
+        prog="sdinterp",
+        description="Static vs dynamic information in video models (Kowal et al.).",
+    )
+    parser.add_argument("--version", action="version", version=f"sdinterp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
+        # Errors of ours carry a full explanation; a traceback would only hide it.
+        if getattr(args, "debug", False):
+            raise
+        print(f"sdinterp {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

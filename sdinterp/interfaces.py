@@ -1,0 +1,309 @@
+"""The contracts every part of sdinterp is written against.
+
+A run moves data along one path (see ``docs/architecture.md``)::
+
+    Sample --PairSampler--> (anchor, partner) --ModelAdapter.prepare--> model input
+           --capture--> pooled (B, C) features --PairMoments--> UnitScorer --> LayerBias
+
+Everything here is deliberately small: third-party adapters, samplers and scorers implement these
+classes and register them through the plugin hooks (:mod:`sdinterp.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "Factor",
+    "Sample",
+    "LayerInfo",
+    "PairSampler",
+    "UnitScorer",
+    "ModelAdapter",
+    "Pooling",
+]
+
+
+class Factor(str, enum.Enum):
+    """The semantic factor a pair shares.
+
+    ``DYNAMIC`` pairs share dynamics (same video, different style); ``STATIC`` pairs share statics
+    (same frames, different order or jittered flow); ``IDENTICAL`` is the constant baseline factor
+    (S = 1) of Kowal et al., Eq. 1. :attr:`code` is the index the official code uses
+    (``utils.dim_est``: 0 = dynamic, 1 = static, 2 = identical).
+    """
+
+    DYNAMIC = "dynamic"
+    STATIC = "static"
+    IDENTICAL = "identical"
+
+    @property
+    def code(self) -> int:
+        return _FACTOR_CODES[self]
+
+    @classmethod
+    def parse(cls, value: Union["Factor", str, int, np.integer]) -> "Factor":
+        """Accept a Factor, its name, or the reference code's integer label (0 dyn, 1 stat, 2 ident)."""
+        if isinstance(value, Factor):
+            return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            for factor, code in _FACTOR_CODES.items():
+                if code == int(value):
+                    return factor
+            raise ValueError(f"unknown factor code {value!r}; expected 0 (dynamic), 1 (static) or 2 (identical)")
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        raise ValueError(f"unknown factor {value!r}; expected one of 'dynamic', 'static', 'identical' or 0/1/2")
+
+
+_FACTOR_CODES = {Factor.DYNAMIC: 0, Factor.STATIC: 1, Factor.IDENTICAL: 2}
+
+#: Factors that are estimated from pairs (the identical factor is a constant).
+ESTIMATED_FACTORS: tuple[Factor, Factor] = (Factor.DYNAMIC, Factor.STATIC)
+
+
+@dataclasses.dataclass
+class Sample:
+    """One clip as a sampler sees it.
+
+    Attributes:
+        frames: uint8 array (T, H, W, 3), RGB, as read (before any normalisation).
+        views: one int64 index array per model pathway, indexing ``frames`` along T. A single-pathway
+            model has one view; SlowFast has two (slow, fast). Temporal samplers permute views
+            rather than copying frames, so "a static pair is a permutation of the same frames" holds
+            by construction. ``None`` means one view covering every frame in order.
+        flow: optional optical flow per frame, aligned with ``frames``: uint8 RGB-encoded (T, H, W, 3)
+            or float (u, v) (T, H, W, 2).
+        style: the style the frames are in (``None`` or 0 = original).
+        video_id: an identifier of the source video (path or name).
+        frame_indices: the indices of ``frames`` in the source video.
+        meta: free-form extra information (e.g. label, dataset name).
+    """
+
+    frames: np.ndarray
+    views: tuple[np.ndarray, ...] | None = None
+    flow: np.ndarray | None = None
+    style: int | str | None = None
+    video_id: str = ""
+    frame_indices: np.ndarray | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        frames = np.asarray(self.frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(
+                f"Sample frames of video {self.video_id!r} must be (T, H, W, 3) RGB, got shape {frames.shape}"
+            )
+        if frames.shape[0] == 0:
+            raise ValueError(f"Sample of video {self.video_id!r} has no frames")
+        self.frames = frames
+        if self.views is not None:
+            views = tuple(np.asarray(v, dtype=np.int64) for v in self.views)
+            for v in views:
+                if v.ndim != 1 or v.size == 0 or v.min() < 0 or v.max() >= frames.shape[0]:
+                    raise ValueError(
+                        f"view indices of video {self.video_id!r} must be a non-empty 1-D array in "
+                        f"[0, {frames.shape[0]}), got {v!r}"
+                    )
+            self.views = views
+        if self.flow is not None and np.asarray(self.flow).shape[:3] != frames.shape[:3]:
+            raise ValueError(
+                f"flow of video {self.video_id!r} has shape {np.asarray(self.flow).shape}, "
+                f"which does not match frames {frames.shape[:3]}"
+            )
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    def view_indices(self) -> tuple[np.ndarray, ...]:
+        """The views, defaulting to one in-order view over every frame."""
+        if self.views is None:
+            return (np.arange(self.num_frames, dtype=np.int64),)
+        return self.views
+
+    def replace(self, **changes: Any) -> "Sample":
+        """A shallow copy with some fields changed (arrays are shared, never mutated in place)."""
+        return dataclasses.replace(self, **changes)
+
+
+#: How a captured activation is reduced to (B, C):
+#: ``"channels_first"``: (B, C, ...) -> mean over every dim after C (global average over T, H, W);
+#: ``"tokens"``: (B, L, C) -> mean over tokens (CLS included, as the official TimeSformer/MViT code);
+#: ``"tokens_seq_first"``: (L, B, C) -> mean over L (DETR/VisTR layout);
+#: ``"flat"``: already (B, C);
+#: or any callable mapping the raw tensor to (B, C).
+Pooling = Union[Literal["channels_first", "tokens", "tokens_seq_first", "flat"], Callable[[torch.Tensor], torch.Tensor]]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerInfo:
+    """Per-layer metadata an adapter exposes (in the spirit of timm's ``FeatureInfo``).
+
+    Attributes:
+        name: canonical name (``stage3``, ``slow.stage2``, ``block5``…) or the raw module path.
+        module: dotted module path inside the model (``""`` is the model itself).
+        channels: number of units after pooling, or ``None`` if unknown until a forward.
+        stream: which pathway/stream the layer belongs to (``"rgb"``, ``"slow"``, ``"fast"``, ``"fused"``,
+            ``"appearance"``, ``"motion"``…).
+        pooling: how the activation is reduced to (B, C); see :data:`Pooling`.
+        where: ``"output"`` captures the module's output (forward hook); ``"input"`` captures its first
+            positional input (forward pre-hook), for features that published models compute inline.
+        select: picks the tensor out of a tuple/list/dict output: an int/str index or a callable.
+        call: which call to capture when the module runs several times in one forward: an int
+            (0-based), or ``"all"`` to concatenate every call's pooled features along channels.
+            ``None`` (default) captures a single call and raises if there are more.
+        stride: spatial (or temporal, spatial) stride relative to the input, if known.
+    """
+
+    name: str
+    module: str
+    channels: int | None = None
+    stream: str = "rgb"
+    pooling: Pooling = "channels_first"
+    where: Literal["output", "input"] = "output"
+    select: int | str | Callable[[Any], torch.Tensor] | None = None
+    call: int | Literal["all"] | None = None
+    stride: int | tuple[int, ...] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary (callables shown by name)."""
+        def _name(v: Any) -> Any:
+            return getattr(v, "__name__", repr(v)) if callable(v) else v
+
+        return {
+            "name": self.name,
+            "module": self.module,
+            "channels": self.channels,
+            "stream": self.stream,
+            "pooling": _name(self.pooling),
+            "where": self.where,
+            "call": self.call,
+            "stride": self.stride,
+        }
+
+
+class PairSampler(abc.ABC):
+    """Makes the second element of a pair from its first (the anchor).
+
+    A sampler never changes the anchor: a pair is always ``(anchor, sampler.partner(anchor, rng))``, so
+    one anchor forward serves both its static and its dynamic pair (``shared-anchor`` protocol).
+    The anchor arrives with its ``views`` already set by the adapter (one index array per pathway,
+    after temporal subsampling), so a temporal sampler permutes each view independently, as the
+    reference code does for SlowFast.
+
+    Subclasses set :attr:`factor` and implement :meth:`partner`. All randomness must come from ``rng``
+    so that a seed reproduces a run bit for bit.
+    """
+
+    #: The factor the pair shares.
+    factor: Factor
+    #: Registry name (set by subclasses, used by the CLI and reports).
+    name: str = ""
+
+    def anchor(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        """Optionally turn a source sample into the anchor, before views are taken.
+
+        The reference code loads clip 1 of every pair from a random style folder, so its anchor is
+        already stylized; a restyling sampler does the same here (keeping the unstyled frames in
+        ``meta["unstyled"]`` so the partner can be made from them). The result is shared by every pair
+        of the clip. The default returns ``sample`` unchanged.
+        """
+        return sample
+
+    @abc.abstractmethod
+    def partner(self, anchor: Sample, rng: np.random.Generator) -> Sample:
+        """Return the second element of the pair whose first element is ``anchor``."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name or type(self).__name__, "factor": self.factor.value}
+
+
+class UnitScorer(abc.ABC):
+    """Turns per-factor pair statistics of one layer into a :class:`~sdinterp.report.LayerBias`.
+
+    Scorers read only mergeable statistics (:class:`~sdinterp.stats.PairMoments`), never stored
+    activations, so they work the same on one batch, a resumed run or a merged distributed run.
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5) -> Any:
+        """Score one layer from ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``."""
+
+
+class ModelAdapter(abc.ABC):
+    """Wraps one model family: names its layers, builds its input, runs its forward.
+
+    Subclasses implement :meth:`layers`, :meth:`prepare` and (for multi-pathway models) :meth:`views`.
+    The capture machinery only needs ``model`` (an ``nn.Module``) and :meth:`forward`.
+    """
+
+    #: Short family name shown in reports (``"generic"``, ``"mmaction2"``, ``"pytorchvideo"``…).
+    family: str = "custom"
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    # -- layers -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def layers(self) -> dict[str, LayerInfo]:
+        """Canonical layer name -> :class:`LayerInfo`, in network order."""
+
+    def resolve(self, name: str) -> LayerInfo:
+        """A canonical name, a raw module path, or ``input:<module path>`` -> LayerInfo.
+
+        Raises:
+            UnknownLayerError: listing the canonical names and module paths that would be valid.
+        """
+        from sdinterp.capture import resolve_layer
+
+        return resolve_layer(self, name)
+
+    # -- input --------------------------------------------------------------------------------
+    def views(self, sample: Sample) -> Sample:
+        """Return ``sample`` with ``views`` set: one index array per pathway, after temporal
+        subsampling. The default is a single view: every frame in order."""
+        if sample.views is not None:
+            return sample
+        return sample.replace(views=(np.arange(sample.num_frames, dtype=np.int64),))
+
+    @abc.abstractmethod
+    def prepare(self, samples: Sequence[Sample]) -> Any:
+        """Build one batched model input from samples whose views are set. Must be deterministic."""
+
+    def forward(self, inputs: Any) -> Any:
+        """Run the model on a prepared input (override for unusual signatures)."""
+        if isinstance(inputs, dict):
+            return self.model(**inputs)
+        if isinstance(inputs, tuple):
+            return self.model(*inputs)
+        return self.model(inputs)
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.model.parameters():
+            return p.device
+        for b in self.model.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "model": type(self.model).__name__}
+
+
+def stack_view(sample: Sample, view: int = 0, frames: np.ndarray | None = None) -> np.ndarray:
+    """Materialise one view of a sample as a uint8 (T_view, H, W, 3) array."""
+    src = sample.frames if frames is None else frames
+    return src[sample.view_indices()[view]]

@@ -1,0 +1,311 @@
+"""Results: :class:`LayerBias` (one layer) and :class:`BiasReport` (a run), with lossless JSON,
+pandas/CSV export and a compact printed table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["LayerBias", "BiasReport", "CATEGORIES", "FACTOR_COLUMNS"]
+
+#: Unit categories. The first four are Eq. 3 of the paper (strict inequalities, as the official
+#: code); ``unassigned`` holds units with a score exactly at the threshold (the official code drops
+#: them silently), ``constant`` units with zero variance (the official code yields NaN).
+CATEGORIES = ("dynamic", "static", "joint", "residual", "unassigned", "constant")
+#: Column order of ``unit_softmax`` (the official code's factor indices 0, 1, 2).
+FACTOR_COLUMNS = ("dynamic", "static", "identical")
+
+
+def _arr(x: Any, dtype: Any = np.float64) -> np.ndarray:
+    return np.asarray(x, dtype=dtype)
+
+
+@dataclasses.dataclass
+class LayerBias:
+    """Static/dynamic bias of one layer.
+
+    Attributes:
+        layer: layer name as requested.
+        method: estimator (``"official"`` or ``"pearson"``).
+        threshold: λ of the unit-wise categories.
+        n_units: number of units D.
+        n_pairs: pairs per factor, ``{"dynamic": N0, "static": N1}``.
+        scores: layer scores S_F per factor (identical = 1).
+        shares: softmax of the three scores.
+        dims: units per factor from the softmax (int truncation, the identical factor takes the rest).
+        percent: ``round(100 * dims / D, 1)``; the paper's "Dyn. %" and "Stat. %".
+        unit_scores: per-unit scores ``{"dynamic": (D,), "static": (D,)}`` (0 where constant).
+        unit_softmax: (D, 3) per-unit softmax over (dynamic, static, identical) (0 where constant).
+        categories: (D,) category per unit, one of :data:`CATEGORIES`.
+        valid: (D,) False for constant (zero-variance) units, which are masked out.
+        info: the layer's metadata (module path, stream, pooling…).
+    """
+
+    layer: str
+    method: str
+    threshold: float
+    n_units: int
+    n_pairs: dict[str, int]
+    scores: dict[str, float]
+    shares: dict[str, float]
+    dims: dict[str, int]
+    percent: dict[str, float]
+    unit_scores: dict[str, np.ndarray]
+    unit_softmax: np.ndarray
+    categories: np.ndarray
+    valid: np.ndarray
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    # -- convenience ----------------------------------------------------------------------------
+    @property
+    def dynamic_percent(self) -> float:
+        return self.percent["dynamic"]
+
+    @property
+    def static_percent(self) -> float:
+        return self.percent["static"]
+
+    @property
+    def identical_percent(self) -> float:
+        return self.percent["identical"]
+
+    @property
+    def category_counts(self) -> dict[str, int]:
+        return {c: int(np.sum(self.categories == c)) for c in CATEGORIES}
+
+    @property
+    def category_percent(self) -> dict[str, float]:
+        """Percent of the categorised units (dynamic/static/joint/residual), as the official
+        ``plot_jointencoding.py`` computes it: unassigned and constant units are excluded."""
+        counts = self.category_counts
+        total = sum(counts[c] for c in CATEGORIES[:4])
+        return {c: (100.0 * counts[c] / total if total else 0.0) for c in CATEGORIES[:4]}
+
+    @property
+    def n_constant(self) -> int:
+        return int(np.sum(~self.valid))
+
+    def units_frame(self) -> Any:
+        """Per-unit table (one row per channel, in channel order — the order of Captum's layer
+        attributions for the same layer, so the two can be joined on ``unit``)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "layer": self.layer,
+                "unit": np.arange(self.n_units),
+                "score_dynamic": self.unit_scores["dynamic"],
+                "score_static": self.unit_scores["static"],
+                "softmax_dynamic": self.unit_softmax[:, 0],
+                "softmax_static": self.unit_softmax[:, 1],
+                "softmax_identical": self.unit_softmax[:, 2],
+                "category": self.categories,
+                "valid": self.valid,
+            }
+        )
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "method": self.method,
+            "threshold": self.threshold,
+            "n_units": self.n_units,
+            "n_pairs": dict(self.n_pairs),
+            "scores": dict(self.scores),
+            "shares": dict(self.shares),
+            "dims": dict(self.dims),
+            "percent": dict(self.percent),
+            "unit_scores": {k: v.tolist() for k, v in self.unit_scores.items()},
+            "unit_softmax": self.unit_softmax.tolist(),
+            "categories": [str(c) for c in self.categories],
+            "valid": [bool(v) for v in self.valid],
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "LayerBias":
+        return cls(
+            layer=d["layer"],
+            method=d["method"],
+            threshold=float(d["threshold"]),
+            n_units=int(d["n_units"]),
+            n_pairs={k: int(v) for k, v in d["n_pairs"].items()},
+            scores={k: float(v) for k, v in d["scores"].items()},
+            shares={k: float(v) for k, v in d["shares"].items()},
+            dims={k: int(v) for k, v in d["dims"].items()},
+            percent={k: float(v) for k, v in d["percent"].items()},
+            unit_scores={k: _arr(v) for k, v in d["unit_scores"].items()},
+            unit_softmax=_arr(d["unit_softmax"]).reshape(-1, 3),
+            categories=np.asarray(d["categories"], dtype=object).astype(str),
+            valid=_arr(d["valid"], bool),
+            info=dict(d.get("info", {})),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LayerBias):
+            return NotImplemented
+        return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
+
+
+@dataclasses.dataclass
+class BiasReport:
+    """The result of a run: one :class:`LayerBias` per layer plus what produced it.
+
+    Attributes:
+        layers: layer name -> LayerBias, in the order requested.
+        config: protocol, samplers, scorer, batch size, adapter… (JSON-friendly).
+        seed: the run's seed.
+        versions: package versions (sdinterp, torch, numpy, python…).
+        skipped: layers that could not be scored, with the reason (e.g. every unit constant).
+    """
+
+    layers: dict[str, LayerBias]
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int | None = None
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __getitem__(self, layer: str) -> LayerBias:
+        return self.layers[layer]
+
+    def __iter__(self):
+        return iter(self.layers.values())
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_pairs(self) -> dict[str, int]:
+        first = next(iter(self.layers.values()), None)
+        return dict(first.n_pairs) if first else {}
+
+    # -- tables -----------------------------------------------------------------------------
+    def to_frame(self) -> Any:
+        """One row per layer (pandas DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for lb in self.layers.values():
+            counts = lb.category_counts
+            rows.append(
+                {
+                    "layer": lb.layer,
+                    "units": lb.n_units,
+                    "dynamic_%": lb.percent["dynamic"],
+                    "static_%": lb.percent["static"],
+                    "identical_%": lb.percent["identical"],
+                    "S_dynamic": lb.scores["dynamic"],
+                    "S_static": lb.scores["static"],
+                    **{f"n_{c}": counts[c] for c in CATEGORIES},
+                    "pairs_dynamic": lb.n_pairs.get("dynamic", 0),
+                    "pairs_static": lb.n_pairs.get("static", 0),
+                    "method": lb.method,
+                    "stream": lb.info.get("stream", ""),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def units_frame(self) -> Any:
+        """Per-unit rows of every layer (pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.concat([lb.units_frame() for lb in self.layers.values()], ignore_index=True)
+
+    def to_csv(self, path: str | Path, units: bool = False) -> None:
+        (self.units_frame() if units else self.to_frame()).to_csv(path, index=False)
+
+    def table(self) -> str:
+        """A compact fixed-width table: layer, dynamic/static/identical %, unit counts by category."""
+        head = ["layer", "units", "dyn %", "stat %", "ident %", "dyn", "stat", "joint", "resid", "unasg", "const"]
+        body = []
+        for lb in self.layers.values():
+            c = lb.category_counts
+            body.append(
+                [lb.layer, str(lb.n_units), f"{lb.percent['dynamic']:.1f}", f"{lb.percent['static']:.1f}",
+                 f"{lb.percent['identical']:.1f}", str(c["dynamic"]), str(c["static"]), str(c["joint"]),
+                 str(c["residual"]), str(c["unassigned"]), str(c["constant"])]
+            )
+        widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+        fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+        lines = [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
+        pairs = self.n_pairs
+        lines.append(
+            f"pairs: dynamic {pairs.get('dynamic', 0)}, static {pairs.get('static', 0)}; "
+            f"method {self.config.get('scorer', next(iter(self.layers.values())).method if self.layers else '?')}; "
+            f"threshold {next(iter(self.layers.values())).threshold if self.layers else '?'}; seed {self.seed}"
+        )
+        for layer, why in self.skipped.items():
+            lines.append(f"skipped {layer}: {why}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "sdinterp.BiasReport/1",
+            "seed": self.seed,
+            "config": self.config,
+            "versions": self.versions,
+            "skipped": self.skipped,
+            "layers": [lb.to_dict() for lb in self.layers.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "BiasReport":
+        if d.get("format", "").split("/")[0] != "sdinterp.BiasReport":
+            raise ValueError(f"not an sdinterp report (format {d.get('format')!r})")
+        layers = [LayerBias.from_dict(x) for x in d["layers"]]
+        return cls(
+            layers={lb.layer: lb for lb in layers},
+            config=dict(d.get("config", {})),
+            seed=d.get("seed"),
+            versions=dict(d.get("versions", {})),
+            skipped=dict(d.get("skipped", {})),
+        )
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
+        """Serialise losslessly (floats are written in shortest round-trip form)."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=_json_default)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "BiasReport":
+        p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
+        text = p.read_text() if p is not None else str(text_or_path)
+        return cls.from_dict(json.loads(text))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BiasReport):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        f = float(o)
+        if not math.isfinite(f):
+            raise ValueError("non-finite number in a report")
+        return f
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return repr(o)
+
+
+def merge_reports_table(reports: Iterable[BiasReport]) -> Any:  # pragma: no cover - convenience
+    import pandas as pd
+
+    return pd.concat([r.to_frame() for r in reports], ignore_index=True)

@@ -1,0 +1,228 @@
+"""Static/dynamic estimators: a functional core over :class:`~sdinterp.stats.PairMoments` and the
+:class:`~sdinterp.interfaces.UnitScorer` classes that wrap it.
+
+Two estimators (method.md §1 has the full comparison):
+
+* ``official`` (default) — what ``utils.dim_est`` of the official code
+  (github.com/YorkUCVIL/Static-Dynamic-Interpretability) computes. Layer score
+  S_F = Σ_i mean_n[(a-m_F)(b-m_F)]_i / Σ_i Var_all[i], the numerator centred on the factor's pooled
+  mean m_F and the denominator a single variance over the samples of *both* factors; unit score
+  s_F = mean_n[(a-m_F)(b-m_F)] / Var(stack(a, b)).
+* ``pearson`` — paper-literal: Eq. 1 S_F = Σ_i Pearson_i, Eq. 2 s_F = Pearson.
+
+Both then take a max-subtracted softmax over (S_dyn, S_stat, S_identical = 1), truncate
+softmax·D to int per factor (the identical factor takes the remainder), and categorise units with
+strict inequalities at λ (Eq. 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from sdinterp.interfaces import ESTIMATED_FACTORS, Factor, UnitScorer
+from sdinterp.report import CATEGORIES, LayerBias
+from sdinterp.stats import PairMoments
+
+__all__ = [
+    "official_scores",
+    "pearson_scores",
+    "softmax_dims",
+    "unit_softmax",
+    "categorize",
+    "score_layer",
+    "OfficialScorer",
+    "PearsonScorer",
+    "DegenerateLayerError",
+    "SCORERS",
+]
+
+# A unit is constant when its spread is below this fraction of its magnitude: float64 sums of n
+# equal values are not always exactly n·x, so exact zero is too strict a test.
+_CONST_RTOL = 1e-9
+
+
+class DegenerateLayerError(ValueError):
+    """A layer that cannot be scored: every unit constant, or a factor with no pairs."""
+
+
+def _check(layer: str, moments: Mapping[Factor, PairMoments]) -> tuple[PairMoments, PairMoments]:
+    missing = [f.value for f in ESTIMATED_FACTORS if f not in moments or moments[f].n == 0]
+    if missing:
+        have = {f.value: (moments[f].n if f in moments else 0) for f in ESTIMATED_FACTORS}
+        raise DegenerateLayerError(
+            f"layer {layer!r}: no pairs of factor(s) {', '.join(missing)} (pairs per factor: {have}); "
+            f"both the static and the dynamic factor need pairs"
+        )
+    dyn, stat = moments[Factor.DYNAMIC], moments[Factor.STATIC]
+    if dyn.dim != stat.dim:
+        raise ValueError(f"layer {layer!r}: {dyn.dim} units in dynamic pairs but {stat.dim} in static pairs")
+    return dyn, stat
+
+
+def _constant(var: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    return var <= (_CONST_RTOL * mean.abs()) ** 2
+
+
+def official_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[str, Any]:
+    """The official estimator (``utils.dim_est``) from moments.
+
+    Returns:
+        dict with ``scores`` (S per factor, float), ``unit_scores`` ((D,) float64 arrays per
+        estimated factor, 0 where invalid) and ``valid`` ((D,) bool).
+    """
+    dyn, stat = _check(layer, moments)
+    pooled = {f: moments[f] for f in ESTIMATED_FACTORS}
+    # Total variance over all 2N rows of both factors: combine each factor's (2N_f, m_f, v_f) group.
+    counts = {f: 2.0 * pm.n for f, pm in pooled.items()}
+    total = sum(counts.values())
+    mu = sum(counts[f] * pm.pooled_mean for f, pm in pooled.items()) / total
+    var_all = sum(counts[f] * (pm.pooled_var + (pm.pooled_mean - mu) ** 2) for f, pm in pooled.items()) / total
+    v_tot = float(var_all.sum())
+    if not v_tot > 0.0 or bool(torch.all(_constant(var_all, mu))):
+        raise DegenerateLayerError(f"layer {layer!r}: every unit is constant over all pairs; nothing to score")
+    valid = torch.ones(dyn.dim, dtype=torch.bool)
+    for pm in pooled.values():
+        valid &= ~_constant(pm.pooled_var, pm.pooled_mean)
+    scores: dict[str, float] = {}
+    unit: dict[str, np.ndarray] = {}
+    for f, pm in pooled.items():
+        cross = pm.pooled_cross_cov
+        scores[f.value] = float(cross.sum()) / v_tot
+        s = torch.where(valid, cross / torch.where(valid, pm.pooled_var, torch.ones_like(cross)), torch.zeros_like(cross))
+        unit[f.value] = s.numpy().copy()
+    scores[Factor.IDENTICAL.value] = 1.0
+    return {"scores": scores, "unit_scores": unit, "valid": valid.numpy().copy()}
+
+
+def pearson_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[str, Any]:
+    """Paper-literal estimator: Eq. 2 Pearson per unit, Eq. 1 their sum over valid units."""
+    dyn, _ = _check(layer, moments)
+    valid = torch.ones(dyn.dim, dtype=torch.bool)
+    for f in ESTIMATED_FACTORS:
+        pm = moments[f]
+        valid &= ~_constant(pm.var_a, pm.mean_a) & ~_constant(pm.var_b, pm.mean_b)
+    if not bool(valid.any()):
+        raise DegenerateLayerError(f"layer {layer!r}: every unit is constant within a factor; nothing to score")
+    scores: dict[str, float] = {}
+    unit: dict[str, np.ndarray] = {}
+    for f in ESTIMATED_FACTORS:
+        pm = moments[f]
+        denom = torch.sqrt(pm.var_a * pm.var_b)
+        r = torch.where(valid, pm.cov / torch.where(valid, denom, torch.ones_like(denom)), torch.zeros_like(denom))
+        unit[f.value] = r.numpy().copy()
+        scores[f.value] = float(r[valid].sum())
+    scores[Factor.IDENTICAL.value] = 1.0
+    return {"scores": scores, "unit_scores": unit, "valid": valid.numpy().copy()}
+
+
+def softmax_dims(scores: Mapping[str, float], n_units: int) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+    """Softmax over (dynamic, static, identical) with max subtraction, then units per factor.
+
+    ``dims[F] = int(p_F · D)`` (truncation toward zero) for dynamic and static; the identical factor
+    takes the remainder so the dims sum to D; percent = ``round(100·dims/D, 1)`` (Python round).
+    """
+    names = [f.value for f in (Factor.DYNAMIC, Factor.STATIC, Factor.IDENTICAL)]
+    s = np.array([scores[n] for n in names], dtype=np.float64)
+    e = np.exp(s - s.max())
+    p = e / e.sum()
+    d0, d1 = int(p[0] * n_units), int(p[1] * n_units)
+    dims = [d0, d1, n_units - d0 - d1]
+    shares = {n: float(v) for n, v in zip(names, p)}
+    dim_map = {n: int(v) for n, v in zip(names, dims)}
+    pct = {n: round(100.0 * v / n_units, 1) for n, v in zip(names, dims)}
+    return shares, dim_map, pct
+
+
+def unit_softmax(unit_scores: Mapping[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+    """Per-unit softmax over (s_dyn, s_stat, 1) with max subtraction; rows of invalid units are 0."""
+    s = np.stack([unit_scores["dynamic"], unit_scores["static"], np.ones_like(unit_scores["dynamic"])], axis=1)
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    out = e / e.sum(axis=1, keepdims=True)
+    out[~valid] = 0.0
+    return out
+
+
+def categorize(s_dyn: np.ndarray, s_stat: np.ndarray, valid: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Eq. 3 with the official strict inequalities.
+
+    dynamic: s_dyn > λ and s_stat < λ; static: s_dyn < λ and s_stat > λ; joint: both > λ;
+    residual: both < λ; a score exactly at λ -> ``unassigned``; invalid units -> ``constant``.
+    """
+    lam = float(threshold)
+    cats = np.full(s_dyn.shape, "unassigned", dtype="<U10")
+    cats[(s_dyn > lam) & (s_stat < lam)] = "dynamic"
+    cats[(s_dyn < lam) & (s_stat > lam)] = "static"
+    cats[(s_dyn > lam) & (s_stat > lam)] = "joint"
+    cats[(s_dyn < lam) & (s_stat < lam)] = "residual"
+    cats[~valid] = "constant"
+    assert set(np.unique(cats)) <= set(CATEGORIES)
+    return cats
+
+
+SCORERS = {"official": official_scores, "pearson": pearson_scores}
+
+
+def score_layer(
+    layer: str,
+    moments: Mapping[Factor, PairMoments],
+    method: str = "official",
+    threshold: float = 0.5,
+    info: Mapping[str, Any] | None = None,
+) -> LayerBias:
+    """Score one layer from its per-factor moments.
+
+    Args:
+        layer: the layer's name (used in messages and the result).
+        moments: ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``.
+        method: ``"official"`` (default) or ``"pearson"`` (paper-literal).
+        threshold: λ for the unit categories (0.5 in the paper).
+        info: layer metadata to keep in the result.
+
+    Returns:
+        LayerBias.
+
+    Raises:
+        DegenerateLayerError: a factor without pairs, or every unit constant.
+    """
+    if method not in SCORERS:
+        raise ValueError(f"unknown scoring method {method!r}; valid: {', '.join(SCORERS)}")
+    raw = SCORERS[method](layer, moments)
+    n_units = int(raw["valid"].shape[0])
+    shares, dims, pct = softmax_dims(raw["scores"], n_units)
+    return LayerBias(
+        layer=layer,
+        method=method,
+        threshold=float(threshold),
+        n_units=n_units,
+        n_pairs={f.value: int(moments[f].n) for f in ESTIMATED_FACTORS},
+        scores=raw["scores"],
+        shares=shares,
+        dims=dims,
+        percent=pct,
+        unit_scores=raw["unit_scores"],
+        unit_softmax=unit_softmax(raw["unit_scores"], raw["valid"]),
+        categories=categorize(raw["unit_scores"]["dynamic"], raw["unit_scores"]["static"], raw["valid"], threshold),
+        valid=raw["valid"],
+        info=dict(info or {}),
+    )
+
+
+class OfficialScorer(UnitScorer):
+    """The official estimator (default). See :func:`official_scores`."""
+
+    name = "official"
+
+    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None) -> LayerBias:
+        return score_layer(layer, moments, "official", threshold, info)
+
+
+class PearsonScorer(UnitScorer):
+    """Paper-literal estimator (Eq. 1 and 2 with Pearson correlations). See :func:`pearson_scores`."""
+
+    name = "pearson"
+
+    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None) -> LayerBias:
+        return score_layer(layer, moments, "pearson", threshold, info)

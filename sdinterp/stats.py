@@ -1,0 +1,285 @@
+"""Mergeable running moments of paired pooled features.
+
+The estimators of Kowal et al. need, per unit, only first and second moments of the two elements
+of each pair: means, variances and the cross-covariance. :class:`PairMoments` keeps exactly those in
+float64, updated batch by batch and merged with the pairwise formulas of Chan, Golub & LeVeque
+(1979) — never raw sums of squares, which lose every digit when a unit's mean is large next to its
+spread. So a run never stores per-pair activations, can be checkpointed and resumed, and can be
+sharded over processes and merged (``all_reduce``) with the same result up to rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from sdinterp.interfaces import Factor
+
+__all__ = ["PairMoments", "MomentStore", "NonFiniteActivationError"]
+
+_FIELDS = ("mean_a", "mean_b", "m2_a", "m2_b", "c_ab")
+
+
+class NonFiniteActivationError(ValueError):
+    """NaN or inf in the features of a layer."""
+
+
+def _as_float64(x: Any) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device="cpu", dtype=torch.float64)
+    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+
+
+class PairMoments:
+    """Per-unit running moments of pairs (a, b), a and b of shape (N, D).
+
+    Kept per unit: the pair count ``n``, the means of a and b, their centred sums of squares
+    (``m2_a``, ``m2_b``) and the centred cross-product ``c_ab`` (all float64, CPU).
+
+    Example::
+
+        pm = PairMoments()
+        pm.update(z1_batch, z2_batch)        # (B, D) tensors or arrays, any float dtype
+        other.merge_into(pm)                 # or pm.merge(other)
+        pm.cov, pm.var_a, pm.pooled_cross_cov
+    """
+
+    def __init__(self, dim: int | None = None, name: str = ""):
+        self.name = name
+        self.n = 0
+        self.dim = dim
+        self._t: dict[str, torch.Tensor] = {}
+        if dim is not None:
+            self._init(dim)
+
+    def _init(self, dim: int) -> None:
+        self.dim = int(dim)
+        self._t = {k: torch.zeros(self.dim, dtype=torch.float64) for k in _FIELDS}
+
+    # -- accumulation -------------------------------------------------------------------------
+    def update(self, a: Any, b: Any, batch: int | None = None) -> "PairMoments":
+        """Add a batch of pairs. ``a`` and ``b`` are (B, D); row k of each is one pair.
+
+        Raises:
+            NonFiniteActivationError: if any value is NaN or inf (naming the layer and the batch).
+            ValueError: on shapes that do not fit.
+        """
+        a64, b64 = _as_float64(a), _as_float64(b)
+        if a64.dim() != 2 or a64.shape != b64.shape:
+            raise ValueError(
+                f"{self._where(batch)}: pairs must be two (N, D) arrays of the same shape, "
+                f"got {tuple(a64.shape)} and {tuple(b64.shape)}"
+            )
+        if self.dim is not None and a64.shape[1] != self.dim:
+            raise ValueError(f"{self._where(batch)}: got {a64.shape[1]} units, expected {self.dim}")
+        if a64.shape[0] == 0:
+            return self
+        for side, x in (("first", a64), ("second", b64)):
+            bad = ~torch.isfinite(x)
+            if bool(bad.any()):
+                rows, cols = torch.nonzero(bad, as_tuple=True)
+                raise NonFiniteActivationError(
+                    f"{self._where(batch)}: {int(bad.sum())} non-finite activation(s) (NaN/inf) in the "
+                    f"{side} element of the pairs, e.g. pair {int(rows[0])} unit {int(cols[0])}"
+                )
+        n2 = a64.shape[0]
+        mean_a, mean_b = a64.mean(0), b64.mean(0)
+        da, db = a64 - mean_a, b64 - mean_b
+        batch_stats = {"mean_a": mean_a, "mean_b": mean_b, "m2_a": (da * da).sum(0), "m2_b": (db * db).sum(0), "c_ab": (da * db).sum(0)}
+        self._merge_stats(n2, batch_stats)
+        return self
+
+    def _where(self, batch: int | None) -> str:
+        where = f"layer {self.name!r}" if self.name else "PairMoments"
+        return f"{where}, batch {batch}" if batch is not None else where
+
+    def _merge_stats(self, n2: int, s2: Mapping[str, torch.Tensor]) -> None:
+        if n2 == 0:
+            return
+        if self.dim is None:
+            self._init(int(s2["mean_a"].shape[0]))
+        elif int(s2["mean_a"].shape[0]) != self.dim:
+            raise ValueError(f"{self._where(None)}: cannot merge {int(s2['mean_a'].shape[0])} units into {self.dim}")
+        n1 = self.n
+        if n1 == 0:
+            self._t = {k: s2[k].clone() for k in _FIELDS}
+            self.n = n2
+            return
+        n = n1 + n2
+        t = self._t
+        delta_a = s2["mean_a"] - t["mean_a"]
+        delta_b = s2["mean_b"] - t["mean_b"]
+        w = n1 * n2 / n
+        # Chan et al. pairwise update: exact in exact arithmetic, stable in floating point.
+        t["m2_a"] = t["m2_a"] + s2["m2_a"] + delta_a * delta_a * w
+        t["m2_b"] = t["m2_b"] + s2["m2_b"] + delta_b * delta_b * w
+        t["c_ab"] = t["c_ab"] + s2["c_ab"] + delta_a * delta_b * w
+        t["mean_a"] = t["mean_a"] + delta_a * (n2 / n)
+        t["mean_b"] = t["mean_b"] + delta_b * (n2 / n)
+        self.n = n
+
+    def merge(self, other: "PairMoments") -> "PairMoments":
+        """Fold ``other`` into this one (in place) and return self."""
+        if other.n:
+            self._merge_stats(other.n, other._t)
+        return self
+
+    @classmethod
+    def merged(cls, parts: Iterable["PairMoments"], name: str = "") -> "PairMoments":
+        out = cls(name=name)
+        for p in parts:
+            out.merge(p)
+        return out
+
+    # -- (de)serialisation and distribution ------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "dim": self.dim, "name": self.name, **{k: v.clone() for k, v in self._t.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> "PairMoments":
+        self.name = state.get("name", self.name)
+        self.n = int(state["n"])
+        self.dim = None if state["dim"] is None else int(state["dim"])
+        self._t = {k: _as_float64(state[k]).clone() for k in _FIELDS} if self.dim is not None else {}
+        return self
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> "PairMoments":
+        return cls().load_state_dict(state)
+
+    def all_reduce(self, group: Any = None) -> "PairMoments":
+        """Merge the moments of every process of a ``torch.distributed`` group into each process.
+
+        Every rank gathers every rank's state and merges them in rank order, so all ranks hold the
+        same bits. A no-op when torch.distributed is not initialised or has one process.
+        """
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
+            return self
+        dims = [torch.zeros(1, dtype=torch.float64) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(dims, torch.tensor([-1.0 if self.dim is None else float(self.dim)], dtype=torch.float64), group=group)
+        known = {int(d.item()) for d in dims if d.item() >= 0}
+        if len(known) > 1:
+            raise ValueError(f"{self._where(None)}: ranks disagree on the number of units: {sorted(known)}")
+        if not known:
+            return self
+        dim = known.pop()
+        if self.dim is None:
+            self._init(dim)
+        packed = torch.cat([torch.tensor([float(self.n)], dtype=torch.float64)] + [self._t[k] for k in _FIELDS])
+        gathered = [torch.zeros_like(packed) for _ in dims]
+        dist.all_gather(gathered, packed, group=group)
+        out = PairMoments(dim, name=self.name)
+        for g in gathered:
+            parts = g[1:].split(dim)
+            out._merge_stats(int(round(g[0].item())), dict(zip(_FIELDS, parts)))
+        self.n, self._t = out.n, out._t
+        return self
+
+    # -- derived moments (biased, 1/N, as the official estimator) ---------------------------------
+    def _need(self) -> None:
+        if self.n == 0:
+            raise ValueError(f"{self._where(None)}: no pairs were accumulated")
+
+    @property
+    def mean_a(self) -> torch.Tensor:
+        self._need()
+        return self._t["mean_a"]
+
+    @property
+    def mean_b(self) -> torch.Tensor:
+        self._need()
+        return self._t["mean_b"]
+
+    @property
+    def var_a(self) -> torch.Tensor:
+        self._need()
+        return self._t["m2_a"] / self.n
+
+    @property
+    def var_b(self) -> torch.Tensor:
+        self._need()
+        return self._t["m2_b"] / self.n
+
+    @property
+    def cov(self) -> torch.Tensor:
+        """Cov(a, b) about each side's own mean (Pearson's numerator, paper Eq. 2)."""
+        self._need()
+        return self._t["c_ab"] / self.n
+
+    @property
+    def pooled_mean(self) -> torch.Tensor:
+        """Mean of the 2N values of both sides (the official code's ``m_f``)."""
+        return 0.5 * (self.mean_a + self.mean_b)
+
+    @property
+    def pooled_cross_cov(self) -> torch.Tensor:
+        """mean_n (a - m)(b - m) about the pooled mean m: the official per-unit numerator.
+
+        Equals Cov(a, b) - (mean_a - mean_b)^2 / 4.
+        """
+        half = 0.5 * (self.mean_a - self.mean_b)
+        return self.cov - half * half
+
+    @property
+    def pooled_var(self) -> torch.Tensor:
+        """Variance of the 2N stacked values of both sides (the official per-unit denominator).
+
+        Equals (Var a + Var b) / 2 + (mean_a - mean_b)^2 / 4.
+        """
+        half = 0.5 * (self.mean_a - self.mean_b)
+        return 0.5 * (self.var_a + self.var_b) + half * half
+
+    def __repr__(self) -> str:
+        return f"PairMoments(name={self.name!r}, n={self.n}, dim={self.dim})"
+
+
+class MomentStore:
+    """PairMoments for every (layer, factor) of a run, saved, merged and reduced together."""
+
+    def __init__(self, layers: Iterable[str] = (), factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC)):
+        self.factors = tuple(Factor.parse(f) for f in factors)
+        self.moments: dict[str, dict[Factor, PairMoments]] = {}
+        for layer in layers:
+            self.add_layer(layer)
+
+    def add_layer(self, layer: str) -> None:
+        self.moments.setdefault(layer, {f: PairMoments(name=layer) for f in self.factors})
+
+    def __getitem__(self, layer: str) -> dict[Factor, PairMoments]:
+        return self.moments[layer]
+
+    def layers(self) -> list[str]:
+        return list(self.moments)
+
+    def n_pairs(self) -> dict[str, int]:
+        first = next(iter(self.moments.values()), {})
+        return {f.value: pm.n for f, pm in first.items()}
+
+    def merge(self, other: "MomentStore") -> "MomentStore":
+        for layer, per_factor in other.moments.items():
+            self.add_layer(layer)
+            for f, pm in per_factor.items():
+                self.moments[layer].setdefault(f, PairMoments(name=layer)).merge(pm)
+        return self
+
+    def all_reduce(self, group: Any = None) -> "MomentStore":
+        for per_factor in self.moments.values():
+            for pm in per_factor.values():
+                pm.all_reduce(group)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "factors": [f.value for f in self.factors],
+            "moments": {l: {f.value: pm.state_dict() for f, pm in d.items()} for l, d in self.moments.items()},
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> "MomentStore":
+        store = cls(factors=state["factors"])
+        for layer, d in state["moments"].items():
+            store.moments[layer] = {Factor.parse(f): PairMoments.from_state_dict(s) for f, s in d.items()}
+        return store
