@@ -1,0 +1,168 @@
+"""Conformance suites for adapters and samplers.
+
+Third-party packages call these from their own tests::
+
+    from sdinterp.testing import check_adapter
+
+    def test_my_adapter_conforms():
+        check_adapter(MyAdapter(build_model()), my_samples)
+
+Each check raises ``AssertionError`` with an explanation on the first violation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from sdinterp.capture import LayerCapture, UnknownLayerError
+from sdinterp.interfaces import Factor, ModelAdapter, PairSampler, Sample
+
+__all__ = ["check_adapter", "check_sampler"]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return a == b
+
+
+def _hook_counts(model: torch.nn.Module) -> list[tuple[int, int]]:
+    return [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
+
+
+def check_adapter(
+    adapter: ModelAdapter,
+    samples: Sequence[Sample],
+    layers: Sequence[str] | None = None,
+    n_pairs: int = 2,
+    batch_size: int = 6,
+    run_report: bool = True,
+    static_sampler: PairSampler | str | None = None,
+    dynamic_sampler: PairSampler | str | None = None,
+) -> dict[str, int]:
+    """Check an adapter against the contract the pipeline relies on.
+
+    Checks: canonical layers exist, resolve to themselves and name existing modules; an unknown
+    name raises :class:`~sdinterp.capture.UnknownLayerError` listing the valid names; ``views`` sets
+    valid views; ``prepare`` is deterministic; one forward captures every layer as (B, C) with C
+    equal to the declared channels; hooks are removed when the forward raises; and (``run_report``)
+    a report covers every canonical layer.
+
+    Args:
+        adapter: the adapter under test.
+        samples: a few clips the model accepts (at least 2).
+        layers: the layers to check (default: every canonical layer).
+        n_pairs, batch_size: size of the report run.
+        run_report: also run a small StaticDynamic report.
+        static_sampler, dynamic_sampler: samplers for that report (default: the registry's
+            ``frame_shuffle`` and ``restyle``; two-stream models pass their own).
+
+    Returns:
+        ``{layer: pooled channels}`` as observed.
+    """
+    assert len(samples) >= 2, "check_adapter needs at least two samples"
+    canonical = adapter.layers()
+    assert canonical, f"{type(adapter).__name__}.layers() is empty"
+    modules = dict(adapter.model.named_modules())
+    for name, info in canonical.items():
+        assert info.name == name, f"layer {name!r}: LayerInfo.name is {info.name!r}"
+        assert info.module in modules, f"layer {name!r}: module path {info.module!r} is not in the model"
+        assert adapter.resolve(name) == info, f"layer {name!r} does not resolve to its own LayerInfo"
+        assert info.channels is None or info.channels > 0, f"layer {name!r}: channels must be positive"
+    try:
+        adapter.resolve("no_such_layer__")
+    except UnknownLayerError as exc:
+        first = next(iter(canonical))
+        assert first in str(exc), f"the unknown-layer error does not list the valid names: {exc}"
+    else:
+        raise AssertionError("resolving an unknown layer name did not raise UnknownLayerError")
+
+    names = list(layers) if layers is not None else list(canonical)
+    infos = {n: adapter.resolve(n) for n in names}
+    viewed = [adapter.views(s) for s in samples[:2]]
+    for s in viewed:
+        assert s.views is not None and len(s.views) >= 1, "views() must set at least one view"
+        for v in s.views:
+            assert v.min() >= 0 and v.max() < s.num_frames, "views() produced out-of-range indices"
+    first, second = adapter.prepare(viewed), adapter.prepare(viewed)
+    assert _equal(first, second), "prepare() is not deterministic: two calls on the same samples differ"
+
+    model = adapter.model
+    was_training = model.training
+    model.eval()
+    try:
+        before = _hook_counts(model)
+        with torch.inference_mode(), LayerCapture(model, infos) as cap:
+            adapter.forward(first)
+            feats = cap.collect()
+        assert _hook_counts(model) == before, "hooks were left on the model after capture"
+        observed = {}
+        for name, z in feats.items():
+            assert z.dim() == 2 and z.shape[0] == len(viewed), f"layer {name!r}: pooled to {tuple(z.shape)}, expected ({len(viewed)}, C)"
+            declared = infos[name].channels
+            assert declared is None or declared == z.shape[1], f"layer {name!r}: declared {declared} channels, pooled width is {z.shape[1]}"
+            assert torch.isfinite(z).all(), f"layer {name!r}: non-finite pooled features"
+            observed[name] = int(z.shape[1])
+
+        def boom(*_: Any) -> None:
+            raise RuntimeError("conformance: injected failure")
+
+        handle = model.register_forward_pre_hook(boom)
+        try:
+            with LayerCapture(model, infos):
+                adapter.forward(first)
+        except RuntimeError as exc:
+            assert "injected failure" in str(exc), f"unexpected error: {exc}"
+        else:
+            raise AssertionError("the injected forward failure did not propagate")
+        finally:
+            handle.remove()
+        assert _hook_counts(model) == before, "hooks were left on the model after a forward raised"
+    finally:
+        model.train(was_training)
+
+    if run_report:
+        from sdinterp.runner import StaticDynamic
+
+        report = StaticDynamic(adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler).attribute(
+            list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False
+        )
+        missing = [n for n in names if n not in report.layers]
+        assert not missing, f"no report for layers {missing}: {report.skipped}"
+        for n in names:
+            assert report[n].n_units == observed[n], f"layer {n!r}: report has {report[n].n_units} units, capture {observed[n]}"
+    return observed
+
+
+def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0) -> Sample:
+    """Check a pair sampler: declared factor, determinism for a seed, anchor left untouched.
+
+    Returns:
+        the partner made from ``sample`` (views set to one in-order view if the sample has none).
+    """
+    assert isinstance(sampler.factor, Factor) and sampler.factor is not Factor.IDENTICAL, "factor must be STATIC or DYNAMIC"
+    anchor = sampler.anchor(sample, np.random.default_rng(seed))
+    anchor = anchor if anchor.views is not None else anchor.replace(views=(np.arange(anchor.num_frames),))
+    frames_before = anchor.frames.copy()
+    views_before = [v.copy() for v in anchor.view_indices()]
+    p1 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
+    p2 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
+    assert np.array_equal(anchor.frames, frames_before), "partner() modified the anchor's frames in place"
+    assert all(np.array_equal(a, b) for a, b in zip(anchor.view_indices(), views_before)), "partner() modified the anchor's views"
+    assert np.array_equal(p1.frames, p2.frames) and all(
+        np.array_equal(a, b) for a, b in zip(p1.view_indices(), p2.view_indices())
+    ), "partner() is not deterministic for a given rng seed"
+    assert len(p1.view_indices()) == len(anchor.view_indices()), "partner() changed the number of views"
+    for va, vp in zip(anchor.view_indices(), p1.view_indices()):
+        assert len(va) == len(vp), "partner() changed the length of a view"
+    assert p1.frames.dtype == np.uint8 and p1.frames.shape[1:] == anchor.frames.shape[1:], "partner frames must be uint8 of the anchor's size"
+    return p1

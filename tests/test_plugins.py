@@ -1,0 +1,84 @@
+"""The plugin system: entry-point discovery (built-ins and a real third-party distribution),
+documented hookspecs, the registry, and `sdinterp plugins`."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sdinterp
+from sdinterp import hookspecs
+from sdinterp.plugin_manager import get_registry, list_plugins, register_plugin, unregister_plugin
+from sdinterp.testing.planted import make_planted_clips
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("sdinterp_")]
+
+
+def test_hookspecs_exist():
+    assert set(HOOKS) == {"sdinterp_adapt", "sdinterp_load_model", "sdinterp_register"}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hookspec_is_documented(hook):
+    doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
+    assert len(doc.split()) >= 20, f"{hook} needs a real docstring"
+    for param in inspect.signature(getattr(hookspecs, hook)).parameters:
+        assert param in doc, f"{hook}: parameter {param!r} is not documented"
+    assert f"`{hook}" in (ROOT / "docs" / "plugins.md").read_text(), f"{hook} missing from docs/plugins.md"
+
+
+def test_builtins_register_through_entry_points():
+    eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="sdinterp")}
+    for name in ("builtin_samplers", "builtin_scorers", "builtin_restylers", "generic"):
+        assert name in eps and eps[name].dist.name == "sdinterp"
+    registry = get_registry()
+    assert registry.owner("sampler", "frame_shuffle") == "builtin_samplers"
+    assert registry.owner("scorer", "official") == "builtin_scorers"
+
+
+def test_third_party_distribution_is_discovered_and_used():
+    rows = {r["name"]: r for r in list_plugins()}
+    assert rows["example"]["distribution"] == "sdinterp-example-plugin"
+    assert rows["example"]["version"] == "0.3.1"
+    assert get_registry().owner("sampler", "time_reverse") == "example"
+    model = sdinterp.load_model("example:tiny")
+    adapter = sdinterp.adapt(model)
+    assert adapter.family == "example" and list(adapter.layers()) == ["early", "late"]
+    report = sdinterp.StaticDynamic(model, static_sampler="time_reverse").attribute(
+        make_planted_clips(6), n_pairs=6, batch_size=9, seed=0, show_progress=False
+    )
+    assert set(report.layers) == {"early", "late"} and report["late"].n_units == 10
+    assert report.config["static_sampler"]["name"] == "time_reverse"
+
+
+def test_runtime_plugin_and_name_clash():
+    class Clash:
+        @sdinterp.hookimpl
+        def sdinterp_register(self, registry):
+            registry.add_sampler("frame_shuffle", object)
+
+    register_plugin(Clash(), name="clash")
+    try:
+        with pytest.raises(ValueError, match="registered twice: by (builtin_samplers and by clash|clash and by builtin_samplers)"):
+            get_registry()
+    finally:
+        unregister_plugin("clash")
+    assert "frame_shuffle" in get_registry().names("sampler")
+
+
+def test_unrecognised_model_object_is_explained():
+    with pytest.raises(TypeError, match="no adapter plugin recognises"):
+        sdinterp.adapt(object())
+
+
+def test_cli_plugins_lists_distribution_and_version():
+    out = subprocess.run([sys.executable, "-m", "sdinterp.cli", "plugins"], capture_output=True, text=True, check=True).stdout
+    assert "sdinterp-example-plugin 0.3.1" in out
+    assert f"sdinterp {sdinterp.__version__}" in out
+    assert "sampler:time_reverse" in out and "scorer:official" in out
