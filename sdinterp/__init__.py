@@ -15,6 +15,7 @@ from sdinterp.adapt import adapt, load_adapter, load_model
 from sdinterp.capture import LayerCapture, UnknownLayerError
 from sdinterp.estimate import estimate
 from sdinterp.hookspecs import hookimpl
+from sdinterp.metric import BiasMetric
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Sample, UnitScorer
 from sdinterp.plugin_manager import get_registry, list_plugins
 from sdinterp.report import BiasReport, LayerBias
@@ -30,6 +31,7 @@ __all__ = [
     "LayerCapture",
     "UnknownLayerError",
     "estimate",
+    "BiasMetric",
     "hookimpl",
     "Factor",
     "LayerInfo",

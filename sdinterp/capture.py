@@ -66,15 +66,27 @@ def resolve_layer(adapter: "ModelAdapter", name: str) -> LayerInfo:
     )
 
 
-def resolve_layers(adapter: "ModelAdapter", names: Iterable[str] | None) -> dict[str, LayerInfo]:
-    """Resolve many names at once (``None`` = every canonical layer), failing on the first unknown."""
+def module_path(model: nn.Module, module: nn.Module) -> str:
+    """The dotted path of ``module`` inside ``model`` (Captum passes layers as module objects)."""
+    for path, m in model.named_modules():
+        if m is module:
+            return path
+    raise UnknownLayerError(f"the {type(module).__name__} module given as a layer is not part of the model")
+
+
+def resolve_layers(adapter: "ModelAdapter", names: Iterable[str | nn.Module] | str | nn.Module | None) -> dict[str, LayerInfo]:
+    """Resolve many layers at once (``None`` = every canonical layer), failing on the first unknown.
+
+    Layers may be canonical names, module paths, ``input:<path>`` or, as in Captum, module objects.
+    """
     if names is None:
         return dict(adapter.layers())
-    if isinstance(names, str):
+    if isinstance(names, (str, nn.Module)):
         names = [names]
     out: dict[str, LayerInfo] = {}
     for name in names:
-        out[name] = resolve_layer(adapter, name)
+        key = module_path(adapter.model, name) if isinstance(name, nn.Module) else name
+        out[key] = resolve_layer(adapter, key)
     if not out:
         raise ValueError("no layers requested")
     return out

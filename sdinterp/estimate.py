@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
-from sdinterp.interfaces import ESTIMATED_FACTORS, Factor
+from sdinterp.metric import BiasMetric
 from sdinterp.report import LayerBias
-from sdinterp.scoring import score_layer
-from sdinterp.stats import PairMoments
 
 __all__ = ["estimate"]
 
@@ -44,21 +40,4 @@ def estimate(
         >>> lb.n_units
         8
     """
-    a = np.asarray(z1.detach().cpu() if hasattr(z1, "detach") else z1)
-    b = np.asarray(z2.detach().cpu() if hasattr(z2, "detach") else z2)
-    if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(f"z1 and z2 must both be (N, C), got {a.shape} and {b.shape}")
-    labels = [Factor.parse(f) for f in factors]
-    if len(labels) != a.shape[0]:
-        raise ValueError(f"got {len(labels)} factor labels for {a.shape[0]} pairs")
-    if any(f is Factor.IDENTICAL for f in labels):
-        raise ValueError("pairs cannot be labelled 'identical': that factor is the constant S = 1 baseline")
-    codes = np.array([f.code for f in labels])
-    moments = {}
-    for f in ESTIMATED_FACTORS:
-        pm = PairMoments(name=layer)
-        rows = codes == f.code
-        if rows.any():
-            pm.update(a[rows], b[rows])
-        moments[f] = pm
-    return score_layer(layer, moments, method=method, threshold=threshold)
+    return BiasMetric(method=method, threshold=threshold, layer=layer).update(z1, z2, factors).compute()

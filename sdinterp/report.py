@@ -109,6 +109,34 @@ class LayerBias:
             }
         )
 
+    def join_attributions(self, attributions: Any, name: str = "attribution") -> Any:
+        """Put a per-unit attribution beside the per-unit bias, one row per channel.
+
+        Args:
+            attributions: a Captum layer attribution of this layer — (B, C, ...) (summed over the
+                batch and every non-channel dim, keeping the sign) or already (C,).
+            name: the column name.
+
+        Returns:
+            :meth:`units_frame` with the extra column.
+
+        Examples:
+            >>> from captum.attr import LayerGradientXActivation          # doctest: +SKIP
+            >>> attr = LayerGradientXActivation(model, model.layer4).attribute(x, target=0)  # doctest: +SKIP
+            >>> report["layer4"].join_attributions(attr).sort_values("attribution")  # doctest: +SKIP
+        """
+        a = attributions.detach().cpu().double().numpy() if hasattr(attributions, "detach") else np.asarray(attributions, float)
+        if a.ndim >= 2:
+            a = a.sum(axis=tuple(i for i in range(a.ndim) if i != 1))
+        if a.shape != (self.n_units,):
+            raise ValueError(
+                f"layer {self.layer!r}: attributions reduce to shape {a.shape}, expected ({self.n_units},); "
+                "pass the attribution of the same layer (channels on axis 1)"
+            )
+        frame = self.units_frame()
+        frame[name] = a
+        return frame
+
     # -- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -80,8 +80,8 @@ class StaticDynamic:
     Args:
         model: an ``nn.Module`` (wrapped by the first adapter plugin that recognises it) or a
             :class:`~sdinterp.interfaces.ModelAdapter`.
-        layers: layer names (canonical, raw module paths, or ``input:<path>``); ``None`` = every
-            canonical layer of the adapter.
+        layers: layer names (canonical, raw module paths, or ``input:<path>``) or module objects
+            (as Captum takes them); ``None`` = every canonical layer of the adapter.
         static_sampler: a PairSampler or registered name for static pairs (default ``frame_shuffle``).
         dynamic_sampler: a PairSampler or registered name for dynamic pairs (default ``restyle``).
         scorer: ``"official"`` (default: the reference code's estimator) or ``"pearson"`` (paper Eq. 1–2).
@@ -97,7 +97,7 @@ class StaticDynamic:
     def __init__(
         self,
         model: Any,
-        layers: Iterable[str] | str | None = None,
+        layers: Iterable[str | torch.nn.Module] | str | torch.nn.Module | None = None,
         static_sampler: PairSampler | str | None = None,
         dynamic_sampler: PairSampler | str | None = None,
         scorer: str = "official",

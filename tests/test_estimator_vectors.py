@@ -205,3 +205,18 @@ def test_nan_activation_names_the_layer():
 def test_bad_input_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sdinterp.estimate(**kwargs)
+
+
+def test_stateful_metric_in_batches_merged_and_reloaded_equals_estimate():
+    from sdinterp import BiasMetric
+
+    za, zb, f = np.asarray(TV2["za"]), np.asarray(TV2["zb"]), TV2["factors"]
+    one = sdinterp.estimate(za, zb, f)
+    m1, m2 = BiasMetric(), BiasMetric()
+    m1.update(za[:4], zb[:4], f[:4])
+    m2.update(za[4:7], zb[4:7], f[4:7]).update(za[7:], zb[7:], f[7:])
+    merged = BiasMetric().load_state_dict(m1.state_dict()).merge(m2).compute()
+    np.testing.assert_allclose(merged.unit_scores["static"], one.unit_scores["static"], atol=1e-12)
+    assert merged.dims == one.dims and list(merged.categories) == list(one.categories)
+    single_label = BiasMetric().update(za[:3], zb[:3], "dynamic")
+    assert single_label.moments[sdinterp.Factor.DYNAMIC].n == 3
