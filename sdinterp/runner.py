@@ -4,6 +4,7 @@ score, report. Batching, seeds, progress, checkpoint/resume and sharding live he
 from __future__ import annotations
 
 import platform
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -129,6 +130,7 @@ class StaticDynamic:
         show_progress: bool = True,
         checkpoint: str | None = None,
         checkpoint_every: int = 10,
+        num_workers: int = 0,
     ) -> BiasReport:
         """Estimate the bias of every requested layer.
 
@@ -143,11 +145,13 @@ class StaticDynamic:
             show_progress: show a progress bar.
             checkpoint: file to save progress to every ``checkpoint_every`` batches (and on
                 Ctrl-C); an existing checkpoint of the same configuration is resumed.
+            num_workers: DataLoader worker processes that read clips ahead of the forwards (clips
+                are still consumed in order, so the result does not depend on it).
 
         Returns:
             BiasReport keyed by layer name.
         """
-        store = self.accumulate(data, n_pairs, batch_size, seed, protocol, show_progress, checkpoint, checkpoint_every)
+        store = self.accumulate(data, n_pairs, batch_size, seed, protocol, show_progress, checkpoint, checkpoint_every, num_workers)
         return self.score(store, seed=seed, config=self._config(data, n_pairs, batch_size, seed, protocol))
 
     def score(self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None) -> BiasReport:
@@ -175,6 +179,7 @@ class StaticDynamic:
         show_progress: bool = False,
         checkpoint: str | None = None,
         checkpoint_every: int = 10,
+        num_workers: int = 0,
     ) -> MomentStore:
         """Run the forwards and return the moments (mergeable; see :meth:`score`).
 
@@ -186,6 +191,13 @@ class StaticDynamic:
         if n_pairs < 1 or batch_size < 1:
             raise ValueError("n_pairs and batch_size must be positive")
         clips = as_samples(data)
+        if len(clips) < n_pairs:
+            warnings.warn(
+                f"{len(clips)} clips for {n_pairs} pairs: clips are reused (clip i of the run is data[i % "
+                f"{len(clips)}]), so pairs are not independent; give at least n_pairs distinct clips "
+                "(e.g. VideoClipDataset(..., repeats=k))",
+                stacklevel=2,
+            )
         per_clip = 3 if protocol == "shared-anchor" else 2
         clips_per_batch = max(1, batch_size // per_clip)
         store = MomentStore(self.layer_infos)
@@ -203,10 +215,11 @@ class StaticDynamic:
         model.eval()
         done_upto, batches_since_save, updating = start, 0, False
         try:
+            batches = [range(b0, min(b0 + clips_per_batch, n_pairs)) for b0 in mine]
             with torch.inference_mode(), LayerCapture(model, self.layer_infos) as cap:
-                for b0 in mine:
-                    idx = range(b0, min(b0 + clips_per_batch, n_pairs))
-                    inputs, plan = self._build_batch(clips, idx, seed, protocol)
+                for idx, sources in zip(batches, _load_batches(clips, batches, num_workers)):
+                    b0 = idx.start
+                    inputs, plan = self._build_batch(sources, idx, seed, protocol)
                     cap.reset()
                     self.adapter.forward(_to_device(self.adapter.prepare(inputs), self.adapter.device))
                     feats = self._check_features(cap.collect(), len(inputs), b0 // clips_per_batch)
@@ -234,12 +247,11 @@ class StaticDynamic:
         return store
 
     # -- internals ------------------------------------------------------------------------------
-    def _build_batch(self, clips: Sequence[Sample], idx: range, seed: int, protocol: str) -> tuple[list[Sample], list]:
+    def _build_batch(self, sources: Sequence[Sample], idx: range, seed: int, protocol: str) -> tuple[list[Sample], list]:
         anchors, statics, dynamics, factors = [], [], [], []
-        for i in idx:
+        for i, sample in zip(idx, sources):
             rng = np.random.default_rng([seed, i])
             factor = Factor.STATIC if protocol == "official" and int(rng.integers(2)) == 1 else Factor.DYNAMIC
-            sample = clips[i % len(clips)]
             sample = self.static_sampler.anchor(self.dynamic_sampler.anchor(sample, rng), rng)
             anchor = self.adapter.views(sample)
             anchors.append(anchor)
@@ -297,6 +309,27 @@ class StaticDynamic:
             "threshold": self.threshold,
             "adapter": self.adapter.describe(),
         }
+
+
+class _RunClips(torch.utils.data.Dataset):
+    """Clip ``i`` of a run is ``data[i % len(data)]``."""
+
+    def __init__(self, clips: Sequence[Sample]):
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return 1 << 62
+
+    def __getitem__(self, i: int) -> Sample:
+        return self.clips[i % len(self.clips)]
+
+
+def _load_batches(clips: Sequence[Sample], batches: list[range], num_workers: int) -> Iterable[list[Sample]]:
+    if num_workers <= 0:
+        return ([clips[i % len(clips)] for i in idx] for idx in batches)
+    return torch.utils.data.DataLoader(
+        _RunClips(clips), batch_sampler=[list(idx) for idx in batches], num_workers=num_workers, collate_fn=list
+    )
 
 
 def _dist_rank_world() -> tuple[int, int]:

@@ -31,7 +31,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         pm.all_reduce()
         assert pm.n == 11
         sd = _run()
-        report = sd.attribute(make_planted_clips(24, seed=1), n_pairs=40, batch_size=12, seed=4, show_progress=False)
+        report = sd.attribute(make_planted_clips(40, seed=1), n_pairs=40, batch_size=12, seed=4, show_progress=False)
         if rank == 0:
             report.to_json(out)
     finally:
@@ -42,7 +42,7 @@ def test_two_process_run_equals_single_process(tmp_path):
     out = tmp_path / "sharded.json"
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(out)), nprocs=2, join=True)
     sharded = BiasReport.from_json(out)
-    single = _run().attribute(make_planted_clips(24, seed=1), n_pairs=40, batch_size=12, seed=4, show_progress=False)
+    single = _run().attribute(make_planted_clips(40, seed=1), n_pairs=40, batch_size=12, seed=4, show_progress=False)
     assert sharded.n_pairs == single.n_pairs == {"dynamic": 40, "static": 40}
     for layer in PLANTED_TRUTH:
         a, b = sharded[layer], single[layer]

@@ -16,7 +16,7 @@ def test_planted_categories_recovered_100_percent(protocol):
         **PlantedNet.adapter_options(),
     )
     n = 128 if protocol == "shared-anchor" else 256
-    report = sd.attribute(make_planted_clips(128, seed=11), n_pairs=n, batch_size=48, seed=3, protocol=protocol, show_progress=False)
+    report = sd.attribute(make_planted_clips(n, seed=11), n_pairs=n, batch_size=48, seed=3, protocol=protocol, show_progress=False)
     for layer, truth in PLANTED_TRUTH.items():
         assert list(report[layer].categories) == truth, (layer, report[layer].unit_scores)
     static_heavy, dynamic_heavy = report["static_heavy"], report["dynamic_heavy"]

@@ -13,7 +13,7 @@ from sdinterp.plugins.samplers import FrameShuffle, Restyle
 from sdinterp.stats import NonFiniteActivationError
 from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_clips
 
-CLIPS = make_planted_clips(20, seed=5)
+CLIPS = make_planted_clips(48, seed=5)
 
 
 def make(**kw):
@@ -152,3 +152,12 @@ def test_static_partner_is_a_permutation_and_dynamic_keeps_indices():
     anchor = sd.dynamic_sampler.anchor(CLIPS[0], rng)
     d = sd.dynamic_sampler.partner(sd.adapter.views(anchor), rng)
     assert d.style != anchor.style and np.array_equal(d.views[0], sd.adapter.views(anchor).views[0])
+
+
+def test_reader_workers_do_not_change_the_result():
+    assert run(num_workers=2).to_json() == run().to_json()
+
+
+def test_reusing_clips_warns():
+    with pytest.warns(UserWarning, match="3 clips for 6 pairs: clips are reused"):
+        make().attribute(CLIPS[:3], n_pairs=6, batch_size=9, show_progress=False)
