@@ -78,15 +78,15 @@ class GenericVideoAdapter(ModelAdapter):
     Args:
         model: the module.
         num_frames: temporally subsample each clip to this many frames (uniformly); ``None`` keeps all.
-        size: short-side resize in pixels; ``None`` keeps the frames' size.
-        crop: centre crop size; ``None`` for no crop.
+        short_side: short-side resize in pixels; ``None`` keeps the frames' size.
+        crop_size: centre crop size; ``None`` for no crop.
         mean, std: normalisation applied after dividing by ``scale``; ``None`` disables it.
         scale: 255.0 maps uint8 to [0, 1]; 1.0 feeds raw 0..255 values.
         channels: optional ``{module path: channels}`` to declare widths (checked at run time).
         pooling: how every layer is pooled (default global average over non-channel dims).
 
     Examples:
-        >>> adapter = GenericVideoAdapter(my_model, num_frames=8, size=112, crop=112)  # doctest: +SKIP
+        >>> adapter = GenericVideoAdapter(my_model, num_frames=8, short_side=128, crop_size=112)  # doctest: +SKIP
     """
 
     family = "generic"
@@ -95,8 +95,8 @@ class GenericVideoAdapter(ModelAdapter):
         self,
         model: nn.Module,
         num_frames: int | None = None,
-        size: int | None = None,
-        crop: int | None = None,
+        short_side: int | None = None,
+        crop_size: int | None = None,
         mean: Sequence[float] | None = (0.45, 0.45, 0.45),
         std: Sequence[float] | None = (0.225, 0.225, 0.225),
         scale: float = 255.0,
@@ -105,7 +105,7 @@ class GenericVideoAdapter(ModelAdapter):
     ):
         super().__init__(model)
         self.num_frames = num_frames
-        self.size, self.crop = size, crop
+        self.short_side, self.crop_size = short_side, crop_size
         self.mean, self.std, self.scale = mean, std, scale
         self.channels = dict(channels or {})
         self.default_pooling = pooling
@@ -126,21 +126,22 @@ class GenericVideoAdapter(ModelAdapter):
         return sample.replace(views=(uniform_temporal_indices(sample.num_frames, self.num_frames),))
 
     def prepare(self, samples: Sequence[Sample]) -> torch.Tensor:
-        return clips_to_tensor(samples, 0, self.size, self.crop, self.mean, self.std, self.scale)
+        return clips_to_tensor(samples, 0, self.short_side, self.crop_size, self.mean, self.std, self.scale)
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
             "num_frames": self.num_frames,
-            "size": self.size,
-            "crop": self.crop,
+            "short_side": self.short_side,
+            "crop_size": self.crop_size,
             "mean": list(self.mean) if self.mean is not None else None,
             "std": list(self.std) if self.std is not None else None,
             "scale": self.scale,
         }
 
 
-_GENERIC_OPTIONS = ("num_frames", "size", "crop", "mean", "std", "scale", "channels", "pooling")
+#: Option names shared by every adapter family: num_frames, short_side, crop_size (+ mean/std).
+_GENERIC_OPTIONS = ("num_frames", "short_side", "crop_size", "mean", "std", "scale", "channels", "pooling")
 
 
 @hookimpl(trylast=True)

@@ -212,12 +212,15 @@ class PairSampler(abc.ABC):
     name: str = ""
 
     def anchor(self, sample: Sample, rng: np.random.Generator) -> Sample:
-        """Optionally turn a source sample into the anchor, before views are taken.
+        """Optionally turn a source sample into the anchor.
+
+        Called once per clip, after the adapter has set the views and the clip has been reduced to
+        the frames they use; the result is shared by every pair of the clip.
 
         The reference code loads clip 1 of every pair from a random style folder, so its anchor is
         already stylized; a restyling sampler does the same here (keeping the unstyled frames in
-        ``meta["unstyled"]`` so the partner can be made from them). The result is shared by every pair
-        of the clip. The default returns ``sample`` unchanged.
+        ``meta["unstyled"]`` so the partner can be made from them). The default returns ``sample``
+        unchanged.
         """
         return sample
 

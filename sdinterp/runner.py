@@ -252,8 +252,10 @@ class StaticDynamic:
         for i, sample in zip(idx, sources):
             rng = np.random.default_rng([seed, i])
             factor = Factor.STATIC if protocol == "official" and int(rng.integers(2)) == 1 else Factor.DYNAMIC
-            sample = self.static_sampler.anchor(self.dynamic_sampler.anchor(sample, rng), rng)
-            anchor = self.adapter.views(sample)
+            # Views first, then drop frames no view uses: a 64-frame window feeding an 8-frame
+            # model would otherwise be restyled (and copied) in full for nothing.
+            anchor = compact_to_views(self.adapter.views(sample))
+            anchor = self.static_sampler.anchor(self.dynamic_sampler.anchor(anchor, rng), rng)
             anchors.append(anchor)
             if protocol == "shared-anchor":
                 statics.append(self.static_sampler.partner(anchor, rng))
@@ -309,6 +311,26 @@ class StaticDynamic:
             "threshold": self.threshold,
             "adapter": self.adapter.describe(),
         }
+
+
+def compact_to_views(sample: Sample) -> Sample:
+    """Keep only the frames the sample's views use (and remap the views), with their flow, source
+    frame indices and any per-frame ``meta["unstyled"]`` array."""
+    views = sample.view_indices()
+    used = np.unique(np.concatenate(views))
+    if len(used) == sample.num_frames:
+        return sample
+    meta = dict(sample.meta)
+    unstyled = meta.get("unstyled")
+    if isinstance(unstyled, np.ndarray) and unstyled.shape[:1] == (sample.num_frames,):
+        meta["unstyled"] = unstyled[used]
+    return sample.replace(
+        frames=sample.frames[used],
+        views=tuple(np.searchsorted(used, v).astype(np.int64) for v in views),
+        flow=None if sample.flow is None else sample.flow[used],
+        frame_indices=None if sample.frame_indices is None else np.asarray(sample.frame_indices)[used],
+        meta=meta,
+    )
 
 
 class _RunClips(torch.utils.data.Dataset):

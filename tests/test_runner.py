@@ -161,3 +161,16 @@ def test_reader_workers_do_not_change_the_result():
 def test_reusing_clips_warns():
     with pytest.warns(UserWarning, match="3 clips for 6 pairs: clips are reused"):
         make().attribute(CLIPS[:3], n_pairs=6, batch_size=9, show_progress=False)
+
+
+def test_clips_are_compacted_to_the_frames_their_views_use():
+    from sdinterp.runner import compact_to_views
+
+    frames = np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2).repeat(3, 3)
+    sample = sdinterp.Sample(frames=frames, views=(np.array([0, 4, 8]), np.array([8, 0, 2])), frame_indices=np.arange(100, 110),
+                             flow=frames.copy())
+    small = compact_to_views(sample)
+    assert small.num_frames == 4 and small.frame_indices.tolist() == [100, 102, 104, 108]
+    for before, after in zip(sample.view_indices(), small.view_indices()):
+        assert np.array_equal(sample.frames[before], small.frames[after])
+        assert np.array_equal(sample.flow[before], small.flow[after])

@@ -1,0 +1,242 @@
+"""Shared machinery of the video-model adapters: temporal views, clip preprocessing, pooling helpers.
+
+Preprocessing follows the reference code's action-recognition transform (method.md §2.5): uniform
+temporal subsampling (``UniformTemporalSubsample``: indices ``linspace(0, L-1, T)`` truncated), values
+to [0, 1], per-channel normalisation, short-side resize, centre crop. Resizing is done before
+normalising: bilinear resampling weights sum to one, so the two orders give the same tensor up to
+float rounding, and resizing the uint8-range frames first is cheaper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sdinterp.interfaces import ModelAdapter, Sample
+
+__all__ = [
+    "ClipSpec",
+    "VideoClipAdapter",
+    "channels_last_pool",
+    "load_state_dict_file",
+    "module_width",
+    "uniform_indices",
+]
+
+# Kinetics statistics used by SlowFast/pytorchvideo and the reference code (method.md §2.5).
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+
+def uniform_indices(length: int, num: int) -> np.ndarray:
+    """``num`` indices spread uniformly over ``range(length)``, as pytorchvideo's
+    ``UniformTemporalSubsample`` (``linspace(0, L-1, num)`` truncated toward zero).
+
+    Args:
+        length: number of frames available (>= 1).
+        num: number of frames wanted (repeats frames when ``num > length``).
+
+    Returns:
+        int64 array of shape ``(num,)``.
+
+    Examples:
+        >>> uniform_indices(10, 4).tolist()
+        [0, 3, 6, 9]
+    """
+    if length < 1 or num < 1:
+        raise ValueError(f"need at least one frame and one output index, got length={length}, num={num}")
+    return np.linspace(0, length - 1, num).astype(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """How an adapter turns frames into one model input tensor.
+
+    Attributes:
+        num_frames: frames of the (fastest) pathway.
+        crop_size: side of the square centre crop, in pixels.
+        short_side: the short side is resized to this before cropping (``None`` = ``crop_size``).
+        mean: per-channel mean on the [0, 1] scale (RGB).
+        std: per-channel standard deviation on the [0, 1] scale (RGB).
+    """
+
+    num_frames: int
+    crop_size: int
+    short_side: int | None = None
+    mean: tuple[float, float, float] = KINETICS_MEAN
+    std: tuple[float, float, float] = KINETICS_STD
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1 or self.crop_size < 1:
+            raise ValueError(f"num_frames and crop_size must be positive, got {self.num_frames}, {self.crop_size}")
+        if self.short_side is not None and self.short_side < self.crop_size:
+            raise ValueError(f"short_side {self.short_side} is smaller than crop_size {self.crop_size}")
+
+    @property
+    def resize_to(self) -> int:
+        return self.short_side if self.short_side is not None else self.crop_size
+
+    def clip_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames (T, H, W, 3) -> normalised float tensor (3, T, crop, crop)."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
+        h, w = x.shape[-2:]
+        side = self.resize_to
+        size = (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
+        if size != (h, w):
+            # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        top = (x.shape[-2] - self.crop_size) // 2
+        left = (x.shape[-1] - self.crop_size) // 2
+        x = x[..., top : top + self.crop_size, left : left + self.crop_size]
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0
+        std = torch.tensor(self.std).view(1, 3, 1, 1) * 255.0
+        return ((x - mean) / std).permute(1, 0, 2, 3).contiguous()
+
+
+class VideoClipAdapter(ModelAdapter):
+    """Base of the built-in video adapters: uniform temporal views and deterministic clip tensors.
+
+    Subclasses set :attr:`pathway_ratios` for multi-pathway models: one entry per view, the temporal
+    stride of that pathway relative to the fastest one (SlowFast: ``(alpha, 1)`` for slow, fast).
+
+    Args:
+        model: the network.
+        clip: the preprocessing (frames, crop, normalisation).
+        pathway_ratios: one temporal stride per pathway, relative to ``clip.num_frames``.
+    """
+
+    family = "video"
+
+    def __init__(self, model: nn.Module, clip: ClipSpec, pathway_ratios: Sequence[int] = (1,)):
+        super().__init__(model)
+        self.clip = clip
+        self.pathway_ratios = tuple(int(r) for r in pathway_ratios)
+        for r in self.pathway_ratios:
+            if r < 1 or clip.num_frames % r:
+                raise ValueError(f"num_frames={clip.num_frames} is not divisible by pathway stride {r}")
+
+    def views(self, sample: Sample) -> Sample:
+        """One index array per pathway: ``num_frames`` uniform frames of the clip, and every
+        ``ratio``-th of them for slower pathways (as pytorchvideo's ``PackPathway`` builds the slow
+        pathway by subsampling the fast frames). Existing views are kept."""
+        if sample.views is not None:
+            return sample
+        fast = uniform_indices(sample.num_frames, self.clip.num_frames)
+        views = tuple(fast[np.linspace(0, len(fast) - 1, len(fast) // r).astype(np.int64)] for r in self.pathway_ratios)
+        return sample.replace(views=views)
+
+    def pathway_tensors(self, samples: Sequence[Sample]) -> list[torch.Tensor]:
+        """One batched tensor (B, 3, T_k, crop, crop) per pathway ``k``."""
+        if not samples:
+            raise ValueError("prepare() needs at least one sample")
+        out: list[torch.Tensor] = []
+        for k in range(len(self.pathway_ratios)):
+            clips = []
+            for s in samples:
+                views = s.view_indices()
+                if len(views) != len(self.pathway_ratios):
+                    raise ValueError(
+                        f"sample {s.video_id!r} has {len(views)} views but {type(self.model).__name__} has "
+                        f"{len(self.pathway_ratios)} pathways; call adapter.views(sample) first"
+                    )
+                clips.append(self.clip.clip_tensor(s.frames[views[k]]))
+            out.append(torch.stack(clips))
+        return out
+
+    def prepare(self, samples: Sequence[Sample]) -> Any:
+        """Single pathway: a (B, 3, T, H, W) tensor; several: a list of them."""
+        tensors = self.pathway_tensors(samples)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "clip": dataclasses.asdict(self.clip), "pathway_ratios": list(self.pathway_ratios)}
+
+
+def channels_last_pool(x: torch.Tensor) -> torch.Tensor:
+    """(B, ..., C) -> (B, C): mean over every dim between batch and channels (Swin's (B, T, H, W, C))."""
+    return x.float().mean(dim=tuple(range(1, x.dim() - 1))) if x.dim() > 2 else x.float()
+
+
+_WIDTH_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.modules.conv._ConvNd, nn.Linear)
+
+
+def module_width(module: nn.Module, skip: tuple[str, ...] = ("se", "se_module")) -> int | None:
+    """Output channels of a feature block, read from its last width-defining submodule.
+
+    Residual and transformer blocks register their output projection/normalisation last (after any
+    shortcut), so the last BatchNorm/GroupNorm/LayerNorm/Conv/Linear gives the block's width.
+    Squeeze-excitation submodules (named in ``skip``) are ignored: mmaction's X3D registers its SE
+    module after the block's last convolution. Blocks that concatenate branches (Inception) need
+    the caller's own rule.
+    """
+    for name, m in reversed(list(module.named_modules())):
+        if any(part in skip for part in name.split(".")):
+            continue
+        if isinstance(m, _WIDTH_TYPES):
+            if isinstance(m, nn.LayerNorm):
+                return int(m.normalized_shape[-1])
+            if isinstance(m, nn.GroupNorm):
+                return int(m.num_channels)
+            if isinstance(m, nn.modules.batchnorm._NormBase):
+                return int(m.num_features)
+            if isinstance(m, nn.Linear):
+                return int(m.out_features)
+            return int(m.out_channels)
+    return None
+
+
+def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True, trusted: bool = False) -> None:
+    """Load a local checkpoint into ``model`` (never downloads).
+
+    Accepts a plain state dict or the usual containers (``model_state`` from SlowFast/pytorchvideo,
+    ``state_dict`` from MMEngine, ``model``), with or without a ``module.`` (DataParallel) prefix.
+
+    Args:
+        model: the network to load into.
+        path: a local file.
+        strict: passed to ``load_state_dict``.
+        trusted: if the file holds non-tensor objects that ``weights_only`` loading refuses (MMEngine
+            metadata), unpickle it fully. Only for files you trust: unpickling can run code.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a local file (URLs are refused the same way).
+        ValueError: the file needs full unpickling and ``trusted`` is False.
+    """
+    p = Path(path)
+    if "://" in str(path) or not p.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} is not a local file (sdinterp never downloads weights)")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not trusted:
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds objects other than tensors ({str(exc).splitlines()[0]}); "
+                "if you trust the file, pass trust_checkpoint=True to unpickle it fully"
+            ) from None
+        state = torch.load(p, map_location="cpu", weights_only=False)
+    for key in ("model_state", "state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    model.load_state_dict(state, strict=strict)
+
+
+def replace_modules(root: nn.Module, match: Callable[[nn.Module], bool], make: Callable[[nn.Module], nn.Module]) -> int:
+    """Replace every submodule of ``root`` for which ``match`` holds by ``make(old)``; returns the count."""
+    count = 0
+    for name, child in list(root.named_children()):
+        if match(child):
+            setattr(root, name, make(child))
+            count += 1
+        else:
+            count += replace_modules(child, match, make)
+    return count

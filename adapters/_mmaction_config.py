@@ -1,0 +1,103 @@
+"""MMAction2 config handling for :mod:`sdinterp.adapters.mmaction2`: finding shipped configs, removing
+pretrained-weight references (nothing may be downloaded), reading the test pipeline's input settings
+and keeping size-dependent backbone settings consistent with a reduced input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["find_config", "pipeline_clip", "resize_backbone", "shipped_configs", "strip_pretrained"]
+
+
+def shipped_configs() -> Path | None:
+    """The config folder the mmaction2 wheel ships (``mmaction/.mim/configs``), if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mmaction")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / ".mim" / "configs"
+    return path if path.is_dir() else None
+
+
+def find_config(config: str | Path) -> Path:
+    """A config file path, or a config name looked up in the wheel's shipped configs.
+
+    Args:
+        config: a path, or a file name with or without ``.py`` (e.g.
+            ``slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb``) or a path relative to ``configs/``.
+
+    Raises:
+        FileNotFoundError: no or several matching configs (the message lists them).
+    """
+    path = Path(config)
+    if path.is_file():
+        return path
+    root = shipped_configs()
+    if root is not None:
+        for rel in (path, path.with_name(path.name + ".py")):
+            if (root / rel).is_file():
+                return root / rel
+        name = path.name if path.suffix == ".py" else path.name + ".py"
+        found = sorted(root.rglob(name))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise FileNotFoundError(f"config {str(config)!r} is ambiguous: {', '.join(str(f.relative_to(root)) for f in found)}")
+    raise FileNotFoundError(
+        f"mmaction2 config {str(config)!r} not found (not a file, nor a config shipped in {root or 'the mmaction2 wheel'})"
+    )
+
+
+def strip_pretrained(node: Any) -> Any:
+    """Drop every ``pretrained`` path/URL and ``Pretrained`` init_cfg: nothing may be downloaded."""
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            if key == "pretrained" and isinstance(value, str):
+                node[key] = None
+            elif key == "init_cfg" and "Pretrained" in repr(value):
+                node[key] = None
+            else:
+                strip_pretrained(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            strip_pretrained(value)
+    return node
+
+
+def pipeline_clip(cfg: Any) -> tuple[dict[str, Any], str]:
+    """Frames, crop and short side from the config's test pipeline, and the input format."""
+    pipeline = cfg.get("test_pipeline") or cfg.get("val_pipeline") or []
+    out: dict[str, Any] = {}
+    fmt = "NCTHW"
+    for step in pipeline:
+        kind = step.get("type", "")
+        if kind in ("SampleFrames", "UniformSample", "UniformSampleFrames"):
+            clip_len = int(step.get("clip_len", 1))
+            out["num_frames"] = clip_len * (int(step.get("num_clips", 1)) if clip_len == 1 else 1)
+            out["frame_interval"] = int(step.get("frame_interval", 1))
+        elif kind == "Resize" and isinstance(step.get("scale"), (tuple, list)):
+            sides = [int(s) for s in step["scale"] if int(s) > 0]
+            if sides:
+                out["short_side"] = min(sides)
+        elif kind in ("CenterCrop", "ThreeCrop", "TenCrop") and step.get("crop_size"):
+            size = step["crop_size"]
+            out["crop_size"] = int(size if isinstance(size, int) else min(size))
+        elif kind == "FormatShape":
+            fmt = step.get("input_format", fmt)
+    return out, fmt
+
+
+def resize_backbone(backbone: dict, frames: int | None, crop: int | None) -> None:
+    """Keep size-dependent backbone settings consistent with a reduced input."""
+    kind = backbone.get("type")
+    if kind == "TimeSformer":
+        backbone["num_frames"] = frames or backbone.get("num_frames", 8)
+        backbone["img_size"] = crop or backbone.get("img_size", 224)
+    elif kind == "MViT":
+        backbone["temporal_size"] = frames or backbone.get("temporal_size", 16)
+        backbone["spatial_size"] = crop or backbone.get("spatial_size", 224)
+    elif kind == "ResNetTSM" and frames:
+        backbone["num_segments"] = frames
