@@ -1,0 +1,126 @@
+"""``sdinterp report MODEL_SPEC INPUT...``: a bias report for any layers of a model, in one command.
+
+INPUT is video files, frame folders or dataset roots (plain, ``style_<k>`` or Stylized-DAVIS
+layouts). Each run clip is a window of ``--clip-length`` consecutive frames at a seeded random start;
+the dataset is repeated so that every pair gets its own clip. Runs under ``torchrun`` shard the
+pairs over processes (gloo on CPU, nccl on GPU) and all-reduce the statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import Any
+
+
+def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    for key in ("frames", "short_side", "crop_size", "checkpoint_file"):
+        value = getattr(args, key)
+        if value is not None:
+            opts[{"frames": "num_frames", "checkpoint_file": "checkpoint"}.get(key, key)] = value
+    return opts
+
+
+def _init_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
+def _dataset(args: argparse.Namespace) -> Any:
+    from sdinterp.video_datasets import VideoClipDataset, discover
+
+    entries = []
+    for path in args.inputs:
+        found, problems = discover(path)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            listing = "\n  ".join(map(str, errors))
+            raise ValueError(f"{len(errors)} problem(s) in {path} (see `sdinterp scan {path}`):\n  {listing}")
+        entries.extend(found)
+    if not entries:
+        raise ValueError(f"no videos found in {', '.join(args.inputs)}")
+    styled = any(None not in e.sources for e in entries)
+    repeats = max(1, math.ceil(args.n_pairs / len(entries)))
+    return VideoClipDataset(
+        entries, clip_length=args.clip_length, seed=args.seed, style="random" if styled else None, repeats=repeats
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdinterp.adapt import adapt, load_model
+    from sdinterp.plugin_manager import get_registry
+    from sdinterp.runner import StaticDynamic
+
+    distributed = _init_distributed()
+    try:
+        options = _adapter_options(args)
+        adapter = adapt(load_model(args.model, **options), **options)
+        registry = get_registry()
+        static = registry.create("sampler", args.static_sampler)
+        dyn_opts = {"restyler": args.restyler} if args.restyler else {}
+        dynamic = registry.create("sampler", args.dynamic_sampler, **dyn_opts)
+        sd = StaticDynamic(adapter, layers=args.layers, static_sampler=static, dynamic_sampler=dynamic,
+                           scorer=args.scorer, threshold=args.threshold)
+        report = sd.attribute(
+            _dataset(args), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed, protocol=args.protocol,
+            show_progress=not args.no_progress, checkpoint=args.resume, num_workers=args.workers,
+        )
+        rank = int(os.environ.get("RANK", "0"))
+        if rank == 0:
+            print(report.table())
+            if args.json:
+                report.to_json(args.json, indent=1)
+            if args.csv:
+                report.to_csv(args.csv)
+            if args.units_csv:
+                report.to_csv(args.units_csv, units=True)
+        return 0
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="static/dynamic bias report of a model's layers on videos",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:CKPT], python:mod:factory")
+    p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
+    p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer; see `sdinterp layers`)")
+    p.add_argument("--n-pairs", type=int, default=64, help="pairs per factor (shared-anchor) or in total (official)")
+    p.add_argument("--batch-size", type=int, default=12, help="videos per forward pass")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", choices=("shared-anchor", "official"), default="shared-anchor")
+    p.add_argument("--clip-length", type=int, default=64, help="window of consecutive frames per clip (reference: 64)")
+    p.add_argument("--frames", type=int, help="frames the model takes (adapter option)")
+    p.add_argument("--short-side", type=int, help="short-side resize in pixels (adapter option)")
+    p.add_argument("--crop-size", type=int, help="centre crop in pixels (adapter option)")
+    p.add_argument("--checkpoint-file", help="model weights to load (adapter option)")
+    p.add_argument("--static-sampler", default="frame_shuffle")
+    p.add_argument("--dynamic-sampler", default="restyle")
+    p.add_argument("--restyler", help="restyler of the restyle sampler (see `sdinterp plugins`)")
+    p.add_argument("--scorer", choices=("official", "pearson"), default="official")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--workers", type=int, default=0, help="clip-reading worker processes")
+    p.add_argument("--resume", metavar="CKPT", help="checkpoint file: saved during the run, resumed if present")
+    p.add_argument("--json", help="write the report as JSON")
+    p.add_argument("--csv", help="write the per-layer table as CSV")
+    p.add_argument("--units-csv", help="write the per-unit table as CSV")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.set_defaults(func=run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from sdinterp.cli import main
+
+    sys.exit(main(["report", *sys.argv[1:]]))

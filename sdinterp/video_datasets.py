@@ -1,0 +1,229 @@
+"""A ``torch.utils.data.Dataset`` of :class:`~sdinterp.interfaces.Sample` clips.
+
+Works with DataLoader workers (each process opens its own decoders) and is deterministic for a
+seed (each item draws its style and start from its own generator). Dataset layouts are in
+:mod:`sdinterp.video_layouts` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import torch.utils.data
+
+from sdinterp.interfaces import Sample
+from sdinterp.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
+from sdinterp.video_clips import clip_indices, uniform_temporal_subsample
+from sdinterp.video_layouts import (
+    DAVIS_STYLES,
+    Layout,
+    Problem,
+    Style,
+    VideoEntry,
+    davis_layout,
+    detect_layout,
+    discover,
+    find_videos,
+    flow_image_paths,
+    stylized_layout,
+)
+
+__all__ = [
+    "VideoClipDataset",
+    "collate_samples",
+    "forget_inherited",
+    # re-exported from sdinterp.video_layouts
+    "DAVIS_STYLES",
+    "Layout",
+    "Problem",
+    "VideoEntry",
+    "davis_layout",
+    "detect_layout",
+    "discover",
+    "find_videos",
+    "flow_image_paths",
+    "stylized_layout",
+]
+
+
+class VideoClipDataset(torch.utils.data.Dataset):
+    """Clips of a video dataset as :class:`~sdinterp.interfaces.Sample` objects.
+
+    Item ``i`` is made with its own generator ``default_rng([seed, i])``: the style (when ``style``
+    is ``"random"``, as the reference loads clip 1 from a random style folder) and the start frame.
+    So any DataLoader order, any number of workers and any process give the same items. Batch with
+    ``collate_fn=collate_samples``.
+
+    Args:
+        data: a dataset root (see :func:`discover`), a video file, or a list of :class:`VideoEntry`.
+        clip_length: window of consecutive frames (``n_sample_frames``; 64 in the reference).
+        num_frames: if set, only ``uniform_temporal_subsample(clip_length, num_frames)`` of the window
+            is read (for single-pathway models); ``None`` keeps the whole window so an adapter can take
+            one view per pathway.
+        start: the window's first frame, or ``None`` for a random start.
+        cycle: cycle videos shorter than the window (reference behaviour); False raises.
+        seed: base seed.
+        style: ``"random"`` (one of the entry's styles per item), a fixed style id, or ``None`` for
+            an unstyled dataset.
+        flow: ``None``; ``"images"`` (the entry's precomputed RGB flow images, uint8); or ``"dis"`` /
+            ``"farneback"`` (computed float (u, v) between consecutive source frames).
+        flow_cache: a folder to cache computed flow (see :class:`sdinterp.flow.FlowCache`).
+        flow_resize: resize flow images of another size (the reference does); False raises.
+        backend, color: see :func:`sdinterp.video.open_video`.
+        repeats: passes over the entries (the reference VOS loader uses 5).
+        layout, layout_options: how to read a root (see :func:`discover`).
+        on_problem: ``"error"`` raises if discovery found problems; ``"skip"`` drops those videos.
+
+    Examples::
+
+        >>> ds = VideoClipDataset("../shared/data/videos", clip_length=16, num_frames=8, seed=0)  # doctest: +SKIP
+        >>> loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_samples)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data: str | os.PathLike[str] | Sequence[VideoEntry],
+        clip_length: int = 64,
+        num_frames: int | None = None,
+        start: int | None = None,
+        cycle: bool = True,
+        seed: int = 0,
+        style: Style | Literal["random"] | None = "random",
+        flow: Literal["images", "dis", "farneback"] | None = None,
+        flow_cache: str | os.PathLike[str] | None = None,
+        flow_resize: bool = False,
+        backend: Backend = "auto",
+        color: ColorMode = "convert",
+        repeats: int = 1,
+        layout: Layout = "auto",
+        layout_options: Mapping[str, Any] | None = None,
+        on_problem: Literal["error", "skip"] = "error",
+    ):
+        if isinstance(data, (str, os.PathLike)):
+            entries, problems = discover(data, layout, **dict(layout_options or {}))
+            if problems and on_problem == "error":
+                listing = "\n  ".join(map(str, problems))
+                raise VideoReadError(data, f"{len(problems)} problem(s) in the dataset (run `sdinterp scan` for a full check):\n  {listing}")
+        else:
+            entries = list(data)
+        if not entries:
+            raise VideoReadError(str(data) if isinstance(data, (str, os.PathLike)) else "<entries>", "no usable videos")
+        if flow not in (None, "images", "dis", "farneback"):
+            raise ValueError(f"flow must be None, 'images', 'dis' or 'farneback', got {flow!r}")
+        self.entries = entries
+        self.clip_length, self.num_frames, self.start, self.cycle = int(clip_length), num_frames, start, cycle
+        self.seed, self.style, self.flow, self.flow_resize = int(seed), style, flow, flow_resize
+        self.flow_cache = str(flow_cache) if flow_cache is not None else None
+        self.backend, self.color, self.repeats = backend, color, int(repeats)
+        self._sources: dict[str, VideoSource] = {}
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Open decoders never travel to DataLoader workers; each worker opens its own.
+        state = dict(self.__dict__)
+        state["_sources"] = {}
+        return state
+
+    def __len__(self) -> int:
+        return len(self.entries) * self.repeats
+
+    def _open(self, path: str) -> VideoSource:
+        if self._pid != os.getpid():
+            # A forked DataLoader worker inherits the parent's decoders, whose threads did not
+            # survive the fork: using them hangs and destroying them aborts (decord joins threads
+            # that do not exist). Each process opens its own and never frees the inherited ones.
+            forget_inherited(self._sources)
+            self._sources, self._pid = {}, os.getpid()
+        if path not in self._sources:
+            if len(self._sources) >= 8:  # a small per-worker cache of open decoders
+                self._sources.pop(next(iter(self._sources)))
+            self._sources[path] = open_video(path, self.backend, self.color)
+        return self._sources[path]
+
+    def __getitem__(self, index: int) -> Sample:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} clips")
+        rng = np.random.default_rng([self.seed, int(index)])
+        entry = self.entries[index % len(self.entries)]
+        if self.style == "random":
+            keys = entry.styles
+            style = keys[int(rng.integers(len(keys)))]
+        else:
+            style = self.style
+            if style not in entry.sources:
+                raise VideoReadError(entry.video_id, f"has no style {style!r}; it has {entry.styles}")
+        path = entry.sources[style]
+        source = self._open(path)
+        n = len(source)
+        flow_paths = None
+        if self.flow == "images":
+            flow_paths = flow_image_paths(entry, source)
+            n = min(n, len(flow_paths))  # frames without flow (the last one) cannot be sampled
+        window = clip_indices(n, self.clip_length, self.start, rng, self.cycle, source=path)
+        idx = window[uniform_temporal_subsample(self.clip_length, self.num_frames)] if self.num_frames else window
+        frames = source.read(idx)
+        flow = None
+        if flow_paths is not None:
+            from sdinterp.flow import read_flow_images
+
+            flow = read_flow_images([flow_paths[i] for i in idx], size=frames.shape[1:3], resize=self.flow_resize)
+        elif self.flow is not None:
+            from sdinterp.flow import FlowCache
+
+            cache = FlowCache(self.flow_cache or _memory_dir(), method="dis" if self.flow == "dis" else "farneback")
+            flow = cache.flow(source, idx.tolist())
+        meta = {
+            "path": path,
+            "styles": dict(entry.sources),
+            "start": int(window[0]),
+            "clip_length": self.clip_length,
+            "num_source_frames": len(source),
+            "backend": self.backend,
+            "color": self.color,
+        }
+        return Sample(frames=frames, flow=flow, style=style, video_id=entry.video_id, frame_indices=idx, meta=meta)
+
+
+_INHERITED: list[Any] = []
+
+
+def forget_inherited(objects: Any) -> None:
+    """Keep decoders inherited through ``fork`` alive forever, so their destructors never run in the
+    child (forked workers end with ``os._exit``, which runs no destructors)."""
+    _INHERITED.append(objects)
+
+
+def _memory_dir() -> str:
+    # Without a cache folder, flows still go through FlowCache (one code path) in a per-process
+    # temporary folder that is removed at exit.
+    global _TMP
+    if _TMP is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _TMP = tempfile.mkdtemp(prefix="sdinterp-flow-")
+        atexit.register(shutil.rmtree, _TMP, True)
+    return _TMP
+
+
+_TMP: str | None = None
+
+
+def collate_samples(batch: Sequence[Sample]) -> list[Sample]:
+    """DataLoader ``collate_fn`` for datasets of Samples: keeps them as a list (the default collate
+    cannot stack dataclasses holding clips of different sizes and free-form meta).
+
+    Args:
+        batch: the Samples the DataLoader gathered.
+
+    Returns:
+        The same Samples, as a list.
+
+    Examples::
+
+        >>> loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate_samples)  # doctest: +SKIP
+    """
+    return list(batch)

@@ -1,0 +1,60 @@
+"""The command line: demo, layers, report (in-process through sdinterp.cli.main)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sdinterp.cli import main
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+
+
+def test_demo_recovers_planted_units(capsys):
+    assert main(["demo", "--clips", "64", "--pairs", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "unit categories recovered: 18/18" in out
+    assert "static_heavy" in out and "dynamic_heavy" in out
+
+
+def test_layers_lists_canonical_layers(capsys):
+    assert main(["layers", "example:tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "early" in out and "stem" in out and "10" in out
+
+
+def test_layers_unknown_spec_is_one_clear_line(capsys):
+    assert main(["layers", "nosuchfamily:thing"]) == 1
+    err = capsys.readouterr().err
+    assert "no plugin can load model spec 'nosuchfamily:thing'" in err and "Traceback" not in err
+
+
+def test_report_on_a_real_video_writes_json_and_csv(tmp_path, capsys):
+    out_json, out_csv, units_csv = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "u.csv"
+    code = main([
+        "report", "example:tiny", str(VIDEOS / "tree.avi"), "--n-pairs", "6", "--batch-size", "9",
+        "--clip-length", "8", "--no-progress", "--json", str(out_json), "--csv", str(out_csv),
+        "--units-csv", str(units_csv), "--seed", "2",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "early" in printed and "pairs: dynamic 6, static 6" in printed
+    data = json.loads(out_json.read_text())
+    assert [l["layer"] for l in data["layers"]] == ["early", "late"] and data["seed"] == 2
+    assert pd.read_csv(out_csv).shape[0] == 2
+    assert pd.read_csv(units_csv).shape[0] == 16
+
+
+def test_report_unknown_layer_lists_valid_ones(capsys):
+    code = main(["report", "example:tiny", str(VIDEOS / "tree.avi"), "--layers", "erly", "--n-pairs", "2", "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "unknown layer 'erly'" in err and "Did you mean 'early'" in err and "late" in err
+
+
+def test_report_on_missing_input_is_clear(tmp_path, capsys):
+    code = main(["report", "example:tiny", str(tmp_path / "nothing.mp4"), "--n-pairs", "2", "--no-progress"])
+    assert code == 1
+    assert "nothing.mp4" in capsys.readouterr().err
