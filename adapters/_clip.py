@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sdinterp.video_clips import uniform_temporal_subsample
 from sdinterp.interfaces import ModelAdapter, Sample
 
 __all__ = [
@@ -35,24 +36,8 @@ KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
 
 
-def uniform_indices(length: int, num: int) -> np.ndarray:
-    """``num`` indices spread uniformly over ``range(length)``, as pytorchvideo's
-    ``UniformTemporalSubsample`` (``linspace(0, L-1, num)`` truncated toward zero).
-
-    Args:
-        length: number of frames available (>= 1).
-        num: number of frames wanted (repeats frames when ``num > length``).
-
-    Returns:
-        int64 array of shape ``(num,)``.
-
-    Examples:
-        >>> uniform_indices(10, 4).tolist()
-        [0, 3, 6, 9]
-    """
-    if length < 1 or num < 1:
-        raise ValueError(f"need at least one frame and one output index, got length={length}, num={num}")
-    return np.linspace(0, length - 1, num).astype(np.int64)
+# One implementation of the reference's UniformTemporalSubsample for the whole project.
+uniform_indices = uniform_temporal_subsample
 
 
 @dataclasses.dataclass(frozen=True)

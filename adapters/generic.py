@@ -17,14 +17,9 @@ from torch import nn
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
+from sdinterp.video_clips import uniform_temporal_subsample
 
-__all__ = ["GenericVideoAdapter", "uniform_temporal_indices", "clips_to_tensor"]
-
-
-def uniform_temporal_indices(length: int, num: int) -> np.ndarray:
-    """``linspace(0, L-1, T)`` truncated to integers, as pytorchvideo's ``UniformTemporalSubsample``
-    that the reference code applies to every pathway."""
-    return np.linspace(0, length - 1, num).astype(np.int64)
+__all__ = ["GenericVideoAdapter", "clips_to_tensor"]
 
 
 def clips_to_tensor(
@@ -123,7 +118,7 @@ class GenericVideoAdapter(ModelAdapter):
     def views(self, sample: Sample) -> Sample:
         if self.num_frames is None:
             return super().views(sample)
-        return sample.replace(views=(uniform_temporal_indices(sample.num_frames, self.num_frames),))
+        return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, self.num_frames),))
 
     def prepare(self, samples: Sequence[Sample]) -> torch.Tensor:
         return clips_to_tensor(samples, 0, self.short_side, self.crop_size, self.mean, self.std, self.scale)
