@@ -305,8 +305,3 @@ class ModelAdapter(abc.ABC):
     def describe(self) -> dict[str, Any]:
         return {"family": self.family, "model": type(self.model).__name__}
 
-
-def stack_view(sample: Sample, view: int = 0, frames: np.ndarray | None = None) -> np.ndarray:
-    """Materialise one view of a sample as a uint8 (T_view, H, W, 3) array."""
-    src = sample.frames if frames is None else frames
-    return src[sample.view_indices()[view]]

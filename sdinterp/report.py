@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -332,8 +332,3 @@ def _json_default(o: Any) -> Any:
         return list(o)
     return repr(o)
 
-
-def merge_reports_table(reports: Iterable[BiasReport]) -> Any:  # pragma: no cover - convenience
-    import pandas as pd
-
-    return pd.concat([r.to_frame() for r in reports], ignore_index=True)
