@@ -29,6 +29,8 @@ __all__ = [
     "load_state_dict_file",
     "module_width",
     "uniform_indices",
+    "first_output",
+    "cat_pathways",
 ]
 
 # Kinetics statistics used by SlowFast/pytorchvideo and the reference code (method.md §2.5).
@@ -38,6 +40,17 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 
 # One implementation of the reference's UniformTemporalSubsample for the whole project.
 uniform_indices = uniform_temporal_subsample
+
+
+def first_output(outputs: Any) -> torch.Tensor:
+    """The token tensor of an MViT block's ``(tokens, thw)`` output."""
+    return outputs[0]
+
+
+def cat_pathways(outputs: Any) -> torch.Tensor:
+    """Globally averaged slow and fast features concatenated: (B, C_slow + C_fast) — the reference's
+    ``slowfast_r50_8x8_cat`` stage-5 representation."""
+    return torch.cat([t.float().mean(dim=tuple(range(2, t.dim()))) for t in outputs], dim=1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,6 +38,8 @@ from torch import nn
 from sdinterp._compat import ensure_mmaction, import_optional
 from sdinterp.adapters._clip import (
     ClipSpec,
+    cat_pathways,
+    first_output,
     VideoClipAdapter,
     channels_last_pool,
     load_state_dict_file,
@@ -72,16 +74,6 @@ def _mmaction() -> Any:
 
 def _mro_names(obj: Any) -> set[str]:
     return {c.__name__ for c in type(obj).__mro__}
-
-
-def _first(outputs: Any) -> torch.Tensor:
-    """The token tensor of an MViT block's ``(tokens, thw)`` output."""
-    return outputs[0]
-
-
-def _cat_pathways(outputs: Any) -> torch.Tensor:
-    """Globally averaged slow and fast features concatenated: (B, C_slow + C_fast)."""
-    return torch.cat([t.float().mean(dim=tuple(range(2, t.dim()))) for t in outputs], dim=1)
 
 
 class MMAction2Adapter(VideoClipAdapter):
@@ -143,7 +135,7 @@ class MMAction2Adapter(VideoClipAdapter):
                 for k in range(len(slow_layers)):
                     nxt = bb.slow_path.get_submodule(slow_layers[k])
                     add(f"fused.stage{k + 1}", f"backbone.slow_path.{slow_layers[k]}", _in_width(nxt), "fused", where="input")
-            add("cat.stage5", "backbone", widths["slow"][-1] + widths["fast"][-1], "cat", pooling="flat", select=_cat_pathways)
+            add("cat.stage5", "backbone", widths["slow"][-1] + widths["fast"][-1], "cat", pooling="flat", select=cat_pathways)
             order = [f"{s}.stage{k}" for k in range(1, 6) for s in ("slow", "fast", "fused")] + ["cat.stage5"]
             return {n: out[n] for n in order if n in out}
         if "ResNet3d" in names:
@@ -170,7 +162,7 @@ class MMAction2Adapter(VideoClipAdapter):
                 add(f"block{k}", f"backbone.transformer_layers.layers.{k}", int(bb.embed_dims), pooling=pool)
         elif self.kind == "MViT":
             for k, block in enumerate(bb.blocks):
-                add(f"block{k}", f"backbone.blocks.{k}", module_width(block), pooling="tokens", select=_first)
+                add(f"block{k}", f"backbone.blocks.{k}", module_width(block), pooling="tokens", select=first_output)
         elif self.kind == "SwinTransformer3D":
             k = 0
             for i, layer in enumerate(bb.layers):

@@ -31,6 +31,8 @@ from sdinterp.adapters._clip import (
     KINETICS_MEAN,
     KINETICS_STD,
     ClipSpec,
+    cat_pathways,
+    first_output,
     VideoClipAdapter,
     load_state_dict_file,
     module_width,
@@ -60,16 +62,6 @@ PYTORCHVIDEO_MODELS: dict[str, tuple[int, int, int]] = {
 
 def _select_slow(outputs: Any) -> torch.Tensor:
     """The slow pathway of a ``[slow, fast]`` list (the fused slow tensor after FuseFastToSlow)."""
-    return outputs[0]
-
-
-def _cat_pathways(outputs: Any) -> torch.Tensor:
-    """Globally averaged slow and fast features concatenated: (B, C_slow + C_fast)."""
-    return torch.cat([t.float().mean(dim=tuple(range(2, t.dim()))) for t in outputs], dim=1)
-
-
-def _first(outputs: Any) -> torch.Tensor:
-    """The token tensor of an MViT block's ``(tokens, thw)`` output."""
     return outputs[0]
 
 
@@ -108,7 +100,7 @@ class PyTorchVideoAdapter(VideoClipAdapter):
         out: dict[str, LayerInfo] = {}
         if self.kind == "mvit":
             for k, block in enumerate(blocks):
-                out[f"block{k}"] = LayerInfo(f"block{k}", f"blocks.{k}", module_width(block), "rgb", "tokens", select=_first)
+                out[f"block{k}"] = LayerInfo(f"block{k}", f"blocks.{k}", module_width(block), "rgb", "tokens", select=first_output)
             return out
         if self.kind == "slowfast":
             widths: dict[str, list[int]] = {"slow": [], "fast": []}
@@ -127,7 +119,7 @@ class PyTorchVideoAdapter(VideoClipAdapter):
                 width = widths["slow"][k] + (module_width(fusion) or 0)
                 out[name] = LayerInfo(name, f"blocks.{k}.multipathway_fusion", width, "fused", select=_select_slow)
             out["cat.stage5"] = LayerInfo(
-                "cat.stage5", "blocks.4", widths["slow"][4] + widths["fast"][4], "cat", "flat", select=_cat_pathways
+                "cat.stage5", "blocks.4", widths["slow"][4] + widths["fast"][4], "cat", "flat", select=cat_pathways
             )
             return _ordered_slowfast(out)
         stage = 0

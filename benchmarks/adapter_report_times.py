@@ -24,17 +24,17 @@ import numpy as np
 import torch
 
 import sdinterp
+from sdinterp.video import open_video
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
-def _decoded_length(path: Path) -> int:
-    """Frames OpenCV can actually decode (tree.avi's header claims 444, 68 decode)."""
-    cap, count = cv2.VideoCapture(str(path)), 0
-    while cap.grab():
-        count += 1
-    cap.release()
-    return count
+def _resize_down(frame: np.ndarray, short_side: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = short_side / min(h, w)
+    if scale >= 1:
+        return frame
+    return cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
 def read_clips(n: int, num_frames: int = 64, short_side: int = 256, stride: int = 70) -> list[sdinterp.Sample]:
@@ -42,26 +42,14 @@ def read_clips(n: int, num_frames: int = 64, short_side: int = 256, stride: int 
     from the three real videos every ``stride`` frames, so no clip is reused within a report."""
     starts = {}
     for name in ("vtest.avi", "tree.avi", "concert_176x144.mp4"):
-        last = _decoded_length(VIDEOS / name) - num_frames
+        last = len(open_video(VIDEOS / name)) - num_frames
         starts[name] = list(range(min(20, max(last, 0)), last + 1, stride))
     plan = [(name, s[k]) for k in range(max(map(len, starts.values()))) for name, s in starts.items() if k < len(s)]
     if len(plan) < n:
         raise ValueError(f"the videos give only {len(plan)} distinct windows of {num_frames} frames")
     clips = []
     for name, start in plan[:n]:
-        cap = cv2.VideoCapture(str(VIDEOS / name))
-        cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        frames = []
-        while len(frames) < num_frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            h, w = bgr.shape[:2]
-            scale = short_side / min(h, w)
-            if scale < 1:
-                bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        cap.release()
+        frames = [_resize_down(f, short_side) for f in open_video(VIDEOS / name).read(np.arange(start, start + num_frames))]
         clips.append(sdinterp.Sample(frames=np.stack(frames), video_id=f"{name}@{start}"))
     return clips
 

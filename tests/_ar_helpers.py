@@ -13,6 +13,7 @@ import torch
 
 from sdinterp.capture import LayerCapture
 from sdinterp.interfaces import ModelAdapter, Sample
+from sdinterp.video import open_video
 
 # CI clones the repository with ../shared beside it (see the task brief).
 VIDEO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
@@ -33,25 +34,17 @@ def single_thread() -> Any:
     torch.set_num_threads(before)
 
 
+def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = short_side / min(h, w)
+    # INTER_AREA: the clips are downscaled a lot; keep them small so restyling and resizing are cheap.
+    return cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
 @lru_cache(maxsize=None)
 def _read(name: str, start: int, num: int, short_side: int) -> np.ndarray:
-    path = VIDEO_DIR / name
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"cannot open {path}"
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    frames = []
-    while len(frames) < num:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        h, w = bgr.shape[:2]
-        scale = short_side / min(h, w)
-        # INTER_AREA: the clips are downscaled a lot; keep them small so restyling and resizing are cheap.
-        bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    assert len(frames) == num, f"{path} gave {len(frames)} of {num} frames from frame {start}"
-    return np.stack(frames)
+    frames = open_video(VIDEO_DIR / name).read(np.arange(start, start + num))
+    return np.stack([_resize_short(f, short_side) for f in frames])
 
 
 def real_clips(num_frames: int = 16, short_side: int = 72, n: int = 3) -> list[Sample]:
