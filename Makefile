@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements/base.txt requirements/nodeps.txt tests/plu
 	$(PIP) install -q --no-deps -r requirements/nodeps.txt 2>&1 | grep -v '^WARNING: Location' || true
 	$(PIP) install -q --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
 	$(PIP) install -q --no-deps ./tests/plugin_dist 2>&1 | grep -v '^WARNING: Location' || true
-	$(PY) -c "from sdinterp._compat import ensure_video_stack; ensure_video_stack(); import torch, torchvision, pytorchvideo, mmaction.models, sdinterp_example_plugin; print('installed: torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	$(PY) -c "from sdinterp.adapters._compat import ensure_video_stack; ensure_video_stack(); import torch, torchvision, pytorchvideo, mmaction.models, sdinterp_example_plugin; print('installed: torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sdinterp.video_clips import uniform_temporal_subsample
+from sdinterp.data.clips import uniform_temporal_subsample
 from sdinterp.interfaces import ModelAdapter, Sample
 
 __all__ = [
@@ -191,7 +191,7 @@ def module_width(module: nn.Module, skip: tuple[str, ...] = ("se", "se_module"))
 
 
 def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True, trusted: bool = False) -> None:
-    """Load a local checkpoint into ``model`` (never downloads).
+    """Load a local weights file into ``model`` (never downloads).
 
     Accepts a plain state dict or the usual containers (``model_state`` from SlowFast/pytorchvideo,
     ``state_dict`` from MMEngine, ``model``), with or without a ``module.`` (DataParallel) prefix.
@@ -209,14 +209,14 @@ def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True
     """
     p = Path(path)
     if "://" in str(path) or not p.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} is not a local file (sdinterp never downloads weights)")
+        raise FileNotFoundError(f"weights file {str(path)!r} is not a local file (sdinterp never downloads weights)")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if not trusted:
             raise ValueError(
-                f"checkpoint {str(path)!r} holds objects other than tensors ({str(exc).splitlines()[0]}); "
-                "if you trust the file, pass trust_checkpoint=True to unpickle it fully"
+                f"weights file {str(path)!r} holds objects other than tensors ({str(exc).splitlines()[0]}); "
+                "if you trust the file, pass trust_weights=True (CLI: --trust-weights) to unpickle it fully"
             ) from None
         state = torch.load(p, map_location="cpu", weights_only=False)
     for key in ("model_state", "state_dict", "model"):

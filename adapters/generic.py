@@ -17,7 +17,7 @@ from torch import nn
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
-from sdinterp.video_clips import uniform_temporal_subsample
+from sdinterp.data.clips import uniform_temporal_subsample
 
 __all__ = ["GenericVideoAdapter", "clips_to_tensor"]
 

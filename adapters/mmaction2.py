@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from sdinterp._compat import ensure_mmaction, import_optional
+from sdinterp.adapters._compat import ensure_mmaction, import_optional
 from sdinterp.adapters._clip import (
     ClipSpec,
     cat_pathways,
@@ -253,26 +253,26 @@ def _backbone_defaults(backbone: nn.Module) -> tuple[int, int]:
 
 def build_mmaction2(
     config: str | Path,
-    checkpoint: str | None = None,
+    weights: str | None = None,
     cfg_options: dict[str, Any] | None = None,
     num_frames: int | None = None,
     crop_size: int | None = None,
     short_side: int | None = None,
     strict: bool = True,
-    trust_checkpoint: bool = False,
+    trust_weights: bool = False,
 ) -> MMAction2Adapter:
     """Build an MMAction2 recognizer from a config (random init; pretrained paths removed) and wrap it.
 
     Args:
         config: a config file, or the name of a config shipped with mmaction2 (see :func:`find_config`).
-        checkpoint: a local checkpoint (MMEngine ``state_dict`` containers accepted).
+        weights: a local checkpoint (MMEngine ``state_dict`` containers accepted).
         cfg_options: overrides in MMEngine dotted form, e.g. ``{"model.backbone.depth": 18}``.
         num_frames: clip length (default: the test pipeline's). TimeSformer/MViT/TSM backbones are
             configured for it.
         crop_size: centre-crop side (default: the pipeline's). TimeSformer/MViT are configured for it.
         short_side: short side before cropping (default: the pipeline's resize, or ``crop_size``).
         strict: strict state-dict loading.
-        trust_checkpoint: allow full unpickling of a checkpoint you trust (MMEngine checkpoints carry
+        trust_weights: allow full unpickling of a checkpoint you trust (MMEngine checkpoints carry
             non-tensor metadata that ``weights_only`` loading refuses).
 
     Returns:
@@ -289,8 +289,8 @@ def build_mmaction2(
     if num_frames or crop_size:
         resize_backbone(model_cfg["backbone"], num_frames, crop_size)
     model = registry.MODELS.build(model_cfg)
-    if checkpoint:
-        load_state_dict_file(model, checkpoint, strict=strict, trusted=trust_checkpoint)
+    if weights:
+        load_state_dict_file(model, weights, strict=strict, trusted=trust_weights)
     mean, std = _preprocessor_stats(model)
     frames, crop = _backbone_defaults(model.backbone)
     crop = crop_size or piped.get("crop_size", crop)
@@ -319,12 +319,12 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> MMAction2Adapter | No
     return MMAction2Adapter(model, clip, options.get("input_format"))
 
 
-_OPTION_KEYS = ("checkpoint", "cfg_options", "num_frames", "crop_size", "short_side", "strict", "trust_checkpoint")
+_OPTION_KEYS = ("weights", "cfg_options", "num_frames", "crop_size", "short_side", "strict", "trust_weights")
 
 
 @hookimpl
 def sdinterp_load_model(spec: str, options: dict[str, Any]) -> MMAction2Adapter | None:
-    """``mmaction2:CONFIG[:CHECKPOINT]``; CONFIG may be a shipped config's name."""
+    """``mmaction2:CONFIG[:WEIGHTS]``; CONFIG may be a shipped config's name."""
     if not spec.startswith("mmaction2:"):
         return None
     rest = spec[len("mmaction2:"):]
@@ -333,6 +333,6 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> MMAction2Adapter 
         config, ckpt = rest.rsplit(":", 1)
     kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
     if ckpt:
-        kwargs["checkpoint"] = ckpt
+        kwargs["weights"] = ckpt
     return build_mmaction2(config, **kwargs)
 

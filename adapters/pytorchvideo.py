@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from sdinterp._compat import ensure_pytorchvideo, import_optional
+from sdinterp.adapters._compat import ensure_pytorchvideo, import_optional
 from sdinterp.adapters._clip import (
     KINETICS_MEAN,
     KINETICS_STD,
@@ -196,7 +196,7 @@ def build_pytorchvideo(
     num_frames: int | None = None,
     crop_size: int | None = None,
     short_side: int | None = None,
-    checkpoint: str | None = None,
+    weights: str | None = None,
     strict: bool = True,
     **builder_kwargs: Any,
 ) -> PyTorchVideoAdapter:
@@ -211,7 +211,7 @@ def build_pytorchvideo(
         num_frames: frames of the (fast) pathway (default: the model's native number).
         crop_size: centre-crop side in pixels (default: native).
         short_side: resize the short side to this before cropping (default: native, or ``crop_size``).
-        checkpoint: a local state-dict file to load (SlowFast ``model_state`` containers accepted).
+        weights: a local state-dict file to load (SlowFast ``model_state`` containers accepted).
         strict: strict state-dict loading.
         **builder_kwargs: passed to the hub builder (e.g. ``model_num_class``).
 
@@ -235,15 +235,15 @@ def build_pytorchvideo(
     if not native and name != "mvit_base_16x4":
         for head in list(model.blocks)[-2:]:
             replace_modules(head, lambda m: type(m) is nn.AvgPool3d, lambda m: nn.AdaptiveAvgPool3d(1))
-    if checkpoint:
-        load_state_dict_file(model, checkpoint, strict=strict)
+    if weights:
+        load_state_dict_file(model, weights, strict=strict)
     clip = ClipSpec(
         frames_new, crop_new, short_side if short_side else (short if native else None), KINETICS_MEAN, KINETICS_STD
     )
     return PyTorchVideoAdapter(model.eval(), clip)
 
 
-_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "checkpoint", "strict")
+_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict")
 
 
 @hookimpl
@@ -256,11 +256,11 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> PyTorchVideoAdapter |
 
 @hookimpl
 def sdinterp_load_model(spec: str, options: dict[str, Any]) -> PyTorchVideoAdapter | None:
-    """``pytorchvideo:NAME[:CHECKPOINT]``, e.g. ``pytorchvideo:slowfast_r50``."""
+    """``pytorchvideo:NAME[:WEIGHTS]``, e.g. ``pytorchvideo:slowfast_r50``."""
     if not spec.startswith("pytorchvideo:"):
         return None
     name, _, ckpt = spec[len("pytorchvideo:"):].partition(":")
     kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
     if ckpt:
-        kwargs["checkpoint"] = ckpt
+        kwargs["weights"] = ckpt
     return build_pytorchvideo(name, **kwargs)

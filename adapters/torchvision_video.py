@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sdinterp._compat import ensure_torchvision, import_optional
+from sdinterp.adapters._compat import ensure_torchvision, import_optional
 from sdinterp.adapters._clip import (
     KINETICS_MEAN,
     KINETICS_STD,
@@ -155,7 +155,7 @@ def build_torchvision(
     num_frames: int | None = None,
     crop_size: int | None = None,
     short_side: int | None = None,
-    checkpoint: str | None = None,
+    weights: str | None = None,
     strict: bool = True,
     **builder_kwargs: Any,
 ) -> TorchvisionVideoAdapter:
@@ -170,7 +170,7 @@ def build_torchvision(
         num_frames: clip length (default: native).
         crop_size: centre-crop side in pixels (default: native).
         short_side: short side before cropping (default: native, or ``crop_size`` at a custom crop).
-        checkpoint: a local state-dict file to load.
+        weights: a local state-dict file to load.
         strict: strict state-dict loading.
         **builder_kwargs: passed to the torchvision builder (e.g. ``num_classes``).
 
@@ -187,15 +187,14 @@ def build_torchvision(
     native = _native_clip(name, models.get_model_weights(name))
     frames, crop = num_frames or native.num_frames, crop_size or native.crop_size
     is_native = (frames, crop) == (native.num_frames, native.crop_size)
-    builder_kwargs.pop("weights", None)  # never download
     if name.startswith("mvit"):
         model = _build_mvit(video, name, frames, crop, **builder_kwargs)
     else:
         model = getattr(video, name)(weights=None, **builder_kwargs)
         if name == "s3d" and not is_native:
             replace_modules(model, lambda m: m is model.avgpool, lambda m: nn.AdaptiveAvgPool3d(1))
-    if checkpoint:
-        load_state_dict_file(model, checkpoint, strict=strict)
+    if weights:
+        load_state_dict_file(model, weights, strict=strict)
     short = short_side or (native.short_side if crop == native.crop_size else None)
     clip = ClipSpec(frames, crop, short, native.mean, native.std)
     return TorchvisionVideoAdapter(model.eval(), clip)
@@ -222,7 +221,7 @@ def _clip_for(model: nn.Module, options: dict[str, Any]) -> ClipSpec:
 
 
 _KINDS = ("VideoResNet", "S3D", "MViT", "SwinTransformer3d")
-_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "checkpoint", "strict")
+_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict")
 
 
 @hookimpl
@@ -237,11 +236,11 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> TorchvisionVideoAdapt
 
 @hookimpl
 def sdinterp_load_model(spec: str, options: dict[str, Any]) -> TorchvisionVideoAdapter | None:
-    """``torchvision:NAME[:CHECKPOINT]``, e.g. ``torchvision:r3d_18``."""
+    """``torchvision:NAME[:WEIGHTS]``, e.g. ``torchvision:r3d_18``."""
     if not spec.startswith("torchvision:"):
         return None
     name, _, ckpt = spec[len("torchvision:"):].partition(":")
     kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
     if ckpt:
-        kwargs["checkpoint"] = ckpt
+        kwargs["weights"] = ckpt
     return build_torchvision(name, **kwargs)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import sdinterp
-from sdinterp.video import open_video
+from sdinterp.data.video import open_video
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 

@@ -24,7 +24,7 @@ from sdinterp.stats import PairMoments
 
 
 def build_model() -> torch.nn.Module:
-    from sdinterp._compat import ensure_torchvision
+    from sdinterp.adapters._compat import ensure_torchvision
 
     ensure_torchvision()
     from torchvision.models.video import r3d_18

@@ -47,7 +47,7 @@ Restyle = Callable[[np.ndarray, int], np.ndarray]
 
 def real_videos(seg: int = 12, step: int = 2) -> list[tuple[str, np.ndarray]]:
     """Segments and crops of the real clips, as (name, uint8 (seg, H, W, 3))."""
-    from sdinterp.video import open_video
+    from sdinterp.data.video import open_video
 
     out = []
     src = open_video(VIDEOS / "vtest.avi")  # 768x576: 4 crops of 384x288 per segment
@@ -124,7 +124,7 @@ def hist_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(restyle: Restyle, videos: list[tuple[str, np.ndarray]]) -> dict[str, float]:
-    from sdinterp.flow import compute_flow
+    from sdinterp.data.flow import compute_flow
 
     err = mag = 0.0
     ssim, hdist = [], []

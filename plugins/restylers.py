@@ -28,38 +28,17 @@ from surviving across styles (a fixed monotone map would keep them perfectly cor
 
 from __future__ import annotations
 
-import abc
 import os
 from typing import Any, Mapping
 
 import numpy as np
 
 from sdinterp.hookspecs import hookimpl
+from sdinterp.interfaces import Restyler
 
 __all__ = ["Restyler", "Photometric", "RandomConvTexture", "FourierStyle", "ColorRemap", "LevelPermutation", "style_texture"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as cv2.COLOR_RGB2GRAY
-
-
-class Restyler(abc.ABC):
-    """Base class: ``restyler(frames, style) -> frames``; deterministic in (seed, style, frames)."""
-
-    name: str = ""
-
-    def __init__(self, seed: int = 0):
-        self.seed = int(seed)
-
-    def style_rng(self, style: int | str, stream: int = 0x5D1) -> np.random.Generator:
-        # A style's transform must be the same in every process and every run (so no hash()).
-        key = style if isinstance(style, int) else sum(ord(c) * 31**i for i, c in enumerate(str(style)))
-        return np.random.default_rng([self.seed, int(key) & 0xFFFFFFFF, stream])
-
-    @abc.abstractmethod
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        """Restyle a uint8 (T, H, W, 3) clip; returns a new uint8 array of the same shape."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name or type(self).__name__, "seed": self.seed}
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -299,7 +278,7 @@ class FourierStyle(Photometric):
         if given is None:
             return style_texture(height, width, self.style_rng(style, stream=0xF0))
         if not isinstance(given, np.ndarray):
-            from sdinterp.video import read_image
+            from sdinterp.data.video import read_image
 
             given = read_image(given)
             self.style_images[style] = given

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdinterp.hookspecs import hookimpl
-from sdinterp.scoring import OfficialScorer, PearsonScorer
+from sdinterp.scoring.scorers import OfficialScorer, PearsonScorer
 
 
 @hookimpl

@@ -5,23 +5,43 @@ Spatiotemporal Networks" (TPAMI) / "A Deeper Dive Into What Deep Spatiotemporal 
 (CVPR 2022). Main entry points:
 
 * :class:`StaticDynamic` — Captum-style: ``StaticDynamic(model, layers).attribute(clips, ...)``.
-* :func:`estimate` — score pooled features computed elsewhere.
+* :func:`estimate` / :class:`BiasMetric` — score pooled features computed elsewhere.
 * :class:`PairMoments` — the mergeable statistics every estimate is computed from.
+
+Layout: the core (this package: contracts, statistics, scoring, capture, pipeline, data, report,
+plugin machinery) never imports ``sdinterp.adapters`` or ``sdinterp.plugins``; those register
+through the ``sdinterp`` entry-point group like any third-party plugin.
 """
 
-__version__ = "0.1.0"
-
+from sdinterp._version import __version__
 from sdinterp.adapt import adapt, load_adapter, load_model
-from sdinterp.capture import LayerCapture, UnknownLayerError
-from sdinterp.estimate import estimate
+from sdinterp.capture import LayerCapture
+from sdinterp.errors import (
+    CaptureError,
+    DegenerateLayerError,
+    NonFiniteActivationError,
+    SdinterpError,
+    UnknownComponentError,
+    UnknownLayerError,
+)
 from sdinterp.hookspecs import hookimpl
-from sdinterp.metric import BiasMetric
-from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Sample, UnitScorer
+from sdinterp.interfaces import (
+    Factor,
+    Intervention,
+    LayerInfo,
+    ModelAdapter,
+    PairProtocol,
+    PairSampler,
+    Restyler,
+    Sample,
+    TrainingHook,
+    UnitScorer,
+)
+from sdinterp.pipeline import RunConfig, StaticDynamic
 from sdinterp.plugin_manager import get_registry, list_plugins
 from sdinterp.report import BiasReport, LayerBias
-from sdinterp.runner import StaticDynamic
-from sdinterp.scoring import score_layer
-from sdinterp.stats import MomentStore, NonFiniteActivationError, PairMoments
+from sdinterp.scoring import BiasMetric, estimate, get_scorer, score_layer
+from sdinterp.stats import MomentStore, PairMoments
 
 __all__ = [
     "__version__",
@@ -29,23 +49,33 @@ __all__ = [
     "load_model",
     "load_adapter",
     "LayerCapture",
+    "CaptureError",
+    "DegenerateLayerError",
+    "NonFiniteActivationError",
+    "SdinterpError",
+    "UnknownComponentError",
     "UnknownLayerError",
-    "estimate",
-    "BiasMetric",
     "hookimpl",
     "Factor",
+    "Intervention",
     "LayerInfo",
     "ModelAdapter",
+    "PairProtocol",
     "PairSampler",
+    "Restyler",
     "Sample",
+    "TrainingHook",
     "UnitScorer",
+    "RunConfig",
+    "StaticDynamic",
     "get_registry",
     "list_plugins",
     "BiasReport",
     "LayerBias",
-    "StaticDynamic",
+    "BiasMetric",
+    "estimate",
+    "get_scorer",
     "score_layer",
     "MomentStore",
-    "NonFiniteActivationError",
     "PairMoments",
 ]

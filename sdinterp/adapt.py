@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdinterp._deprecation import renamed_option
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugin_manager import get_plugin_manager, list_plugins
 
@@ -34,7 +35,7 @@ def adapt(model: Any, **options: Any) -> ModelAdapter:
 
 
 def load_model(spec: str, **options: Any) -> Any:
-    """Resolve a model spec (``mmaction2:CFG[:CKPT]``, ``pytorchvideo:slowfast_r50``,
+    """Resolve a model spec (``mmaction2:CFG[:WEIGHTS]``, ``pytorchvideo:slowfast_r50``,
     ``torchvision:r3d_18``, ``python:pkg.mod:factory``) to a model or adapter via the plugins."""
     result = get_plugin_manager().hook.sdinterp_load_model(spec=spec, options=dict(options))
     if result is None:
@@ -43,11 +44,13 @@ def load_model(spec: str, **options: Any) -> Any:
         extra = "".join(f"\n  plugin {p['name']} failed to load: {p['error']}" for p in broken)
         raise ValueError(
             f"no plugin can load model spec {spec!r} (family {family!r}). Expected forms: "
-            "mmaction2:CONFIG[:CHECKPOINT], pytorchvideo:NAME, torchvision:NAME, python:module:factory" + extra
+            "mmaction2:CONFIG[:WEIGHTS], pytorchvideo:NAME, torchvision:NAME, python:module:factory" + extra
         )
     return result
 
 
 def load_adapter(spec: str, **options: Any) -> ModelAdapter:
     """:func:`load_model` then :func:`adapt`."""
+    renamed_option(options, "checkpoint", "weights", "load_adapter")
+    renamed_option(options, "trust_checkpoint", "trust_weights", "load_adapter")
     return adapt(load_model(spec, **options), **options)

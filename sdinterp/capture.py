@@ -3,67 +3,34 @@
 One forward serves every requested layer. Activations are pooled inside the hook (global average
 over every non-channel dim, or a token mean) so nothing bigger than (B, C) per layer is ever kept,
 and the pooled copy is detached, so a model that later edits the tensor in place cannot change it.
+
+Early exit: once every requested layer has fired as often as it needs to, the forward is stopped
+(a report on ``stage2`` never pays for stages 3-5 and the head). The first forward of a capture
+always runs in full, to count how often each layer runs, so a module called more than once is
+still refused (or captured per ``LayerInfo.call``) exactly as without early exit.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
+from sdinterp.errors import CaptureError, UnknownLayerError
 from sdinterp.interfaces import LayerInfo, Pooling
 
 if TYPE_CHECKING:  # pragma: no cover
     from sdinterp.interfaces import ModelAdapter
 
-__all__ = ["LayerCapture", "UnknownLayerError", "CaptureError", "pool", "resolve_layer", "resolve_layers"]
-
-INPUT_PREFIX = "input:"
+__all__ = ["LayerCapture", "UnknownLayerError", "CaptureError", "pool", "resolve_layers", "module_path"]
 
 
-class UnknownLayerError(KeyError):
-    """A layer name that is neither canonical nor a module path; the message lists the valid ones."""
+class _ForwardDone(Exception):
+    """Raised from a hook once every requested layer has fired, to stop the rest of the forward.
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class CaptureError(RuntimeError):
-    """A captured activation that cannot be used (wrong shape, several calls, not a tensor...)."""
-
-
-def _format_names(names: list[str], limit: int = 400) -> str:
-    shown = names[:limit]
-    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(shown) + more
-
-
-def resolve_layer(adapter: "ModelAdapter", name: str) -> LayerInfo:
-    """Resolve a canonical name, a raw module path or ``input:<module path>`` to a LayerInfo."""
-    canonical = adapter.layers()
-    if name in canonical:
-        return canonical[name]
-    where = "input" if name.startswith(INPUT_PREFIX) else "output"
-    path = name[len(INPUT_PREFIX):] if where == "input" else name
-    modules = dict(adapter.model.named_modules())
-    if path in modules:
-        for info in canonical.values():
-            if info.module == path and info.where == where:
-                return dataclasses.replace(info, name=name)
-        return LayerInfo(name=name, module=path, where=where, pooling=getattr(adapter, "default_pooling", "channels_first"))
-    paths = [p for p in modules if p]
-    close = difflib.get_close_matches(path, list(canonical) + paths, n=3)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise UnknownLayerError(
-        f"unknown layer {name!r} for the {getattr(adapter, 'family', '?')} adapter of "
-        f"{type(adapter.model).__name__}.{hint}\n"
-        f"Canonical layers: {_format_names(list(canonical)) or '(none)'}\n"
-        f"Raw module paths are accepted too ({len(paths)}): {_format_names(paths)}\n"
-        f"Prefix a module path with '{INPUT_PREFIX}' to capture that module's input instead of its output."
-    )
+    Deliberately not an ``SdinterpError``: it never leaves :meth:`LayerCapture.run`.
+    """
 
 
 def module_path(model: nn.Module, module: nn.Module) -> str:
@@ -86,7 +53,7 @@ def resolve_layers(adapter: "ModelAdapter", names: Iterable[str | nn.Module] | s
     out: dict[str, LayerInfo] = {}
     for name in names:
         key = module_path(adapter.model, name) if isinstance(name, nn.Module) else name
-        out[key] = resolve_layer(adapter, key)
+        out[key] = adapter.resolve(key)
     if not out:
         raise ValueError("no layers requested")
     return out
@@ -141,16 +108,28 @@ class LayerCapture:
             model(x)
         feats = cap.collect()   # {"stage3": (B, C) tensor}
 
-    Hooks are removed on exit, also when the forward raises.
+    Hooks are removed on exit, also when the forward raises. Run forwards through :meth:`run` to
+    stop each one as soon as every requested layer has fired (``early_exit=True``).
+
+    Args:
+        model: the network.
+        layers: layer name -> LayerInfo.
+        early_exit: stop forwards run through :meth:`run` once every layer has been captured.
     """
 
-    def __init__(self, model: nn.Module, layers: Mapping[str, LayerInfo]):
+    def __init__(self, model: nn.Module, layers: Mapping[str, LayerInfo], early_exit: bool = True):
         self.model = model
         self.layers = dict(layers)
+        self.early_exit = bool(early_exit)
         self._handles: list[Any] = []
         self._pooled: dict[str, list[torch.Tensor]] = {}
         self._calls: dict[str, int] = {}
         self._errors: dict[str, BaseException] = {}
+        # Calls each layer needs before the forward may stop; learnt from the first full forward.
+        self._needed: dict[str, int] | None = None
+        self._stopping = False
+        #: Forwards stopped early so far (for benchmarks and tests).
+        self.stopped_forwards = 0
 
     def _hook_for(self, name: str, info: LayerInfo):
         def handle(value: Any) -> None:
@@ -165,6 +144,8 @@ class LayerCapture:
                 self._pooled.setdefault(name, []).append(pool(_select(value, info.select, name), info.pooling, name))
             except BaseException as exc:  # surfaced in collect() with the layer's name
                 self._errors.setdefault(name, exc)
+            if self._stopping and self._complete():
+                raise _ForwardDone
 
         if info.where == "input":
             def pre_hook(module: nn.Module, args: tuple) -> None:
@@ -205,6 +186,33 @@ class LayerCapture:
         self._pooled.clear()
         self._calls.clear()
         self._errors.clear()
+
+    def _complete(self) -> bool:
+        needed = self._needed or {}
+        return all(self._calls.get(name, 0) >= n for name, n in needed.items())
+
+    def run(self, forward: Callable[[], Any]) -> None:
+        """Run ``forward()`` (one model forward) with the hooks in place, stopping it early once
+        every layer has been captured; then :meth:`collect` the features.
+
+        The output of the model is not returned: an early-stopped forward has none.
+        """
+        self.reset()
+        self._stopping = self.early_exit and self._needed is not None
+        try:
+            forward()
+        except _ForwardDone:
+            self.stopped_forwards += 1
+        finally:
+            self._stopping = False
+        if self._needed is None and not self._errors:
+            # The first forward ran in full: learn how many calls each layer needs (an int call
+            # index k needs k + 1 calls, 'all' every call seen, a single call one).
+            needed = {}
+            for name, info in self.layers.items():
+                seen = self._calls.get(name, 0)
+                needed[name] = info.call + 1 if isinstance(info.call, int) else (seen if info.call == "all" else 1)
+            self._needed = needed
 
     def collect(self) -> dict[str, torch.Tensor]:
         """Pooled (B, C) features of the last forward, keyed by layer name."""

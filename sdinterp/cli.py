@@ -10,7 +10,8 @@ import pkgutil
 import sys
 from typing import Sequence
 
-from sdinterp import __version__
+from sdinterp._version import __version__
+from sdinterp.errors import SdinterpError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
+    except (SdinterpError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
         # Errors of ours carry a full explanation; a traceback would only hide it.
         if getattr(args, "debug", False):
             raise

@@ -54,7 +54,7 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> "ModelAdapter | None"
 def sdinterp_load_model(spec: str, options: dict[str, Any]) -> "nn.Module | ModelAdapter | None":
     """Resolve a command-line model spec to a model (or directly to an adapter).
 
-    Specs look like ``family:rest``, e.g. ``mmaction2:CONFIG[:CHECKPOINT]``,
+    Specs look like ``family:rest``, e.g. ``mmaction2:CONFIG[:WEIGHTS]``,
     ``pytorchvideo:slowfast_r50``, ``torchvision:r3d_18`` or ``python:pkg.mod:factory``. Return
     ``None`` for specs of other families. Loading must never download anything.
 

@@ -2,33 +2,53 @@
 
 A run moves data along one path (see ``docs/architecture.md``)::
 
-    Sample --PairSampler--> (anchor, partner) --ModelAdapter.prepare--> model input
-           --capture--> pooled (B, C) features --PairMoments--> UnitScorer --> LayerBias
+    Sample --PairProtocol + PairSampler (Restyler)--> (anchor, partner) --ModelAdapter.prepare-->
+    model input --capture--> pooled (B, C) features --PairMoments--> UnitScorer --> LayerBias
 
-Everything here is deliberately small: third-party adapters, samplers and scorers implement these
-classes and register them through the plugin hooks (:mod:`sdinterp.hookspecs`).
+and the tools that act on a model use two more: an :class:`Intervention` changes a layer's
+activation during a forward (neuron removal), a :class:`TrainingHook` follows a training loop
+(StaticDropout, training-dynamics tracking).
+
+Everything here is deliberately small: third-party adapters, samplers, restylers, protocols and
+scorers implement these classes and register them through the plugin hooks
+(:mod:`sdinterp.hookspecs`). This module imports nothing else of sdinterp at run time except
+:mod:`sdinterp.errors`.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import difflib
 import enum
-from typing import Any, Callable, Literal, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
+
+from sdinterp.errors import UnknownLayerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sdinterp.report import LayerBias
 
 __all__ = [
     "Factor",
     "Sample",
     "LayerInfo",
     "PairSampler",
+    "Restyler",
+    "PairProtocol",
     "UnitScorer",
     "ModelAdapter",
+    "Intervention",
+    "TrainingHook",
     "Pooling",
+    "INPUT_PREFIX",
 ]
+
+#: Prefix of a layer name that captures a module's input instead of its output (``input:<path>``).
+INPUT_PREFIX = "input:"
 
 
 class Factor(str, enum.Enum):
@@ -232,18 +252,90 @@ class PairSampler(abc.ABC):
         return {"name": self.name or type(self).__name__, "factor": self.factor.value}
 
 
+class Restyler(abc.ABC):
+    """A weight-free style transform: ``restyler(frames, style) -> frames``.
+
+    Used by the ``restyle`` sampler to make dynamic pairs (same frames, same order, another
+    appearance). Must be deterministic in ``(seed, style, frames)``: a style is the same transform
+    in every process and every run.
+    """
+
+    name: str = ""
+
+    def __init__(self, seed: int = 0):
+        self.seed = int(seed)
+
+    def style_rng(self, style: int | str, stream: int = 0x5D1) -> np.random.Generator:
+        """A generator that depends only on (seed, style, stream)."""
+        # Python's hash() of a str changes between processes, so a string style is keyed by hand.
+        key = style if isinstance(style, int) else sum(ord(c) * 31**i for i, c in enumerate(str(style)))
+        return np.random.default_rng([self.seed, int(key) & 0xFFFFFFFF, stream])
+
+    @abc.abstractmethod
+    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
+        """Restyle a uint8 (T, H, W, 3) clip; returns a new uint8 array of the same shape."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name or type(self).__name__, "seed": self.seed}
+
+
+class PairProtocol(abc.ABC):
+    """Which pairs a clip contributes, and in what order they are drawn.
+
+    Clip ``i`` of a run gets its own generator ``rng = default_rng([seed, i])``; the pipeline calls
+    :meth:`factors` first (a protocol may draw from ``rng``), then makes the anchor, then one partner
+    per returned factor, in that order. Every pair of a clip shares the clip's anchor forward.
+
+    Built-ins (``docs/method.md`` §2): ``shared-anchor`` (a static and a dynamic pair per clip, 3
+    forwards for 2 pairs) and ``official`` (one factor per clip drawn 50/50, as the reference code).
+    """
+
+    name: str = ""
+    #: What ``n_pairs`` counts, shown in reports and ``--help`` (e.g. "pairs per factor").
+    counts: str = "pairs"
+
+    @abc.abstractmethod
+    def factors(self, clip_index: int, rng: np.random.Generator) -> tuple[Factor, ...]:
+        """The factors of the pairs clip ``clip_index`` contributes (at least one)."""
+
+    def n_clips(self, n_pairs: int) -> int:
+        """How many clips a run of ``n_pairs`` needs (default: one per pair count)."""
+        return int(n_pairs)
+
+    def max_forwards_per_clip(self) -> int:
+        """Forwards one clip costs at most (anchor + partners), to size batches."""
+        return 3
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name or type(self).__name__}
+
+
 class UnitScorer(abc.ABC):
     """Turns per-factor pair statistics of one layer into a :class:`~sdinterp.report.LayerBias`.
 
     Scorers read only mergeable statistics (:class:`~sdinterp.stats.PairMoments`), never stored
     activations, so they work the same on one batch, a resumed run or a merged distributed run.
+    Register one with ``registry.add_scorer(name, cls)``; it is then usable by name everywhere
+    (``StaticDynamic(scorer=...)``, ``estimate(scorer=...)``, ``sdinterp report --scorer``).
     """
 
     name: str = ""
 
     @abc.abstractmethod
-    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5) -> Any:
-        """Score one layer from ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``."""
+    def score(
+        self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None
+    ) -> "LayerBias":
+        """Score one layer from ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``.
+
+        Args:
+            layer: the layer's name (for messages and the result).
+            moments: the layer's moments per estimated factor.
+            threshold: λ of the unit categories.
+            info: the layer's metadata, kept in the result.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name or type(self).__name__}
 
 
 class ModelAdapter(abc.ABC):
@@ -267,12 +359,32 @@ class ModelAdapter(abc.ABC):
     def resolve(self, name: str) -> LayerInfo:
         """A canonical name, a raw module path, or ``input:<module path>`` -> LayerInfo.
 
+        ``adapter.resolve(name).module`` is the module path to hand to Captum
+        (``adapter.model.get_submodule(...)``) for the same layer.
+
         Raises:
             UnknownLayerError: listing the canonical names and module paths that would be valid.
         """
-        from sdinterp.capture import resolve_layer
-
-        return resolve_layer(self, name)
+        canonical = self.layers()
+        if name in canonical:
+            return canonical[name]
+        where: Literal["output", "input"] = "input" if name.startswith(INPUT_PREFIX) else "output"
+        path = name[len(INPUT_PREFIX):] if where == "input" else name
+        modules = dict(self.model.named_modules())
+        if path in modules:
+            for info in canonical.values():
+                if info.module == path and info.where == where:
+                    return dataclasses.replace(info, name=name)
+            return LayerInfo(name=name, module=path, where=where, pooling=getattr(self, "default_pooling", "channels_first"))
+        paths = [p for p in modules if p]
+        close = difflib.get_close_matches(path, list(canonical) + paths, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownLayerError(
+            f"unknown layer {name!r} for the {self.family} adapter of {type(self.model).__name__}.{hint}\n"
+            f"Canonical layers: {_listing(list(canonical)) or '(none)'}\n"
+            f"Raw module paths are accepted too ({len(paths)}): {_listing(paths)}\n"
+            f"Prefix a module path with '{INPUT_PREFIX}' to capture that module's input instead of its output."
+        )
 
     # -- input --------------------------------------------------------------------------------
     def views(self, sample: Sample) -> Sample:
@@ -305,3 +417,46 @@ class ModelAdapter(abc.ABC):
     def describe(self) -> dict[str, Any]:
         return {"family": self.family, "model": type(self.model).__name__}
 
+
+def _listing(names: list[str], limit: int = 400) -> str:
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+class Intervention(abc.ABC):
+    """Changes one layer's activation during a forward: neuron removal, noise, clamping...
+
+    The pipeline hooks :meth:`apply` onto the module of ``layer`` (its output, or its input for
+    ``input:`` layers) and replaces the activation by the returned tensor. :meth:`apply` must not
+    change the activation's shape; ``info.pooling`` tells which axis holds the units (channels
+    first, tokens ``(B, L, C)``, sequence first ``(L, B, C)``).
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def apply(self, activation: torch.Tensor, info: LayerInfo) -> torch.Tensor:
+        """The activation to continue the forward with."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name or type(self).__name__}
+
+
+class TrainingHook:
+    """Follows a training loop (plain PyTorch or MMEngine): StaticDropout feeding, bias tracking.
+
+    Every method is optional (the defaults do nothing), so a hook overrides only what it needs. A
+    plain loop calls them itself; the MMEngine bridge calls them from its hook points.
+    """
+
+    def before_train(self, model: nn.Module) -> None:
+        """Once, before the first iteration."""
+
+    def after_iteration(self, model: nn.Module, iteration: int, batch: Any = None) -> None:
+        """After each optimiser step (``iteration`` counts from 0)."""
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        """After each epoch (``epoch`` counts from 0)."""
+
+    def after_train(self, model: nn.Module) -> None:
+        """Once, when training ends."""

@@ -5,21 +5,21 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, Iterator
 
-__all__ = ["Registry", "UnknownComponentError"]
+from sdinterp.errors import UnknownComponentError
 
+__all__ = ["Registry", "UnknownComponentError", "KINDS"]
 
-class UnknownComponentError(KeyError):
-    """A name that no loaded plugin registered; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it readable
-        return str(self.args[0])
+#: The kinds sdinterp itself looks up. Plugins may add others (e.g. ``ablation``, ``fusion``).
+KINDS = ("sampler", "restyler", "scorer", "protocol")
 
 
 class Registry:
     """A name -> factory table per kind, filled by ``sdinterp_register`` hooks.
 
-    Kinds are free-form strings; the built-in ones are ``sampler``, ``scorer`` and ``restyler``. A
-    factory is usually a class; :meth:`create` calls it with keyword options.
+    Kinds are free-form strings; the ones sdinterp looks up are in :data:`KINDS`. A factory is
+    usually a class; :meth:`create` calls it with keyword options. Every lookup of a named component
+    in sdinterp (API, CLI choices and ``--help``) goes through this table, so a plugin's component is
+    usable wherever a built-in one is.
     """
 
     def __init__(self) -> None:
@@ -43,6 +43,9 @@ class Registry:
 
     def add_restyler(self, name: str, factory: Callable[..., Any]) -> None:
         self.add("restyler", name, factory)
+
+    def add_protocol(self, name: str, factory: Callable[..., Any]) -> None:
+        self.add("protocol", name, factory)
 
     # -- looking up -------------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Callable[..., Any]:

@@ -6,24 +6,25 @@ float64, updated batch by batch and merged with the pairwise formulas of Chan, G
 (1979) — never raw sums of squares, which lose every digit when a unit's mean is large next to its
 spread. So a run never stores per-pair activations, can be checkpointed and resumed, and can be
 sharded over processes and merged (``all_reduce``) with the same result up to rounding.
+
+:class:`PairMoments` is the one mergeable state of the project: :class:`MomentStore` (every layer
+and factor of a run) and :class:`~sdinterp.scoring.BiasMetric` only hold PairMoments and delegate
+``merge``, ``state_dict`` and ``all_reduce`` (the one reduce verb) to them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from sdinterp.interfaces import Factor
+from sdinterp.errors import NonFiniteActivationError
+from sdinterp.interfaces import ESTIMATED_FACTORS, Factor
 
-__all__ = ["PairMoments", "MomentStore", "NonFiniteActivationError"]
+__all__ = ["PairMoments", "MomentStore", "NonFiniteActivationError", "split_by_factor", "factor_moments"]
 
 _FIELDS = ("mean_a", "mean_b", "m2_a", "m2_b", "c_ab")
-
-
-class NonFiniteActivationError(ValueError):
-    """NaN or inf in the features of a layer."""
 
 
 def _as_float64(x: Any) -> torch.Tensor:
@@ -283,3 +284,40 @@ class MomentStore:
         for layer, d in state["moments"].items():
             store.moments[layer] = {Factor.parse(f): PairMoments.from_state_dict(s) for f, s in d.items()}
         return store
+
+
+def split_by_factor(z1: Any, z2: Any, factors: Sequence[Any] | Any) -> Iterator[tuple[Factor, Any, Any]]:
+    """Group the rows of pairs ``(z1[k], z2[k])`` by their factor label, in the order dynamic, static.
+
+    Args:
+        z1, z2: (N, C) arrays or tensors, row k of each is pair k.
+        factors: N labels (``"static"``/``"dynamic"``, :class:`Factor`, or the reference code's
+            0 = dynamic / 1 = static), or one label for every row.
+
+    Yields:
+        ``(factor, rows of z1, rows of z2)`` for each factor that has rows.
+    """
+    a = np.asarray(z1.detach().cpu() if hasattr(z1, "detach") else z1)
+    b = np.asarray(z2.detach().cpu() if hasattr(z2, "detach") else z2)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"z1 and z2 must both be (N, C), got {a.shape} and {b.shape}")
+    if isinstance(factors, (str, Factor, int, np.integer)):
+        factors = [factors] * a.shape[0]
+    labels = [Factor.parse(f) for f in factors]
+    if len(labels) != a.shape[0]:
+        raise ValueError(f"got {len(labels)} factor labels for {a.shape[0]} pairs")
+    if any(f is Factor.IDENTICAL for f in labels):
+        raise ValueError("pairs cannot be labelled 'identical': that factor is the constant S = 1 baseline")
+    codes = np.array([f.code for f in labels])
+    for f in ESTIMATED_FACTORS:
+        rows = codes == f.code
+        if rows.any():
+            yield f, a[rows], b[rows]
+
+
+def factor_moments(z1: Any, z2: Any, factors: Sequence[Any] | Any, layer: str = "") -> dict[Factor, PairMoments]:
+    """The per-factor moments of a set of pairs: ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: ...}``."""
+    out = {f: PairMoments(name=layer) for f in ESTIMATED_FACTORS}
+    for f, a, b in split_by_factor(z1, z2, factors):
+        out[f].update(a, b)
+    return out

@@ -13,7 +13,7 @@ import torch
 
 from sdinterp.capture import LayerCapture
 from sdinterp.interfaces import ModelAdapter, Sample
-from sdinterp.video import open_video
+from sdinterp.data.video import open_video
 
 # CI clones the repository with ../shared beside it (see the task brief).
 VIDEO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"

@@ -135,9 +135,9 @@ def test_plugin_hooks_adapt_and_load(tmp_path) -> None:
     # MMEngine checkpoints carry non-tensor metadata: loading them must be an explicit choice.
     path = tmp_path / "tsn.pth"
     torch.save({"state_dict": built.state_dict(), "meta": {"args": argparse.Namespace(lr=0.1)}}, path)
-    with pytest.raises(ValueError, match="trust_checkpoint"):
+    with pytest.raises(ValueError, match="trust_weights"):
         sdinterp.load_model(f"mmaction2:{TSN}:{path}", num_frames=4, crop_size=64)
-    loaded = sdinterp.load_model(f"mmaction2:{TSN}:{path}", num_frames=4, crop_size=64, trust_checkpoint=True)
+    loaded = sdinterp.load_model(f"mmaction2:{TSN}:{path}", num_frames=4, crop_size=64, trust_weights=True)
     assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in built.state_dict().items())
 
 

@@ -91,11 +91,11 @@ def test_checkpoint_roundtrip(tmp_path) -> None:
     a = build_pytorchvideo("x3d_s", num_frames=4, crop_size=64)
     path = tmp_path / "x3d_s.pyth"
     torch.save({"model_state": a.model.state_dict(), "epoch": 3}, path)  # SlowFast-style container
-    b = build_pytorchvideo("x3d_s", num_frames=4, crop_size=64, checkpoint=str(path))
+    b = build_pytorchvideo("x3d_s", num_frames=4, crop_size=64, weights=str(path))
     for (k, v), (k2, v2) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
     with pytest.raises(FileNotFoundError, match="never downloads"):
-        build_pytorchvideo("x3d_s", checkpoint="https://example.org/x3d_s.pyth")
+        build_pytorchvideo("x3d_s", weights="https://example.org/x3d_s.pyth")
 
 
 def test_plugin_hooks_adapt_and_load() -> None:

@@ -1,4 +1,4 @@
-"""sdinterp._compat: the four packaging-gap fixes work, are idempotent, and do nothing where the real
+"""sdinterp.adapters._compat: the four packaging-gap fixes work, are idempotent, and do nothing where the real
 package works; optional-family import failures give one clear line."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sdinterp import _compat
+from sdinterp.adapters import _compat
 
 PY = sys.executable
 
@@ -25,7 +25,7 @@ def _run(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_whole_stack_imports_in_a_fresh_interpreter() -> None:
     proc = _run(
         """
-        from sdinterp._compat import ensure_video_stack, applied_fixes
+        from sdinterp.adapters._compat import ensure_video_stack, applied_fixes
         ensure_video_stack()
         first = applied_fixes()
         ensure_video_stack()
@@ -76,7 +76,7 @@ def test_torchvision_ops_after_the_fix() -> None:
 def test_torchvision_fix_is_a_noop_when_ops_load() -> None:
     proc = _run(
         """
-        import torch, sdinterp._compat as c
+        import torch, sdinterp.adapters._compat as c
         c._torchvision_ops_loadable = lambda pkg: True   # as on a CUDA torch whose _C.so loads
         c.ensure_torchvision()
         print(c.applied_fixes())

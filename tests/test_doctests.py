@@ -8,8 +8,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["sdinterp.metric", "sdinterp.estimate"])
+@pytest.mark.parametrize("name", ["sdinterp.scoring.metric", "sdinterp.scoring.estimate"])
 def test_docstring_examples(name):
-    module = importlib.import_module(name)  # sdinterp.estimate the attribute is the function
+    module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -112,7 +112,7 @@ def test_official_matches_published_vectors(tv):
 
 @pytest.mark.parametrize("tv", [TV1, TV2], ids=["TV1", "TV2"])
 def test_pearson_variant_is_paper_literal(tv):
-    lb = sdinterp.estimate(tv["za"], tv["zb"], tv["factors"], method="pearson")
+    lb = sdinterp.estimate(tv["za"], tv["zb"], tv["factors"], scorer="pearson")
     np.testing.assert_allclose([lb.scores[k] for k in ("dynamic", "static", "identical")], tv["pearson_S"], atol=5e-7)
     if "pearson_softmax" in tv:
         np.testing.assert_allclose([lb.shares[k] for k in ("dynamic", "static", "identical")], tv["pearson_softmax"], atol=5e-7)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _videotools import VIDEOS, moving_texture, write_frames, write_video
 
-from sdinterp.flow import (
+from sdinterp.data.flow import (
     FlowCache,
     FlowError,
     clip_flow,
@@ -19,7 +19,7 @@ from sdinterp.flow import (
     relative_epe,
     rgb_to_flow,
 )
-from sdinterp.video import open_video, read_image
+from sdinterp.data.video import open_video, read_image
 
 
 @pytest.mark.parametrize("method", ["dis", "farneback"])

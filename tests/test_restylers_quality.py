@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from _videotools import CONCERT, TREE, VTEST, random_clip, smooth_texture
 
-from sdinterp.flow import compute_flow, relative_epe
+from sdinterp.data.flow import compute_flow, relative_epe
 from sdinterp.plugin_manager import get_registry
 from sdinterp.plugins.restylers import FourierStyle, Photometric, style_texture
 from sdinterp.plugins.samplers import Restyle
-from sdinterp.video import open_video
+from sdinterp.data.video import open_video
 
 RESTYLERS = sorted(get_registry().names("restyler"))
 EPE_BOUND = 0.25  # the bar a default must meet (measured values in docs/restylers.md)

@@ -77,20 +77,20 @@ def test_interrupt_and_resume_gives_the_identical_report(tmp_path):
 
     handle = sd.adapter.model.register_forward_pre_hook(interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run(sd, n_pairs=24, batch_size=6, checkpoint=str(ckpt), checkpoint_every=100)
+        run(sd, n_pairs=24, batch_size=6, resume=str(ckpt), save_every=100)
     handle.remove()
     assert ckpt.exists()
     state = torch.load(ckpt, weights_only=False)
     assert state["next_clip"] == 12 and not state["complete"]
-    resumed = run(make(), n_pairs=24, batch_size=6, checkpoint=str(ckpt))
+    resumed = run(make(), n_pairs=24, batch_size=6, resume=str(ckpt))
     assert resumed.to_json() == full.to_json()
 
 
 def test_checkpoint_of_other_settings_is_refused(tmp_path):
     ckpt = tmp_path / "run.ckpt"
-    run(checkpoint=str(ckpt))
+    run(resume=str(ckpt))
     with pytest.raises(ValueError, match="different settings.*seed"):
-        run(seed=3, checkpoint=str(ckpt))
+        run(seed=3, resume=str(ckpt))
 
 
 class NaNOnCall(nn.Module):
@@ -127,7 +127,7 @@ def test_missing_factor_and_sampler_mistakes_are_clear():
         run(n_pairs=1, protocol="official")
     with pytest.raises(ValueError, match="static_sampler must make static pairs"):
         make(static_sampler=Restyle(restyler="level_permutation"))
-    with pytest.raises(ValueError, match="unknown protocol"):
+    with pytest.raises(sdinterp.UnknownComponentError, match="unknown protocol 'paper'.*official, shared-anchor"):
         run(protocol="paper")
 
 
@@ -164,7 +164,7 @@ def test_reusing_clips_warns():
 
 
 def test_clips_are_compacted_to_the_frames_their_views_use():
-    from sdinterp.runner import compact_to_views
+    from sdinterp.pipeline import compact_to_views
 
     frames = np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2).repeat(3, 3)
     sample = sdinterp.Sample(frames=frames, views=(np.array([0, 4, 8]), np.array([8, 0, 2])), frame_indices=np.arange(100, 110),

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from _videotools import VIDEOS, moving_texture
 
-from sdinterp.flow import clip_flow, flow_to_rgb
+from sdinterp.data.flow import clip_flow, flow_to_rgb
 from sdinterp.interfaces import Factor, Sample
-from sdinterp.plugins.flow_jitter import FlowJitter, adjust_hue, adjust_saturation
-from sdinterp.video import read_image
+from sdinterp.plugins.samplers.flow_jitter import FlowJitter, adjust_hue, adjust_saturation
+from sdinterp.data.video import read_image
 
 
 def two_stream_sample() -> Sample:
@@ -62,7 +62,7 @@ def test_seeded_and_errors() -> None:
 
 
 def test_adjustments_match_torchvision_colorjitter_functions() -> None:
-    from sdinterp._compat import ensure_torchvision
+    from sdinterp.adapters._compat import ensure_torchvision
 
     ensure_torchvision()
     import torchvision.transforms.functional as TF

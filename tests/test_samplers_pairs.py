@@ -9,10 +9,10 @@ from _videotools import VTEST, random_clip, write_frames, write_video
 
 from sdinterp.interfaces import Factor, Sample
 from sdinterp.plugin_manager import get_registry
-from sdinterp.plugins.prestylized import PreStylized
+from sdinterp.plugins.samplers.prestylized import PreStylized
 from sdinterp.plugins.samplers import FrameShuffle, Identical, Restyle
-from sdinterp.video import VideoReadError, open_video, pathway_views
-from sdinterp.video_datasets import VideoClipDataset
+from sdinterp.data import VideoReadError, open_video, pathway_views
+from sdinterp.data.datasets import VideoClipDataset
 
 
 def real_sample(n: int = 16, views: tuple[int, ...] = (4, 16)) -> Sample:
@@ -142,8 +142,8 @@ def test_prestylized_needs_stylized_samples() -> None:
 
 
 def test_every_sampler_passes_the_conformance_suite(tmp_path) -> None:
-    from sdinterp.flow import clip_flow
-    from sdinterp.plugins.flow_jitter import FlowJitter
+    from sdinterp.data.flow import clip_flow
+    from sdinterp.plugins.samplers.flow_jitter import FlowJitter
     from sdinterp.testing import check_sampler
 
     clip = real_sample(6, (6,))

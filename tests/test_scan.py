@@ -8,7 +8,7 @@ import shutil
 from _videotools import TREE, VIDEOS, random_clip, write_frames, write_video
 
 from sdinterp.cli import main
-from sdinterp.video_scan import scan_dataset
+from sdinterp.data.scan import scan_dataset
 
 
 def broken_stylized(root) -> None:

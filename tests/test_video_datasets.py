@@ -10,8 +10,8 @@ import torch.utils.data
 from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video
 
 from sdinterp.interfaces import Sample
-from sdinterp.video import VideoReadError
-from sdinterp.video_datasets import (
+from sdinterp.data.video import VideoReadError
+from sdinterp.data.datasets import (
     VideoClipDataset,
     VideoEntry,
     collate_samples,

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 MODULES = [
-    "sdinterp.video",
-    "sdinterp.video_clips",
-    "sdinterp.flow",
-    "sdinterp.plugins.flow_jitter",
+    "sdinterp.data.video",
+    "sdinterp.data.clips",
+    "sdinterp.data.flow",
+    "sdinterp.plugins.samplers.flow_jitter",
     "sdinterp.plugins.restylers",
-    "sdinterp.plugins.samplers",
+    "sdinterp.plugins.samplers.basic",
 ]
 
 

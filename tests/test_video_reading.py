@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video, write_video_in_subprocess
 
-from sdinterp import video as V
-from sdinterp.video import VideoReadError, open_video, read_image
+from sdinterp.data import video as V
+from sdinterp.data.video import VideoReadError, open_video, read_image
 
 
 # -- real clips -------------------------------------------------------------------------------------

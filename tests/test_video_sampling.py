@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdinterp.video import VideoReadError, clip_indices, pathway_views, uniform_temporal_subsample
+from sdinterp.data import VideoReadError, clip_indices, pathway_views, uniform_temporal_subsample
 
 
 def test_window_from_given_start() -> None:

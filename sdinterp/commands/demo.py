@@ -9,7 +9,7 @@ import time
 
 def run(args: argparse.Namespace) -> int:
     from sdinterp.plugin_manager import get_registry
-    from sdinterp.runner import StaticDynamic
+    from sdinterp.pipeline import StaticDynamic
     from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_clips
 
     t0 = time.perf_counter()

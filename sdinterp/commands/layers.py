@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("layers", help="list a model's canonical layers (module path, channels, stream)")
-    p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CONFIG[:CKPT], python:pkg.mod:factory")
+    p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)

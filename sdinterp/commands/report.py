@@ -14,13 +14,17 @@ import os
 import sys
 from typing import Any
 
+from sdinterp.commands._options import DeprecatedAlias, registry_choice
+
 
 def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    for key in ("frames", "short_side", "crop_size", "checkpoint_file"):
+    for key in ("frames", "short_side", "crop_size", "weights"):
         value = getattr(args, key)
         if value is not None:
-            opts[{"frames": "num_frames", "checkpoint_file": "checkpoint"}.get(key, key)] = value
+            opts[{"frames": "num_frames"}.get(key, key)] = value
+    if args.trust_weights:
+        opts["trust_weights"] = True
     return opts
 
 
@@ -35,7 +39,7 @@ def _init_distributed() -> bool:
 
 
 def _dataset(args: argparse.Namespace) -> Any:
-    from sdinterp.video_datasets import VideoClipDataset, discover
+    from sdinterp.data.datasets import VideoClipDataset, discover
 
     entries = []
     for path in args.inputs:
@@ -57,7 +61,7 @@ def _dataset(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from sdinterp.adapt import adapt, load_model
     from sdinterp.plugin_manager import get_registry
-    from sdinterp.runner import StaticDynamic
+    from sdinterp.pipeline import StaticDynamic
 
     distributed = _init_distributed()
     try:
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                            scorer=args.scorer, threshold=args.threshold)
         report = sd.attribute(
             _dataset(args), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed, protocol=args.protocol,
-            show_progress=not args.no_progress, checkpoint=args.resume, num_workers=args.workers,
+            show_progress=not args.no_progress, resume=args.resume, num_workers=args.workers,
         )
         rank = int(os.environ.get("RANK", "0"))
         if rank == 0:
@@ -93,29 +97,33 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="static/dynamic bias report of a model's layers on videos",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:CKPT], python:mod:factory")
+    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], python:mod:factory")
     p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
     p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer; see `sdinterp layers`)")
-    p.add_argument("--n-pairs", type=int, default=64, help="pairs per factor (shared-anchor) or in total (official)")
-    p.add_argument("--batch-size", type=int, default=12, help="videos per forward pass")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--protocol", choices=("shared-anchor", "official"), default="shared-anchor")
-    p.add_argument("--clip-length", type=int, default=64, help="window of consecutive frames per clip (reference: 64)")
-    p.add_argument("--frames", type=int, help="frames the model takes (adapter option)")
-    p.add_argument("--short-side", type=int, help="short-side resize in pixels (adapter option)")
-    p.add_argument("--crop-size", type=int, help="centre crop in pixels (adapter option)")
-    p.add_argument("--checkpoint-file", help="model weights to load (adapter option)")
-    p.add_argument("--static-sampler", default="frame_shuffle")
-    p.add_argument("--dynamic-sampler", default="restyle")
-    p.add_argument("--restyler", help="restyler of the restyle sampler (see `sdinterp plugins`)")
-    p.add_argument("--scorer", choices=("official", "pearson"), default="official")
-    p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--workers", type=int, default=0, help="clip-reading worker processes")
-    p.add_argument("--resume", metavar="CKPT", help="checkpoint file: saved during the run, resumed if present")
+    p.add_argument("--n-pairs", type=int, default=64, help="pairs per factor (shared-anchor) or in total (official) (default: 64)")
+    p.add_argument("--batch-size", type=int, default=12, help="videos per forward pass (default: 12)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice of the run (default: 0)")
+    registry_choice(p, "--protocol", "protocol", "shared-anchor", "pair protocol")
+    p.add_argument("--clip-length", type=int, default=64, help="window of consecutive frames per clip (reference: 64; default: 64)")
+    p.add_argument("--frames", type=int, help="frames the model takes (default: the model's native count)")
+    p.add_argument("--short-side", type=int, help="short-side resize in pixels (default: the model's native size)")
+    p.add_argument("--crop-size", type=int, help="centre crop in pixels (default: the model's native size)")
+    p.add_argument("--weights", metavar="FILE", help="local model weights to load (default: random init; never downloaded)")
+    p.add_argument("--checkpoint-file", dest="weights", action=DeprecatedAlias, help=argparse.SUPPRESS)
+    p.add_argument("--trust-weights", action="store_true",
+                   help="allow unpickling a weights file that holds more than tensors: only for files you trust, "
+                        "since unpickling can run code")
+    registry_choice(p, "--static-sampler", "sampler", "frame_shuffle", "static-pair sampler")
+    registry_choice(p, "--dynamic-sampler", "sampler", "restyle", "dynamic-pair sampler")
+    registry_choice(p, "--restyler", "restyler", None, "restyler of the restyle sampler (default: photometric)")
+    registry_choice(p, "--scorer", "scorer", "official", "estimator")
+    p.add_argument("--threshold", type=float, default=0.5, help="λ of the unit categories (default: 0.5)")
+    p.add_argument("--workers", type=int, default=0, help="clip-reading worker processes (default: 0)")
+    p.add_argument("--resume", metavar="FILE", help="run-state file: progress is saved there and a rerun resumes from it")
     p.add_argument("--json", help="write the report as JSON")
     p.add_argument("--csv", help="write the per-layer table as CSV")
     p.add_argument("--units-csv", help="write the per-unit table as CSV")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)
 

@@ -44,8 +44,8 @@ def _styles(value: str | None) -> list[int | str] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scan described by parsed ``args``; returns the exit status."""
-    from sdinterp.video_layouts import detect_layout
-    from sdinterp.video_scan import scan_dataset
+    from sdinterp.data.layouts import detect_layout
+    from sdinterp.data.scan import scan_dataset
 
     layout = args.layout
     if layout == "auto":  # resolved here so layout options go only to layouts that take them

@@ -131,7 +131,7 @@ def check_adapter(
         model.train(was_training)
 
     if run_report:
-        from sdinterp.runner import StaticDynamic
+        from sdinterp.pipeline import StaticDynamic
 
         report = StaticDynamic(adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler).attribute(
             list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False

@@ -12,8 +12,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from sdinterp.video import ColorMode, FrameFolderSource, VideoReadError, VideoSource, list_frames, open_video
-from sdinterp.video_layouts import Layout, Problem, VideoEntry, discover, flow_image_paths
+from sdinterp.data.video import ColorMode, FrameFolderSource, VideoReadError, VideoSource, list_frames, open_video
+from sdinterp.data.layouts import Layout, Problem, VideoEntry, discover, flow_image_paths
 
 __all__ = ["check_entry", "scan_dataset"]
 
@@ -47,7 +47,7 @@ def _check_folder(src: FrameFolderSource, color: ColorMode, deep: bool) -> tuple
             odd_modes.setdefault(mode, []).append(f.name)
         if deep:
             try:
-                from sdinterp.video import read_image
+                from sdinterp.data.video import read_image
 
                 read_image(f, "convert")
             except VideoReadError as exc:
@@ -94,7 +94,7 @@ def check_entry(
     and its flow images.
 
     Args:
-        entry: the video (see :func:`sdinterp.video_datasets.discover`).
+        entry: the video (see :func:`sdinterp.data.datasets.discover`).
         min_frames: fewer frames than this is a problem (the clip length, when videos are not cycled).
         color: ``"strict"`` makes non-RGB frames errors; ``"convert"`` reports them as warnings.
         backend: decoder for video files.
@@ -169,7 +169,7 @@ def scan_dataset(
 
     Args:
         root: dataset root or a single video file.
-        layout: see :func:`sdinterp.video_datasets.discover`.
+        layout: see :func:`sdinterp.data.datasets.discover`.
         min_frames, color, backend, deep: see :func:`check_entry`.
         layout_options: extra options of the layout (``styles``, ``split``...).
         progress: called as ``progress(i, n, entry)`` before each entry.

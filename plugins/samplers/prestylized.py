@@ -3,7 +3,7 @@
 The reference (YorkUCVIL/Static-Dynamic-Interpretability, ``dataset_factory/ssv2.py``, factor 0, and
 ``StylizedDAVIS.py``) loads clip 1 from a random style folder and clip 2 as the *same* video, the
 *same* start frame and frames, in a different style drawn uniformly from the others. Here clip 1 is
-the dataset's sample (:class:`sdinterp.video_datasets.VideoClipDataset` draws its style at random),
+the dataset's sample (:class:`sdinterp.data.datasets.VideoClipDataset` draws its style at random),
 and the partner reads ``anchor.frame_indices`` from another style's copy of the video, keeping the
 views (and the flow, which the reference also shares: the original video's flow).
 """
@@ -17,8 +17,8 @@ import numpy as np
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Factor, PairSampler, Sample
-from sdinterp.video import ColorMode, VideoReadError, VideoSource, open_video
-from sdinterp.video_datasets import forget_inherited
+from sdinterp.data.video import ColorMode, VideoReadError, VideoSource, open_video
+from sdinterp.data.datasets import forget_inherited
 
 __all__ = ["PreStylized"]
 
@@ -34,7 +34,7 @@ class PreStylized(PairSampler):
             unstyled original ``None``, as the reference draws from styles 1-4).
         anchor_style: ``"keep"`` uses the sample's own style (the dataset already drew one at random);
             ``"random"`` re-draws it from ``styles`` and reads those frames.
-        backend: decoder for :func:`sdinterp.video.open_video`.
+        backend: decoder for :func:`sdinterp.data.video.open_video`.
         color: colour policy for frame folders.
 
     Examples::

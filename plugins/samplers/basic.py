@@ -7,8 +7,8 @@
 * :class:`Identical` — the anchor paired with itself, as either factor: a sanity check (every unit
   score is then exactly 1).
 
-Two more built-ins live in their own modules: :class:`~sdinterp.plugins.flow_jitter.FlowJitter`
-(static pairs of two-stream models) and :class:`~sdinterp.plugins.prestylized.PreStylized`
+Two more built-ins live in their own modules: :class:`~sdinterp.plugins.samplers.flow_jitter.FlowJitter`
+(static pairs of two-stream models) and :class:`~sdinterp.plugins.samplers.prestylized.PreStylized`
 (dynamic pairs from real pre-stylized folders).
 """
 

@@ -24,7 +24,7 @@ The four gaps:
 
 Examples::
 
-    >>> from sdinterp._compat import ensure_video_stack
+    >>> from sdinterp.adapters._compat import ensure_video_stack
     >>> ensure_video_stack()            # safe to call any number of times
     >>> import torchvision, pytorchvideo.models.hub, mmaction.models
 """
@@ -250,7 +250,7 @@ def ensure_mmcv_ops() -> None:
     ops_dir = pkg / "ops"
     spec = importlib.machinery.ModuleSpec("mmcv.ops", None, is_package=True)
     spec.submodule_search_locations = [str(ops_dir)]
-    ops = types.ModuleType("mmcv.ops", "mmcv.ops without compiled extensions (sdinterp._compat).")
+    ops = types.ModuleType("mmcv.ops", "mmcv.ops without compiled extensions (sdinterp.adapters._compat).")
     ops.__spec__ = spec
     ops.__path__ = [str(ops_dir)]  # submodules such as mmcv.ops.point_sample import normally
     ops.__package__ = "mmcv.ops"

@@ -62,7 +62,7 @@ class FlowJitter(PairSampler):
         saturation: range of the per-frame saturation bound ``s``; the factor is
             ``~ U(max(0, 1 - s), 1 + s)``.
         max_magnitude: used only to encode a float (u, v) flow as RGB in :meth:`anchor` (``None``:
-            per-frame normalisation, see :func:`sdinterp.flow.flow_to_rgb`).
+            per-frame normalisation, see :func:`sdinterp.data.flow.flow_to_rgb`).
 
     Examples::
 
@@ -102,7 +102,7 @@ class FlowJitter(PairSampler):
             raise ValueError(f"FlowJitter needs samples with flow; video {sample.video_id!r} has none (use flow='images' or 'dis')")
         flow = np.asarray(sample.flow)
         if flow.shape[-1] == 2:
-            from sdinterp.flow import flow_to_rgb
+            from sdinterp.data.flow import flow_to_rgb
 
             return sample.replace(flow=flow_to_rgb(flow, self.max_magnitude))
         return sample

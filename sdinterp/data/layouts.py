@@ -11,8 +11,8 @@ Layouts (reference: YorkUCVIL/Static-Dynamic-Interpretability, ``dataset_factory
   one per frame except the last (the reference drops the last frame of every sequence).
 
 Discovery only lists directories; it reports structural problems (a video missing from one style)
-without opening files. :mod:`sdinterp.video_scan` opens every file and reports everything at once;
-:mod:`sdinterp.video_datasets` turns entries into clips.
+without opening files. :mod:`sdinterp.data.scan` opens every file and reports everything at once;
+:mod:`sdinterp.data.datasets` turns entries into clips.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from sdinterp.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoReadError, VideoSource, list_frames, natural_key
+from sdinterp.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoReadError, VideoSource, list_frames, natural_key
 
 __all__ = [
     "DAVIS_STYLES",

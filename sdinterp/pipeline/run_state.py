@@ -1,5 +1,7 @@
-"""Checkpoint/resume of a run: the moments so far, where to continue, and a fingerprint of the run's
-configuration so a checkpoint is never resumed under different settings."""
+"""A run's saved progress (``resume=``, ``--resume``): the moments so far, where to continue, and a
+fingerprint of the run's configuration so a saved state is never resumed under different settings.
+
+(Model weights are called *weights* everywhere; *resume*/run state is only ever this file.)"""
 
 from __future__ import annotations
 
@@ -11,23 +13,25 @@ from typing import Any
 
 import torch
 
+from sdinterp.errors import RunStateError
 from sdinterp.stats import MomentStore
 
-__all__ = ["RunCheckpoint", "fingerprint"]
+__all__ = ["RunState", "fingerprint"]
 
-_FORMAT = "sdinterp.checkpoint/1"
+_FORMAT = "sdinterp.run_state/1"
 
 
 def fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode()).hexdigest()
 
 
-class RunCheckpoint:
-    """A checkpoint file for one run.
+class RunState:
+    """The run-state file of one run.
 
     The file holds the moment store after a whole number of batches, the index of the next clip and
     the run's fingerprint. Writes are atomic (temporary file + rename), so an interruption while
-    saving leaves the previous checkpoint intact.
+    saving leaves the previous state intact. It is read with ``weights_only=True``: a crafted file
+    cannot run code (it holds only tensors, numbers, strings, lists and dicts).
     """
 
     def __init__(self, path: str | os.PathLike[str], config: dict[str, Any]):
@@ -36,24 +40,25 @@ class RunCheckpoint:
         self.key = fingerprint(config)
 
     def load(self) -> tuple[MomentStore, int] | None:
-        """The saved (store, next clip index), or None if there is no checkpoint yet."""
+        """The saved (store, next clip index), or None if there is no saved state yet."""
         if not self.path.exists():
             return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a truncated or foreign file: say which, don't guess
-            raise ValueError(f"cannot read checkpoint {self.path}: {exc}") from exc
-        if state.get("format") != _FORMAT:
-            raise ValueError(f"{self.path} is not an sdinterp checkpoint")
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a truncated, foreign or code-carrying file: say which, don't guess
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunStateError(f"cannot read run state {self.path}: {first}") from None
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise RunStateError(f"{self.path} is not an sdinterp run-state file (format {_FORMAT})")
         if state["fingerprint"] != self.key:
             diff = {
                 k: (state["config"].get(k), self.config.get(k))
                 for k in sorted(set(state["config"]) | set(self.config))
                 if state["config"].get(k) != self.config.get(k)
             }
-            raise ValueError(
-                f"checkpoint {self.path} was written by a run with different settings; "
-                f"(saved, now) per differing key: {diff}. Use another checkpoint path or delete it."
+            raise RunStateError(
+                f"run state {self.path} was written by a run with different settings; "
+                f"(saved, now) per differing key: {diff}. Use another --resume path or delete it."
             )
         return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
 

@@ -1,7 +1,7 @@
-"""Static/dynamic estimators: a functional core over :class:`~sdinterp.stats.PairMoments` and the
-:class:`~sdinterp.interfaces.UnitScorer` classes that wrap it.
+"""The functional core of the estimators: pure functions of :class:`~sdinterp.stats.PairMoments`.
 
-Two estimators (method.md §1 has the full comparison):
+The scorer classes (:mod:`sdinterp.scoring.scorers`) and :class:`~sdinterp.scoring.BiasMetric` are
+thin shells over these functions. Two estimators (``docs/method.md`` §1 has the full comparison):
 
 * ``official`` (default) — what ``utils.dim_est`` of the official code
   (github.com/YorkUCVIL/Static-Dynamic-Interpretability) computes. Layer score
@@ -22,7 +22,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from sdinterp.interfaces import ESTIMATED_FACTORS, Factor, UnitScorer
+from sdinterp.errors import DegenerateLayerError
+from sdinterp.interfaces import ESTIMATED_FACTORS, Factor
 from sdinterp.report import LayerBias
 from sdinterp.stats import PairMoments
 
@@ -32,20 +33,13 @@ __all__ = [
     "softmax_dims",
     "unit_softmax",
     "categorize",
-    "score_layer",
-    "OfficialScorer",
-    "PearsonScorer",
+    "layer_bias",
     "DegenerateLayerError",
-    "SCORERS",
 ]
 
 # A unit is constant when its spread is below this fraction of its magnitude: float64 sums of n
 # equal values are not always exactly n·x, so exact zero is too strict a test.
 _CONST_RTOL = 1e-9
-
-
-class DegenerateLayerError(ValueError):
-    """A layer that cannot be scored: every unit constant, or a factor with no pairs."""
 
 
 def _check(layer: str, moments: Mapping[Factor, PairMoments]) -> tuple[PairMoments, PairMoments]:
@@ -161,67 +155,40 @@ def categorize(s_dyn: np.ndarray, s_stat: np.ndarray, valid: np.ndarray, thresho
     return cats
 
 
-SCORERS = {"official": official_scores, "pearson": pearson_scores}
-
-
-def score_layer(
+def layer_bias(
     layer: str,
+    raw: Mapping[str, Any],
     moments: Mapping[Factor, PairMoments],
-    method: str = "official",
+    scorer: str,
     threshold: float = 0.5,
     info: Mapping[str, Any] | None = None,
 ) -> LayerBias:
-    """Score one layer from its per-factor moments.
+    """Assemble a :class:`LayerBias` from an estimator's raw output.
 
     Args:
-        layer: the layer's name (used in messages and the result).
-        moments: ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``.
-        method: ``"official"`` (default) or ``"pearson"`` (paper-literal).
-        threshold: λ for the unit categories (0.5 in the paper).
+        layer: the layer's name.
+        raw: ``{"scores": {factor: S}, "unit_scores": {factor: (D,)}, "valid": (D,)}``, as
+            :func:`official_scores` and :func:`pearson_scores` return.
+        moments: the moments the scores came from (for the pair counts).
+        scorer: the scorer's registered name, recorded in the result.
+        threshold: λ of the unit categories (0.5 in the paper).
         info: layer metadata to keep in the result.
-
-    Returns:
-        LayerBias.
-
-    Raises:
-        DegenerateLayerError: a factor without pairs, or every unit constant.
     """
-    if method not in SCORERS:
-        raise ValueError(f"unknown scoring method {method!r}; valid: {', '.join(SCORERS)}")
-    raw = SCORERS[method](layer, moments)
-    n_units = int(raw["valid"].shape[0])
+    n_units = int(np.asarray(raw["valid"]).shape[0])
     shares, dims, pct = softmax_dims(raw["scores"], n_units)
     return LayerBias(
         layer=layer,
-        method=method,
+        scorer=scorer,
         threshold=float(threshold),
         n_units=n_units,
         n_pairs={f.value: int(moments[f].n) for f in ESTIMATED_FACTORS},
-        scores=raw["scores"],
+        scores=dict(raw["scores"]),
         shares=shares,
         dims=dims,
         percent=pct,
-        unit_scores=raw["unit_scores"],
+        unit_scores=dict(raw["unit_scores"]),
         unit_softmax=unit_softmax(raw["unit_scores"], raw["valid"]),
         categories=categorize(raw["unit_scores"]["dynamic"], raw["unit_scores"]["static"], raw["valid"], threshold),
-        valid=raw["valid"],
+        valid=np.asarray(raw["valid"]),
         info=dict(info or {}),
     )
-
-
-class OfficialScorer(UnitScorer):
-    """The official estimator (default). See :func:`official_scores`."""
-
-    name = "official"
-
-    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None) -> LayerBias:
-        return score_layer(layer, moments, "official", threshold, info)
-
-
-class PearsonScorer(UnitScorer):
-    """Paper-literal estimator (Eq. 1 and 2 with Pearson correlations). See :func:`pearson_scores`."""
-
-    name = "pearson"
-
-    def score(self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None) -> LayerBias:
-        return score_layer(layer, moments, "pearson", threshold, info)

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
+from sdinterp.errors import SdinterpError
+
 if TYPE_CHECKING:  # pragma: no cover
-    from sdinterp.video import VideoSource
+    from sdinterp.data.video import VideoSource
 
 __all__ = [
     "FlowMethod",
@@ -41,7 +43,7 @@ FlowMethod = Literal["dis", "farneback"]
 _DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 
-class FlowError(ValueError):
+class FlowError(SdinterpError, ValueError):
     """A flow file or field that cannot be used; the message names the file."""
 
 
@@ -340,7 +342,7 @@ class FlowCache:
         """Flow (len(indices), H, W, 2) float32 from each source frame to its successor.
 
         Args:
-            source: an opened video (:func:`sdinterp.video.open_video`).
+            source: an opened video (:func:`sdinterp.data.video.open_video`).
             indices: source frame indices.
 
         Returns:

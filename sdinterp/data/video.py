@@ -5,8 +5,8 @@ other way round), and folders of frames (jpg/png). Every source exposes the same
 (:class:`VideoSource`): ``len(source)`` frames, ``source.read(indices)`` -> uint8 (n, H, W, 3) RGB.
 
 Clip sampling (:func:`clip_indices`, :func:`uniform_temporal_subsample`, :func:`pathway_views`)
-lives in :mod:`sdinterp.video_clips` and is re-exported here; datasets are in
-:mod:`sdinterp.video_datasets`.
+lives in :mod:`sdinterp.data.clips`; datasets are in :mod:`sdinterp.data.datasets`; the package
+:mod:`sdinterp.data` exports all of them.
 
 Every failure raises :class:`VideoReadError`, whose message starts with the offending file.
 
@@ -26,6 +26,8 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from sdinterp.errors import VideoReadError
+
 __all__ = [
     "VIDEO_EXTENSIONS",
     "IMAGE_EXTENSIONS",
@@ -40,23 +42,12 @@ __all__ = [
     "read_image",
     "natural_key",
     "list_frames",
-    "clip_indices",
-    "uniform_temporal_subsample",
-    "pathway_views",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 ColorMode = Literal["convert", "strict"]
 Backend = Literal["auto", "decord", "pyav", "frames"]
-
-
-class VideoReadError(ValueError):
-    """A video, frame or folder that cannot be used. ``path`` is the offending file or folder."""
-
-    def __init__(self, path: str | os.PathLike[str], message: str):
-        self.path = str(path)
-        super().__init__(f"{self.path}: {message}")
 
 
 def natural_key(name: str) -> list[object]:
@@ -154,7 +145,7 @@ class VideoSource(abc.ABC):
     """A readable video: a length, a frame size and random access to frames.
 
     Sources are cheap to create and hold open decoders; create them inside each DataLoader worker
-    (datasets in :mod:`sdinterp.video_datasets` do), never pickle them.
+    (datasets in :mod:`sdinterp.data.datasets` do), never pickle them.
     """
 
     path: str
@@ -389,6 +380,3 @@ def open_video(path: str | os.PathLike[str], backend: Backend = "auto", color: C
         raise VideoReadError(p, "the video has no frames")
     raise VideoReadError(p, "unreadable or corrupt video: " + "; ".join(errors))
 
-
-# Clip sampling lives in sdinterp.video_clips; re-exported here as part of the reading API.
-from sdinterp.video_clips import clip_indices, pathway_views, uniform_temporal_subsample  # noqa: E402

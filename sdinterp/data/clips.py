@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from sdinterp.errors import VideoReadError
+
 __all__ = ["clip_indices", "uniform_temporal_subsample", "pathway_views"]
 
 
@@ -105,6 +107,4 @@ def pathway_views(length: int, frames_per_pathway: Sequence[int]) -> tuple[np.nd
 
 
 def _error(source: str, message: str) -> ValueError:
-    from sdinterp.video import VideoReadError
-
     return VideoReadError(source, message)

@@ -2,7 +2,7 @@
 
 Works with DataLoader workers (each process opens its own decoders) and is deterministic for a
 seed (each item draws its style and start from its own generator). Dataset layouts are in
-:mod:`sdinterp.video_layouts` (re-exported here).
+:mod:`sdinterp.data.layouts` (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import torch.utils.data
 
 from sdinterp.interfaces import Sample
-from sdinterp.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
-from sdinterp.video_clips import clip_indices, uniform_temporal_subsample
-from sdinterp.video_layouts import (
+from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
+from sdinterp.data.clips import clip_indices, uniform_temporal_subsample
+from sdinterp.data.layouts import (
     DAVIS_STYLES,
     Layout,
     Problem,
@@ -34,7 +34,7 @@ __all__ = [
     "VideoClipDataset",
     "collate_samples",
     "forget_inherited",
-    # re-exported from sdinterp.video_layouts
+    # re-exported from sdinterp.data.layouts
     "DAVIS_STYLES",
     "Layout",
     "Problem",
@@ -69,9 +69,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             an unstyled dataset.
         flow: ``None``; ``"images"`` (the entry's precomputed RGB flow images, uint8); or ``"dis"`` /
             ``"farneback"`` (computed float (u, v) between consecutive source frames).
-        flow_cache: a folder to cache computed flow (see :class:`sdinterp.flow.FlowCache`).
+        flow_cache: a folder to cache computed flow (see :class:`sdinterp.data.flow.FlowCache`).
         flow_resize: resize flow images of another size (the reference does); False raises.
-        backend, color: see :func:`sdinterp.video.open_video`.
+        backend, color: see :func:`sdinterp.data.video.open_video`.
         repeats: passes over the entries (the reference VOS loader uses 5).
         layout, layout_options: how to read a root (see :func:`discover`).
         on_problem: ``"error"`` raises if discovery found problems; ``"skip"`` drops those videos.
@@ -166,11 +166,11 @@ class VideoClipDataset(torch.utils.data.Dataset):
         frames = source.read(idx)
         flow = None
         if flow_paths is not None:
-            from sdinterp.flow import read_flow_images
+            from sdinterp.data.flow import read_flow_images
 
             flow = read_flow_images([flow_paths[i] for i in idx], size=frames.shape[1:3], resize=self.flow_resize)
         elif self.flow is not None:
-            from sdinterp.flow import FlowCache
+            from sdinterp.data.flow import FlowCache
 
             cache = FlowCache(self.flow_cache or _memory_dir(), method="dis" if self.flow == "dis" else "farneback")
             flow = cache.flow(source, idx.tolist())

@@ -1,0 +1,66 @@
+"""``RunConfig``: how a run is carried out (pairs, batching, seed, protocol, saving, workers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from sdinterp._deprecation import renamed_option
+
+__all__ = ["RunConfig"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The options of one run of :class:`~sdinterp.StaticDynamic`.
+
+    Attributes:
+        n_pairs: under ``shared-anchor``, pairs per factor (one clip gives one pair of each);
+            under ``official``, pairs in total (each clip's factor drawn 50/50, the reference's
+            ``n_examples``). Clip ``i`` of the run is ``data[i % len(data)]``.
+        batch_size: videos per forward pass (anchors and partners together).
+        seed: every random choice of clip ``i`` comes from ``default_rng([seed, i])``, so a seed
+            gives the same report bit for bit, also after interrupt + resume.
+        protocol: a registered pair protocol (``"shared-anchor"`` default, ``"official"``) or a
+            :class:`~sdinterp.interfaces.PairProtocol`.
+        show_progress: show a progress bar.
+        resume: a run-state file: progress is saved there every ``save_every`` batches (and on
+            Ctrl-C), and a run of the same configuration resumes from it.
+        save_every: batches between saves of the run state.
+        num_workers: DataLoader worker processes that read clips ahead of the forwards (clips are
+            still consumed in order, so the result does not depend on it).
+        early_exit: stop each forward once every requested layer has been captured (the numbers
+            are the same; a report on early layers does not pay for the rest of the network).
+    """
+
+    n_pairs: int = 64
+    batch_size: int = 8
+    seed: int = 0
+    protocol: Any = "shared-anchor"
+    show_progress: bool = True
+    resume: str | os.PathLike[str] | None = None
+    save_every: int = 10
+    num_workers: int = 0
+    early_exit: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("n_pairs", "batch_size", "save_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
+            raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
+
+    @classmethod
+    def from_options(cls, config: "RunConfig | None" = None, **options: Any) -> "RunConfig":
+        """A config from another one and/or keyword options (old spellings accepted with a warning:
+        ``checkpoint`` → ``resume``, ``checkpoint_every`` → ``save_every``)."""
+        renamed_option(options, "checkpoint", "resume", "StaticDynamic.attribute")
+        renamed_option(options, "checkpoint_every", "save_every", "StaticDynamic.attribute")
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise TypeError(f"unknown run option(s) {', '.join(unknown)}; valid: {valid}")
+        base = config if config is not None else cls()
+        return dataclasses.replace(base, **options) if options else base
