@@ -1,6 +1,6 @@
 """Shared machinery of the video-model adapters: temporal views, clip preprocessing, pooling helpers.
 
-Preprocessing follows the reference code's action-recognition transform (method.md §2.5): uniform
+Preprocessing follows the reference code's action-recognition transform (docs/method.md §3): uniform
 temporal subsampling (``UniformTemporalSubsample``: indices ``linspace(0, L-1, T)`` truncated), values
 to [0, 1], per-channel normalisation, short-side resize, centre crop. Resizing is done before
 normalising: bilinear resampling weights sum to one, so the two orders give the same tensor up to
@@ -33,7 +33,7 @@ __all__ = [
     "cat_pathways",
 ]
 
-# Kinetics statistics used by SlowFast/pytorchvideo and the reference code (method.md §2.5).
+# Kinetics statistics used by SlowFast/pytorchvideo and the reference code (docs/method.md §3).
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
 
@@ -55,47 +55,83 @@ def cat_pathways(outputs: Any) -> torch.Tensor:
 
 @dataclasses.dataclass(frozen=True)
 class ClipSpec:
-    """How an adapter turns frames into one model input tensor.
+    """How every adapter turns frames into model input: the project's one clip preprocessor.
+
+    Steps (``docs/method.md`` §3): short-side resize (bilinear, antialiased; the long side is
+    ``int(long * short_side / short)``, truncated as the reference's ``ShortSideScale``), centre crop,
+    values divided by ``scale`` (255 maps uint8 to [0, 1]), per-channel normalisation. Any step
+    whose setting is ``None`` is skipped.
 
     Attributes:
-        num_frames: frames of the (fastest) pathway.
-        crop_size: side of the square centre crop, in pixels.
-        short_side: the short side is resized to this before cropping (``None`` = ``crop_size``).
-        mean: per-channel mean on the [0, 1] scale (RGB).
-        std: per-channel standard deviation on the [0, 1] scale (RGB).
+        num_frames: frames of the (fastest) pathway (``None``: the adapter's views decide).
+        crop_size: side of the square centre crop, in pixels (``None``: no crop).
+        short_side: the short side is resized to this before cropping (``None`` = ``crop_size``;
+            both ``None``: frames keep their size).
+        mean: per-channel mean on the ``1/scale`` scale (RGB), or ``None`` to skip normalisation.
+        std: per-channel standard deviation on that scale (RGB), or ``None``.
+        scale: divisor mapping the uint8 values first (1.0 keeps 0..255).
     """
 
-    num_frames: int
-    crop_size: int
+    num_frames: int | None
+    crop_size: int | None
     short_side: int | None = None
-    mean: tuple[float, float, float] = KINETICS_MEAN
-    std: tuple[float, float, float] = KINETICS_STD
+    mean: tuple[float, float, float] | None = KINETICS_MEAN
+    std: tuple[float, float, float] | None = KINETICS_STD
+    scale: float = 255.0
 
     def __post_init__(self) -> None:
-        if self.num_frames < 1 or self.crop_size < 1:
-            raise ValueError(f"num_frames and crop_size must be positive, got {self.num_frames}, {self.crop_size}")
-        if self.short_side is not None and self.short_side < self.crop_size:
+        for name in ("num_frames", "crop_size", "short_side"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.crop_size is not None and self.short_side is not None and self.short_side < self.crop_size:
             raise ValueError(f"short_side {self.short_side} is smaller than crop_size {self.crop_size}")
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give both mean and std, or neither")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {self.scale!r}")
 
     @property
-    def resize_to(self) -> int:
+    def resize_to(self) -> int | None:
         return self.short_side if self.short_side is not None else self.crop_size
 
     def clip_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 frames (T, H, W, 3) -> normalised float tensor (3, T, crop, crop)."""
+        """uint8 frames (T, H, W, 3) -> float tensor (3, T, H', W')."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
         h, w = x.shape[-2:]
         side = self.resize_to
-        size = (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
-        if size != (h, w):
-            # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-        top = (x.shape[-2] - self.crop_size) // 2
-        left = (x.shape[-1] - self.crop_size) // 2
-        x = x[..., top : top + self.crop_size, left : left + self.crop_size]
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0
-        std = torch.tensor(self.std).view(1, 3, 1, 1) * 255.0
-        return ((x - mean) / std).permute(1, 0, 2, 3).contiguous()
+        if side is not None:
+            size = (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
+            if size != (h, w):
+                # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        if self.crop_size is not None:
+            if self.crop_size > min(x.shape[-2:]):
+                raise ValueError(f"crop {self.crop_size} is larger than the frames ({x.shape[-2]}x{x.shape[-1]}); set a larger short side")
+            top = (x.shape[-2] - self.crop_size) // 2
+            left = (x.shape[-1] - self.crop_size) // 2
+            x = x[..., top : top + self.crop_size, left : left + self.crop_size]
+        if self.mean is not None and self.std is not None:
+            mean = torch.tensor(self.mean).view(1, 3, 1, 1) * self.scale
+            std = torch.tensor(self.std).view(1, 3, 1, 1) * self.scale
+            x = (x - mean) / std
+        elif self.scale != 1.0:
+            x = x / self.scale
+        return x.permute(1, 0, 2, 3).contiguous()
+
+    def batch(self, samples: Sequence[Sample], view: int = 0) -> torch.Tensor:
+        """One view of each sample, preprocessed and stacked: (B, 3, T, H', W')."""
+        clips = [self.clip_tensor(s.frames[s.view_indices()[view]]) for s in samples]
+        shapes = {tuple(c.shape) for c in clips}
+        if len(shapes) != 1:
+            detail = ", ".join(
+                f"{s.video_id or i}: {s.frames[s.view_indices()[view]].shape}" for i, s in enumerate(samples)
+            )
+            raise ValueError(
+                f"clips in one batch must have the same (T, H, W, 3) shape after preprocessing; got {detail} "
+                "(set a crop size so every clip is cropped alike)"
+            )
+        return torch.stack(clips)
 
 
 class VideoClipAdapter(ModelAdapter):
@@ -116,6 +152,8 @@ class VideoClipAdapter(ModelAdapter):
         super().__init__(model)
         self.clip = clip
         self.pathway_ratios = tuple(int(r) for r in pathway_ratios)
+        if clip.num_frames is None:
+            raise ValueError(f"{type(self).__name__} needs ClipSpec.num_frames")
         for r in self.pathway_ratios:
             if r < 1 or clip.num_frames % r:
                 raise ValueError(f"num_frames={clip.num_frames} is not divisible by pathway stride {r}")
@@ -134,19 +172,13 @@ class VideoClipAdapter(ModelAdapter):
         """One batched tensor (B, 3, T_k, crop, crop) per pathway ``k``."""
         if not samples:
             raise ValueError("prepare() needs at least one sample")
-        out: list[torch.Tensor] = []
-        for k in range(len(self.pathway_ratios)):
-            clips = []
-            for s in samples:
-                views = s.view_indices()
-                if len(views) != len(self.pathway_ratios):
-                    raise ValueError(
-                        f"sample {s.video_id!r} has {len(views)} views but {type(self.model).__name__} has "
-                        f"{len(self.pathway_ratios)} pathways; call adapter.views(sample) first"
-                    )
-                clips.append(self.clip.clip_tensor(s.frames[views[k]]))
-            out.append(torch.stack(clips))
-        return out
+        for s in samples:
+            if len(s.view_indices()) != len(self.pathway_ratios):
+                raise ValueError(
+                    f"sample {s.video_id!r} has {len(s.view_indices())} views but {type(self.model).__name__} has "
+                    f"{len(self.pathway_ratios)} pathways; call adapter.views(sample) first"
+                )
+        return [self.clip.batch(samples, k) for k in range(len(self.pathway_ratios))]
 
     def prepare(self, samples: Sequence[Sample]) -> Any:
         """Single pathway: a (B, 3, T, H, W) tensor; several: a list of them."""

@@ -1,4 +1,4 @@
-"""Work-arounds for four known packaging gaps of the video-model stack (``docs/environment.md``).
+"""Work-arounds for four known packaging gaps of the video-model stack (``docs/install.md``).
 
 The adapters call these functions *before* importing torchvision, pytorchvideo, mmaction or
 mmsegmentation. Each fix first checks whether the real thing works and does nothing if it does (a

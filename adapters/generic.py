@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from sdinterp.adapters._clip import KINETICS_MEAN, KINETICS_STD, ClipSpec
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
 from sdinterp.data.clips import uniform_temporal_subsample
@@ -27,44 +26,27 @@ def clips_to_tensor(
     view: int = 0,
     size: int | None = None,
     crop: int | None = None,
-    mean: Sequence[float] | None = (0.45, 0.45, 0.45),
-    std: Sequence[float] | None = (0.225, 0.225, 0.225),
+    mean: Sequence[float] | None = KINETICS_MEAN,
+    std: Sequence[float] | None = KINETICS_STD,
     scale: float = 255.0,
 ) -> torch.Tensor:
-    """Stack one view of each sample into a normalised float (B, 3, T, H, W) tensor.
+    """Stack one view of each sample into a float (B, 3, T, H, W) tensor with the project's one clip
+    preprocessor (:class:`~sdinterp.adapters._clip.ClipSpec`).
 
     Args:
-        samples: samples with views set; every sample's view must have the same length and size.
+        samples: samples with views set.
         view: which pathway view to stack.
-        size: resize the short side to this many pixels (bilinear) if given.
+        size: resize the short side to this many pixels if given.
         crop: centre-crop to ``crop`` x ``crop`` if given.
         mean, std: per-channel normalisation after dividing by ``scale`` (``None`` to skip).
         scale: divisor mapping uint8 to [0, 1] (1.0 keeps 0..255).
     """
-    clips = [s.frames[s.view_indices()[view]] for s in samples]
-    shapes = {c.shape for c in clips}
-    if len(shapes) != 1:
-        detail = ", ".join(f"{s.video_id or i}: {c.shape}" for i, (s, c) in enumerate(zip(samples, clips)))
-        raise ValueError(f"clips in one batch must have the same (T, H, W, 3) shape; got {detail}")
-    x = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3).float()  # B, 3, T, H, W
-    if size is not None:
-        b, c, t, h, w = x.shape
-        ratio = size / min(h, w)
-        nh, nw = max(1, round(h * ratio)), max(1, round(w * ratio))
-        x = F.interpolate(x.transpose(1, 2).reshape(b * t, c, h, w), size=(nh, nw), mode="bilinear", align_corners=False)
-        x = x.reshape(b, t, c, nh, nw).transpose(1, 2)
-    if crop is not None:
-        h, w = x.shape[-2:]
-        if crop > min(h, w):
-            raise ValueError(f"crop {crop} is larger than the frames ({h}x{w}); set a larger size")
-        top, left = (h - crop) // 2, (w - crop) // 2
-        x = x[..., top : top + crop, left : left + crop]
-    x = x / scale
-    if mean is not None and std is not None:
-        m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1, 1)
-        s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1, 1)
-        x = (x - m) / s
-    return x.contiguous()
+    spec = ClipSpec(None, crop, size, _triple(mean), _triple(std), scale)
+    return spec.batch(samples, view)
+
+
+def _triple(v: Sequence[float] | None) -> tuple[float, float, float] | None:
+    return None if v is None else tuple(float(x) for x in v)  # type: ignore[return-value]
 
 
 class GenericVideoAdapter(ModelAdapter):
@@ -102,6 +84,8 @@ class GenericVideoAdapter(ModelAdapter):
         self.num_frames = num_frames
         self.short_side, self.crop_size = short_side, crop_size
         self.mean, self.std, self.scale = mean, std, scale
+        # One preprocessor for every adapter; built now so bad options fail before any forward.
+        self.clip = ClipSpec(num_frames, crop_size, short_side, _triple(mean), _triple(std), scale)
         self.channels = dict(channels or {})
         self.default_pooling = pooling
         unknown = set(self.channels) - {n for n, _ in model.named_modules()}
@@ -121,7 +105,7 @@ class GenericVideoAdapter(ModelAdapter):
         return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, self.num_frames),))
 
     def prepare(self, samples: Sequence[Sample]) -> torch.Tensor:
-        return clips_to_tensor(samples, 0, self.short_side, self.crop_size, self.mean, self.std, self.scale)
+        return self.clip.batch(samples, 0)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,6 @@
 """Adapter for MMAction2 (1.x) recognizers, built from a config file or wrapped when already built.
 
-Canonical layers by backbone (method.md §3 and §8; all pooled to (B, C)):
+Canonical layers by backbone (docs/method.md §3 and §8; all pooled to (B, C)):
 
 * ``ResNet3d`` family (I3D, SlowOnly, CSN, R(2+1)D): ``stage1`` = stem after its max-pool
   (``backbone.maxpool``; ``backbone.conv1`` without it), ``stage2..5`` = ``backbone.layer1..4``; stage 2
@@ -18,7 +18,7 @@ Canonical layers by backbone (method.md §3 and §8; all pooled to (B, C)):
   ``stage2..5`` = ``backbone.layer1..4``; (B·T, C, H, W) features are unfolded to (B, C, T, H, W)
   before the global average.
 * Transformers (TimeSformer, MViT, VideoSwin): ``blockK`` = the K-th block's tokens, averaged over
-  all tokens including CLS, before any final norm (method.md §3).
+  all tokens including CLS, before any final norm (docs/method.md §3).
 
 Examples:
     >>> adapter = build_mmaction2("slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb.py",

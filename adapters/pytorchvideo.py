@@ -1,7 +1,7 @@
 """Adapter for pytorchvideo's video models (slow_r50, slowfast_r50, x3d_s/m, c2d_r50, i3d_r50,
 csn_r101, r2plus1d_r50, mvit_base_16x4), built with ``pretrained=False`` only.
 
-Canonical layers (method.md §3 and §8):
+Canonical layers (docs/method.md §3 and §8):
 
 * 3D CNNs: ``stage1..stage5`` = ``blocks[k]`` for the stem and the four ``ResStage`` blocks, globally
   averaged over T, H, W. C2D/I3D's temporal max-pool after stage 2 (``blocks[2]``) is skipped, so
@@ -11,7 +11,7 @@ Canonical layers (method.md §3 and §8):
   ``fused.stageK`` (K = 1..4) is the slow output of ``blocks[K-1].multipathway_fusion``
   (slow + fast->slow channels); ``cat.stage5`` concatenates pooled slow and fast stage 5
   (the reference's ``slowfast_r50_8x8_cat``, 2048 + 256 units).
-* MViT: ``blockK`` = ``blocks[K]`` token mean including CLS, before the final norm (method.md §3).
+* MViT: ``blockK`` = ``blocks[K]`` token mean including CLS, before the final norm (docs/method.md §3).
 
 Examples:
     >>> adapter = build_pytorchvideo("slowfast_r50", num_frames=8, crop_size=64)   # doctest: +SKIP
@@ -114,7 +114,7 @@ class PyTorchVideoAdapter(VideoClipAdapter):
             for k in range(5):
                 fusion = blocks[k].multipathway_fusion
                 if isinstance(fusion, nn.Identity) or fusion is None:
-                    continue  # stage 5 has no lateral connection (method.md §3)
+                    continue  # stage 5 has no lateral connection (docs/method.md §3)
                 name = f"fused.stage{k + 1}"
                 width = widths["slow"][k] + (module_width(fusion) or 0)
                 out[name] = LayerInfo(name, f"blocks.{k}.multipathway_fusion", width, "fused", select=_select_slow)

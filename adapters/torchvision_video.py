@@ -4,13 +4,13 @@ swin3d_t (always ``weights=None``).
 Canonical layers:
 
 * ResNet-18 family (``VideoResNet``): ``stage1`` = ``stem`` (no max-pool in this stem),
-  ``stage2..stage5`` = ``layer1..layer4``, globally averaged over T, H, W (method.md §3: the stage
+  ``stage2..stage5`` = ``layer1..layer4``, globally averaged over T, H, W (docs/method.md §3: the stage
   outputs, post-ReLU).
 * S3D: ``stage1..stage5`` end where the resolution changes, as I3D-style Inception networks are
   usually staged [INFERRED]: ``features.0`` (Conv_1a, 64), ``features.3`` (Conv_2c, 192),
   ``features.6`` (Mixed_3c, 480), ``features.12`` (Mixed_4f, 832), ``features.15`` (Mixed_5c, 1024).
 * MViT v1/v2: ``blockK`` = ``blocks[K]`` tokens, mean over tokens including CLS, before the final
-  norm (method.md §3, as the official MViT code).
+  norm (docs/method.md §3, as the official MViT code).
 * Swin3D: ``blockK`` = the K-th ``SwinTransformerBlock`` across the four stages (``features.0/2/4/6``),
   mean over T, H, W of its channels-last (B, T, H, W, C) output, before patch merging.
 

@@ -36,7 +36,17 @@ def adapt(model: Any, **options: Any) -> ModelAdapter:
 
 def load_model(spec: str, **options: Any) -> Any:
     """Resolve a model spec (``mmaction2:CFG[:WEIGHTS]``, ``pytorchvideo:slowfast_r50``,
-    ``torchvision:r3d_18``, ``python:pkg.mod:factory``) to a model or adapter via the plugins."""
+    ``torchvision:r3d_18``, ``python:pkg.mod:factory``) to a model or adapter via the plugins.
+
+    Args:
+        spec: the model spec.
+        **options: family options, e.g. ``weights`` (a local weights file; never downloaded),
+            ``trust_weights`` (allow unpickling a weights file you trust), ``num_frames``,
+            ``crop_size``, ``short_side``. ``checkpoint``/``trust_checkpoint`` are deprecated
+            aliases of ``weights``/``trust_weights``.
+    """
+    renamed_option(options, "checkpoint", "weights", "load_model")
+    renamed_option(options, "trust_checkpoint", "trust_weights", "load_model")
     result = get_plugin_manager().hook.sdinterp_load_model(spec=spec, options=dict(options))
     if result is None:
         family = spec.split(":", 1)[0] if ":" in spec else spec

@@ -60,13 +60,13 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> "nn.Module | Mode
 
     Args:
         spec: the spec string as typed by the user.
-        options: extra keyword options (e.g. ``checkpoint``, ``device``).
+        options: extra keyword options (e.g. ``weights``, ``trust_weights``, ``num_frames``).
     """
 
 
 @hookspec
 def sdinterp_register(registry: "Registry") -> None:
-    """Add named components to the registry: samplers, scorers, restylers, model-spec families.
+    """Add named components to the registry: samplers, restylers, scorers, pair protocols, or any other kind.
 
     Called once per plugin when the plugin manager is first used. Use the ``registry.add_*`` methods;
     names must be unique across plugins (a clash raises with both owners named).

@@ -4,7 +4,7 @@ The estimators of Kowal et al. need, per unit, only first and second moments of 
 of each pair: means, variances and the cross-covariance. :class:`PairMoments` keeps exactly those in
 float64, updated batch by batch and merged with the pairwise formulas of Chan, Golub & LeVeque
 (1979) — never raw sums of squares, which lose every digit when a unit's mean is large next to its
-spread. So a run never stores per-pair activations, can be checkpointed and resumed, and can be
+spread. So a run never stores per-pair activations, can be saved and resumed, and can be
 sharded over processes and merged (``all_reduce``) with the same result up to rounding.
 
 :class:`PairMoments` is the one mergeable state of the project: :class:`MomentStore` (every layer

@@ -20,7 +20,7 @@ TSN = "tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb"
 TSM = "tsm_imagenet-pretrained-r50_8xb16-1x1x8-100e_kinetics400-rgb"
 SWIN_T = [96] * 2 + [192] * 2 + [384] * 6 + [768] * 2
 # mmaction's MViT widens in the first block of a stage: 96 at block 0, x2 at blocks 1, 3 and 14
-# (method.md §3).
+# (docs/method.md §3).
 MVIT_S = [96, 192, 192] + [384] * 11 + [768] * 2
 
 ARCHITECTURES = {

@@ -1,4 +1,4 @@
-"""The estimator against method.md §1: test vectors TV1/TV2 through the PairMoments path, an
+"""The estimator against docs/method.md §1: test vectors TV1/TV2 through the PairMoments path, an
 independent literal transcription of the official algorithm, and its documented properties."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ TV2 = dict(
 
 
 def literal_dim_est(za, zb, factors, thresh=0.5):
-    """A direct, stored-activation transcription of method.md §1 (the official ``dim_est``),
+    """A direct, stored-activation transcription of docs/method.md §1 (the official ``dim_est``),
     written independently of the library: used as the 1e-9 reference for the moments path."""
     za, zb, factors = np.asarray(za, float), np.asarray(zb, float), np.asarray(factors)
     zall = np.vstack([za, zb])
@@ -97,7 +97,7 @@ def test_official_matches_literal_reference_to_1e9(tv):
 
 @pytest.mark.parametrize("tv", [TV1, TV2], ids=["TV1", "TV2"])
 def test_official_matches_published_vectors(tv):
-    """The values method.md prints (6 decimals) from running the official code."""
+    """The values docs/method.md §1.1 prints (6 decimals) from running the official code."""
     lb = sdinterp.estimate(tv["za"], tv["zb"], tv["factors"])
     np.testing.assert_allclose([lb.scores[k] for k in ("dynamic", "static", "identical")], tv["S"], atol=5e-7)
     np.testing.assert_allclose([lb.shares[k] for k in ("dynamic", "static", "identical")], tv["softmax"], atol=5e-7)
@@ -128,7 +128,7 @@ def test_factor_labels_by_name_equal_codes():
 
 
 def test_layer_score_can_exceed_one():
-    """method.md §1 difference 1: with za = zb = [[0,0],[10,10],[5,5],[5,5]], factors [0,0,1,1], S = (2, 0, 1)."""
+    """docs/method.md §1 difference 1: with za = zb = [[0,0],[10,10],[5,5],[5,5]], factors [0,0,1,1], S = (2, 0, 1)."""
     z = [[0, 0], [10, 10], [5, 5], [5, 5]]
     lb = sdinterp.estimate(z, z, [0, 0, 1, 1])
     assert lb.scores["dynamic"] == pytest.approx(2.0, abs=1e-12)

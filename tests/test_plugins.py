@@ -35,7 +35,7 @@ def test_every_hookspec_is_documented(hook):
 
 def test_builtins_register_through_entry_points():
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="sdinterp")}
-    for name in ("builtin_samplers", "builtin_scorers", "builtin_restylers", "generic"):
+    for name in ("builtin_samplers", "builtin_scorers", "builtin_restylers", "builtin_protocols", "generic"):
         assert name in eps and eps[name].dist.name == "sdinterp"
     registry = get_registry()
     assert registry.owner("sampler", "frame_shuffle") == "builtin_samplers"
@@ -45,7 +45,7 @@ def test_builtins_register_through_entry_points():
 def test_third_party_distribution_is_discovered_and_used():
     rows = {r["name"]: r for r in list_plugins()}
     assert rows["example"]["distribution"] == "sdinterp-example-plugin"
-    assert rows["example"]["version"] == "0.3.1"
+    assert rows["example"]["version"] == "0.4.0"
     assert get_registry().owner("sampler", "time_reverse") == "example"
     model = sdinterp.load_model("example:tiny")
     adapter = sdinterp.adapt(model)
@@ -79,6 +79,52 @@ def test_unrecognised_model_object_is_explained():
 
 def test_cli_plugins_lists_distribution_and_version():
     out = subprocess.run([sys.executable, "-m", "sdinterp.cli", "plugins"], capture_output=True, text=True, check=True).stdout
-    assert "sdinterp-example-plugin 0.3.1" in out
+    assert "sdinterp-example-plugin 0.4.0" in out
     assert f"sdinterp {sdinterp.__version__}" in out
     assert "sampler:time_reverse" in out and "scorer:official" in out
+
+
+def test_third_party_scorer_is_usable_by_name_everywhere():
+    """A scorer registered by an installed distribution works wherever a built-in one does."""
+    assert get_registry().owner("scorer", "uncentred_cosine") == "example"
+    rng = __import__("numpy").random.default_rng(0)
+    z1 = rng.normal(size=(40, 6)) + 3.0
+    z2 = z1 + rng.normal(scale=0.5, size=(40, 6))
+    lb = sdinterp.estimate(z1, z2, ["static", "dynamic"] * 20, scorer="uncentred_cosine")
+    assert lb.scorer == "uncentred_cosine" and lb.n_units == 6
+    # Uncentred features with a large common offset are near-cosine-1 for both factors.
+    assert all(v > 0.9 for v in lb.unit_scores["dynamic"]) and all(v > 0.9 for v in lb.unit_scores["static"])
+    official = sdinterp.estimate(z1, z2, ["static", "dynamic"] * 20)
+    assert official.scores["dynamic"] != lb.scores["dynamic"]
+    metric = sdinterp.BiasMetric(scorer="uncentred_cosine").update(z1, z2, ["static", "dynamic"] * 20)
+    assert metric.compute() == lb
+    report = sdinterp.StaticDynamic(sdinterp.load_model("example:tiny"), scorer="uncentred_cosine").attribute(
+        make_planted_clips(4), n_pairs=4, batch_size=9, seed=0, show_progress=False
+    )
+    assert report["late"].scorer == "uncentred_cosine" and report.config["scorer"] == "uncentred_cosine"
+
+
+def test_cli_scorer_choices_come_from_the_registry(tmp_path):
+    help_text = subprocess.run([sys.executable, "-m", "sdinterp", "report", "--help"], capture_output=True, text=True, check=True).stdout
+    for name in ("official", "pearson", "uncentred_cosine", "shared-anchor", "time_reverse", "photometric"):
+        assert name in help_text
+    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
+    out = tmp_path / "r.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "sdinterp", "report", "example:tiny", str(video), "--scorer", "uncentred_cosine",
+         "--n-pairs", "4", "--clip-length", "8", "--no-progress", "--json", str(out)],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    import json
+
+    data = json.loads(out.read_text())
+    assert data["config"]["scorer"] == "uncentred_cosine" and {l["scorer"] for l in data["layers"]} == {"uncentred_cosine"}
+    bad = subprocess.run([sys.executable, "-m", "sdinterp", "report", "example:tiny", str(video), "--scorer", "cosine"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "uncentred_cosine" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_protocols_are_registered_plugins():
+    assert get_registry().owner("protocol", "shared-anchor") == "builtin_protocols"
+    assert get_registry().owner("protocol", "official") == "builtin_protocols"

@@ -1,5 +1,5 @@
-"""An example third-party plugin: a model family with its own adapter, a model-spec loader and a
-static-pair sampler, registered through sdinterp's hooks only."""
+"""An example third-party plugin: a model family with its own adapter, a model-spec loader, a
+static-pair sampler and a scorer, registered through sdinterp's hooks only."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from sdinterp import Factor, LayerInfo, ModelAdapter, PairSampler, Sample, hookimpl
+from sdinterp.scoring import MomentScorer
 
 
 class TinyClipNet(nn.Module):
@@ -49,6 +50,29 @@ class TimeReverse(PairSampler):
         return anchor.replace(views=tuple(v[::-1].copy() for v in anchor.view_indices()))
 
 
+class UncentredCosine(MomentScorer):
+    """Per-unit cosine similarity of the raw (uncentred) pair features, E[ab] / sqrt(E[a²] E[b²]),
+    from the same moments the built-in scorers read; the layer score sums it over units."""
+
+    name = "uncentred_cosine"
+
+    def unit_scores(self, layer: str, moments: Any) -> dict[str, Any]:
+        unit, scores = {}, {}
+        valid = None
+        for f in (Factor.DYNAMIC, Factor.STATIC):
+            pm = moments[f]
+            ab = pm.cov + pm.mean_a * pm.mean_b
+            aa, bb = pm.var_a + pm.mean_a**2, pm.var_b + pm.mean_b**2
+            ok = (aa > 0) & (bb > 0)
+            valid = ok if valid is None else valid & ok
+            unit[f.value] = torch.where(ok, ab / torch.sqrt(torch.where(ok, aa * bb, torch.ones_like(aa))), torch.zeros_like(aa))
+        for f in unit:
+            unit[f] = torch.where(valid, unit[f], torch.zeros_like(unit[f])).numpy()
+            scores[f] = float(unit[f][valid.numpy()].sum())
+        scores["identical"] = 1.0
+        return {"scores": scores, "unit_scores": unit, "valid": valid.numpy()}
+
+
 @hookimpl
 def sdinterp_adapt(model: Any, options: dict[str, Any]) -> ModelAdapter | None:
     return TinyClipAdapter(model) if isinstance(model, TinyClipNet) else None
@@ -65,3 +89,4 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> nn.Module | None:
 @hookimpl
 def sdinterp_register(registry: Any) -> None:
     registry.add_sampler(TimeReverse.name, TimeReverse)
+    registry.add_scorer(UncentredCosine.name, UncentredCosine)
