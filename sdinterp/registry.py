@@ -63,6 +63,15 @@ class Registry:
         """Instantiate a registered component by name."""
         return self.get(kind, name)(**options)
 
+    def instance(self, kind: str, value: Any, expected: type, **options: Any) -> Any:
+        """``value`` if it already is an ``expected``, else the component registered under the name
+        ``value`` (created with ``options``); anything else is a TypeError naming the kind."""
+        if isinstance(value, str):
+            value = self.create(kind, value, **options)
+        if not isinstance(value, expected):
+            raise TypeError(f"expected a {expected.__name__} or a registered {kind} name, got {value!r}")
+        return value
+
     def names(self, kind: str) -> list[str]:
         return sorted(self._items.get(kind, {}))
 

@@ -11,11 +11,7 @@ __all__ = ["get_protocol", "protocol_names"]
 
 def get_protocol(protocol: str | PairProtocol) -> PairProtocol:
     """A protocol object from a registered name or a PairProtocol instance."""
-    if isinstance(protocol, str):
-        protocol = get_registry().create("protocol", protocol)
-    if not isinstance(protocol, PairProtocol):
-        raise TypeError(f"expected a PairProtocol or a registered protocol name, got {protocol!r}")
-    return protocol
+    return get_registry().instance("protocol", protocol, PairProtocol)
 
 
 def protocol_names() -> list[str]:

@@ -28,10 +28,7 @@ __all__ = ["StaticDynamic"]
 
 
 def _sampler(sampler: PairSampler | str, factor: Factor, role: str) -> PairSampler:
-    if isinstance(sampler, str):
-        sampler = get_registry().create("sampler", sampler)
-    if not isinstance(sampler, PairSampler):
-        raise TypeError(f"{role}: expected a PairSampler or a registered sampler name, got {sampler!r}")
+    sampler = get_registry().instance("sampler", sampler, PairSampler)
     if sampler.factor is not factor:
         raise ValueError(f"{role} must make {factor.value} pairs, but {sampler.describe()['name']!r} makes {sampler.factor.value} pairs")
     return sampler

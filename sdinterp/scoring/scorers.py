@@ -62,11 +62,7 @@ def get_scorer(scorer: str | UnitScorer) -> UnitScorer:
         UnknownComponentError: no loaded plugin registered that name (the message lists the valid ones).
         TypeError: the object is not a UnitScorer.
     """
-    if isinstance(scorer, str):
-        scorer = get_registry().create("scorer", scorer)
-    if not isinstance(scorer, UnitScorer):
-        raise TypeError(f"expected a UnitScorer or a registered scorer name, got {scorer!r}")
-    return scorer
+    return get_registry().instance("scorer", scorer, UnitScorer)
 
 
 def scorer_names() -> list[str]:
