@@ -76,5 +76,6 @@ def test_cli_weights_flag_and_deprecated_alias(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # example:tiny takes no weights option: the flag reaches the loader under its new name.
-        assert main(args + ["--checkpoint-file", str(tmp_path / "none.pth")]) == 0
+        (tmp_path / "w.pth").write_bytes(b"")
+        assert main(args + ["--checkpoint-file", str(tmp_path / "w.pth")]) == 0
     assert "--checkpoint-file is deprecated, use --weights" in capsys.readouterr().err

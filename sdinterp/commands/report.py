@@ -12,8 +12,12 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+import torch
+
+from sdinterp.commands._checks import UsageError, check_finite, check_output_file, check_positive, weights_provenance
 from sdinterp.commands._options import DeprecatedAlias, registry_choice
 
 
@@ -58,14 +62,29 @@ def _dataset(args: argparse.Namespace) -> Any:
     )
 
 
+def _check(args: argparse.Namespace) -> None:
+    for flag in ("n_pairs", "batch_size", "clip_length", "frames", "short_side", "crop_size"):
+        check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
+    if args.workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {args.workers}")
+    check_finite("--threshold", args.threshold)
+    for flag in ("json", "csv", "units_csv", "resume"):
+        check_output_file("--" + flag.replace("_", "-"), getattr(args, flag))
+    if args.weights and not Path(args.weights).is_file():
+        raise UsageError(f"--weights {args.weights}: no such file (sdinterp never downloads weights)")
+
+
 def run(args: argparse.Namespace) -> int:
     from sdinterp.adapt import adapt, load_model
     from sdinterp.plugin_manager import get_registry
     from sdinterp.pipeline import StaticDynamic
 
+    _check(args)  # before anything is loaded: a bad flag or output path costs nothing
     distributed = _init_distributed()
     try:
         options = _adapter_options(args)
+        # A random initialisation is part of the run: the seed makes it, the report records it.
+        torch.manual_seed(args.seed)
         adapter = adapt(load_model(args.model, **options), **options)
         registry = get_registry()
         static = registry.create("sampler", args.static_sampler)
@@ -77,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             _dataset(args), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed, protocol=args.protocol,
             show_progress=not args.no_progress, resume=args.resume, num_workers=args.workers,
         )
+        report.config["model"] = {"spec": args.model, "weights": weights_provenance(args.weights, args.seed)}
         rank = int(os.environ.get("RANK", "0"))
         if rank == 0:
             print(report.table())

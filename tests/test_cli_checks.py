@@ -1,0 +1,73 @@
+"""`sdinterp report` checks its flags and outputs before loading anything, and a random
+initialisation is seeded and recorded (a first part of the trustworthy-runs work)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
+SMALL = ["--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "2", "--clip-length", "8", "--no-progress"]
+
+
+def _report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sdinterp", "report", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_same_command_twice_gives_identical_json_and_records_the_init(tmp_path):
+    outs = []
+    for name in ("a.json", "b.json"):
+        run = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--seed", "5", "--json", str(tmp_path / name))
+        assert run.returncode == 0, run.stderr
+        outs.append((tmp_path / name).read_text())
+    assert outs[0] == outs[1]
+    model = json.loads(outs[0])["config"]["model"]
+    assert model == {"spec": "torchvision:r3d_18", "weights": {"source": "random init", "seed": 5}}
+    other = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--seed", "6", "--json", str(tmp_path / "c.json"))
+    assert other.returncode == 0 and (tmp_path / "c.json").read_text() != outs[0]
+
+
+def test_weights_file_is_recorded_with_its_hash(tmp_path):
+    import hashlib
+
+    import torch
+
+    import sdinterp
+
+    adapter = sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32)
+    torch.save(adapter.model.state_dict(), tmp_path / "w.pth")
+    run = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--weights", str(tmp_path / "w.pth"), "--json", str(tmp_path / "r.json"))
+    assert run.returncode == 0, run.stderr
+    weights = json.loads((tmp_path / "r.json").read_text())["config"]["model"]["weights"]
+    assert weights["sha256"] == hashlib.sha256((tmp_path / "w.pth").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--json", "{tmp}/missing/r.json"], "--json {tmp}/missing/r.json: folder {tmp}/missing does not exist"),
+        (["--json", "{tmp}"], "is a folder"),
+        (["--csv", "{tmp}/file.txt/r.csv"], "folder {tmp}/file.txt does not exist"),
+        (["--threshold", "nan"], "--threshold must be a finite number"),
+        (["--frames", "0"], "--frames must be a positive integer"),
+        (["--crop-size", "-3"], "--crop-size must be a positive integer"),
+        (["--n-pairs", "0"], "--n-pairs must be a positive integer"),
+        (["--weights", "{tmp}/nope.pth"], "no such file"),
+    ],
+)
+def test_bad_flags_fail_in_one_line_before_any_work(tmp_path, extra, message):
+    (tmp_path / "file.txt").write_text("")
+    extra = [e.format(tmp=tmp_path) for e in extra]
+    t0 = time.perf_counter()
+    # The model is never built: a spec whose family does not exist would fail later with another
+    # message, so the expected line proves the check ran first.
+    run = _report("nosuchfamily:model", str(VIDEO), "--no-progress", *extra)
+    assert run.returncode == 1, run.stdout + run.stderr
+    err = run.stderr.strip().splitlines()
+    assert len(err) == 1 and message.format(tmp=tmp_path) in err[0] and "Traceback" not in run.stderr
+    assert time.perf_counter() - t0 < 30
