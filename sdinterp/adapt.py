@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdinterp._deprecation import renamed_option
+from sdinterp.errors import UnsupportedModelError
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugin_manager import get_plugin_manager, list_plugins
 
@@ -20,13 +21,13 @@ def adapt(model: Any, **options: Any) -> ModelAdapter:
         **options: adapter options (e.g. ``num_frames``, ``size``, ``mean``, ``std``).
 
     Raises:
-        TypeError: no plugin recognises the model.
+        UnsupportedModelError: no plugin recognises the model (a ``TypeError``).
     """
     if isinstance(model, ModelAdapter):
         return model
     adapter = get_plugin_manager().hook.sdinterp_adapt(model=model, options=dict(options))
     if adapter is None:
-        raise TypeError(
+        raise UnsupportedModelError(
             f"no adapter plugin recognises a {type(model).__module__}.{type(model).__name__}; "
             f"loaded plugins: {', '.join(p['name'] for p in list_plugins()) or '(none)'}. "
             "Wrap it yourself with sdinterp.adapters.generic.GenericVideoAdapter or write an adapter plugin."

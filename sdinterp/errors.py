@@ -19,6 +19,7 @@ __all__ = [
     "NonFiniteActivationError",
     "VideoReadError",
     "RunStateError",
+    "UnsupportedModelError",
 ]
 
 
@@ -50,6 +51,10 @@ class DegenerateLayerError(SdinterpError, ValueError):
 
 class NonFiniteActivationError(SdinterpError, ValueError):
     """NaN or inf in the features of a layer."""
+
+
+class UnsupportedModelError(SdinterpError, TypeError):
+    """A model object or spec that no adapter plugin can drive; the message says what to do."""
 
 
 class RunStateError(SdinterpError, ValueError):

@@ -297,8 +297,7 @@ def split_by_factor(z1: Any, z2: Any, factors: Sequence[Any] | Any) -> Iterator[
     Yields:
         ``(factor, rows of z1, rows of z2)`` for each factor that has rows.
     """
-    a = np.asarray(z1.detach().cpu() if hasattr(z1, "detach") else z1)
-    b = np.asarray(z2.detach().cpu() if hasattr(z2, "detach") else z2)
+    a, b = _as_float64(z1).numpy(), _as_float64(z2).numpy()  # any float dtype, bfloat16 included
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(f"z1 and z2 must both be (N, C), got {a.shape} and {b.shape}")
     if isinstance(factors, (str, Factor, int, np.integer)):

@@ -71,3 +71,25 @@ def test_bad_flags_fail_in_one_line_before_any_work(tmp_path, extra, message):
     err = run.stderr.strip().splitlines()
     assert len(err) == 1 and message.format(tmp=tmp_path) in err[0] and "Traceback" not in run.stderr
     assert time.perf_counter() - t0 < 30
+
+
+def test_unsupported_model_is_one_clear_line(capsys):
+    from sdinterp.cli import main
+
+    assert main(["layers", "python:collections:OrderedDict"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no adapter plugin recognises a collections.OrderedDict" in err[0]
+
+
+def test_bfloat16_features_are_accepted():
+    import numpy as np
+    import torch
+
+    import sdinterp
+
+    rng = np.random.default_rng(0)
+    z1 = torch.tensor(rng.normal(size=(30, 5)), dtype=torch.bfloat16)
+    z2 = (z1.float() + 0.2 * torch.randn(30, 5)).to(torch.bfloat16)
+    factors = ["static", "dynamic"] * 15
+    lb = sdinterp.estimate(z1, z2, factors)
+    assert lb == sdinterp.estimate(z1.double().numpy(), z2.double().numpy(), factors)
