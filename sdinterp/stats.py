@@ -14,6 +14,7 @@ and factor of a run) and :class:`~sdinterp.scoring.BiasMetric` only hold PairMom
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -25,6 +26,22 @@ from sdinterp.interfaces import ESTIMATED_FACTORS, Factor
 __all__ = ["PairMoments", "MomentStore", "NonFiniteActivationError", "split_by_factor", "factor_moments"]
 
 _FIELDS = ("mean_a", "mean_b", "m2_a", "m2_b", "c_ab")
+
+
+def _pow2(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``t * 2**k``, exact (a power of two only moves exponents), in steps that never overflow the
+    factor itself."""
+    while k:
+        step = max(-1000, min(1000, k))
+        t = t * (2.0 ** step)
+        k -= step
+    return t
+
+
+def _exponent(*xs: torch.Tensor) -> int:
+    """The binary exponent e of the largest magnitude (max |x| in [2**(e-1), 2**e)), 0 for all zeros."""
+    peak = max(float(x.abs().max()) if x.numel() else 0.0 for x in xs)
+    return math.frexp(peak)[1] if peak > 0.0 else 0
 
 
 def _as_float64(x: Any) -> torch.Tensor:
@@ -39,6 +56,12 @@ class PairMoments:
     Kept per unit: the pair count ``n``, the means of a and b, their centred sums of squares
     (``m2_a``, ``m2_b``) and the centred cross-product ``c_ab`` (all float64, CPU).
 
+    The moments are kept for the features times ``2**-exponent``, the exponent taken from the
+    largest magnitude seen, so features of 1e200 or 1e-300 do not overflow or underflow their
+    squares. A power of two changes no digit, and every score is a ratio of second moments, so
+    reports are identical at any scale. The properties (``mean_a``, ``var_a``, ...) are in the
+    features' own units; :meth:`normalised` gives the scale-free moments the estimators use.
+
     Example::
 
         pm = PairMoments()
@@ -51,6 +74,7 @@ class PairMoments:
         self.name = name
         self.n = 0
         self.dim = dim
+        self.exponent = 0
         self._t: dict[str, torch.Tensor] = {}
         if dim is not None:
             self._init(dim)
@@ -86,19 +110,53 @@ class PairMoments:
                     f"{side} element of the pairs, e.g. pair {int(rows[0])} unit {int(cols[0])}"
                 )
         n2 = a64.shape[0]
+        e = _exponent(a64, b64)
+        if self.n == 0:
+            self.exponent = e
+        elif e > self.exponent:
+            self._rebase(e)
+        a64, b64 = _pow2(a64, -self.exponent), _pow2(b64, -self.exponent)
         mean_a, mean_b = a64.mean(0), b64.mean(0)
         da, db = a64 - mean_a, b64 - mean_b
         batch_stats = {"mean_a": mean_a, "mean_b": mean_b, "m2_a": (da * da).sum(0), "m2_b": (db * db).sum(0), "c_ab": (da * db).sum(0)}
         self._merge_stats(n2, batch_stats)
         return self
 
+    def _rebase(self, exponent: int) -> None:
+        """Express the kept moments at a larger exponent (exact, up to underflow of tiny values)."""
+        k = self.exponent - exponent
+        self._t = {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in self._t.items()}
+        self.exponent = exponent
+
+    def _scaled_fields(self, exponent: int) -> dict[str, torch.Tensor]:
+        k = self.exponent - exponent
+        return {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in self._t.items()}
+
+    def normalised(self, exponent: int | None = None) -> "PairMoments":
+        """A copy whose features are divided by ``2**exponent`` (default: its own exponent), with
+        exponent 0, so its properties are scale-free moments. Estimators normalise the factors of
+        a layer to one common exponent before taking ratios."""
+        out = PairMoments(self.dim, name=self.name)
+        out.n = self.n
+        if self.dim is not None:
+            out._t = self._scaled_fields(self.exponent if exponent is None else exponent)
+        return out
+
     def _where(self, batch: int | None) -> str:
         where = f"layer {self.name!r}" if self.name else "PairMoments"
         return f"{where}, batch {batch}" if batch is not None else where
 
-    def _merge_stats(self, n2: int, s2: Mapping[str, torch.Tensor]) -> None:
+    def _merge_stats(self, n2: int, s2: Mapping[str, torch.Tensor], exponent2: int | None = None) -> None:
         if n2 == 0:
             return
+        if exponent2 is not None:
+            if self.n == 0:
+                self.exponent = exponent2
+            elif exponent2 > self.exponent:
+                self._rebase(exponent2)
+            if exponent2 != self.exponent:
+                k = exponent2 - self.exponent
+                s2 = {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in s2.items()}
         if self.dim is None:
             self._init(int(s2["mean_a"].shape[0]))
         elif int(s2["mean_a"].shape[0]) != self.dim:
@@ -124,7 +182,7 @@ class PairMoments:
     def merge(self, other: "PairMoments") -> "PairMoments":
         """Fold ``other`` into this one (in place) and return self."""
         if other.n:
-            self._merge_stats(other.n, other._t)
+            self._merge_stats(other.n, other._t, other.exponent)
         return self
 
     @classmethod
@@ -136,11 +194,12 @@ class PairMoments:
 
     # -- (de)serialisation and distribution ------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "dim": self.dim, "name": self.name, **{k: v.clone() for k, v in self._t.items()}}
+        return {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> "PairMoments":
         self.name = state.get("name", self.name)
         self.n = int(state["n"])
+        self.exponent = int(state.get("exponent", 0))
         self.dim = None if state["dim"] is None else int(state["dim"])
         self._t = {k: _as_float64(state[k]).clone() for k in _FIELDS} if self.dim is not None else {}
         return self
@@ -169,14 +228,15 @@ class PairMoments:
         dim = known.pop()
         if self.dim is None:
             self._init(dim)
-        packed = torch.cat([torch.tensor([float(self.n)], dtype=torch.float64)] + [self._t[k] for k in _FIELDS])
+        head = torch.tensor([float(self.n), float(self.exponent)], dtype=torch.float64)
+        packed = torch.cat([head] + [self._t[k] for k in _FIELDS])
         gathered = [torch.zeros_like(packed) for _ in dims]
         dist.all_gather(gathered, packed, group=group)
         out = PairMoments(dim, name=self.name)
         for g in gathered:
-            parts = g[1:].split(dim)
-            out._merge_stats(int(round(g[0].item())), dict(zip(_FIELDS, parts)))
-        self.n, self._t = out.n, out._t
+            parts = g[2:].split(dim)
+            out._merge_stats(int(round(g[0].item())), dict(zip(_FIELDS, parts)), int(round(g[1].item())))
+        self.n, self._t, self.exponent = out.n, out._t, out.exponent
         return self
 
     # -- derived moments (biased, 1/N, as the official estimator) ---------------------------------
@@ -187,28 +247,28 @@ class PairMoments:
     @property
     def mean_a(self) -> torch.Tensor:
         self._need()
-        return self._t["mean_a"]
+        return _pow2(self._t["mean_a"], self.exponent)
 
     @property
     def mean_b(self) -> torch.Tensor:
         self._need()
-        return self._t["mean_b"]
+        return _pow2(self._t["mean_b"], self.exponent)
 
     @property
     def var_a(self) -> torch.Tensor:
         self._need()
-        return self._t["m2_a"] / self.n
+        return _pow2(self._t["m2_a"] / self.n, 2 * self.exponent)
 
     @property
     def var_b(self) -> torch.Tensor:
         self._need()
-        return self._t["m2_b"] / self.n
+        return _pow2(self._t["m2_b"] / self.n, 2 * self.exponent)
 
     @property
     def cov(self) -> torch.Tensor:
         """Cov(a, b) about each side's own mean (Pearson's numerator, paper Eq. 2)."""
         self._need()
-        return self._t["c_ab"] / self.n
+        return _pow2(self._t["c_ab"] / self.n, 2 * self.exponent)
 
     @property
     def pooled_mean(self) -> torch.Tensor:

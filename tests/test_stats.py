@@ -131,3 +131,37 @@ def test_update_rejects_width_change_and_inf():
 def test_empty_moments_refuse_to_answer():
     with pytest.raises(ValueError, match="no pairs"):
         _ = PairMoments(name="z").cov
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-300, 1e-200, 2.0**600])
+@pytest.mark.parametrize("scorer", ["official", "pearson"])
+def test_report_is_scale_invariant(scale, scorer):
+    # Squares of 1e200 overflow float64 and of 1e-300 underflow: the moments keep a power-of-two
+    # exponent apart, so the report must not change (nor call every unit constant).
+    from sdinterp.scoring import estimate
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(48, 12)) + 5.0
+    b = a + 0.7 * rng.normal(size=(48, 12))
+    factors = ["static"] * 24 + ["dynamic"] * 24
+    base = estimate(a, b, factors, scorer=scorer)
+    scaled = estimate(a * scale, b * scale, factors, scorer=scorer)
+    for k, v in base.scores.items():
+        assert scaled.scores[k] == pytest.approx(v, rel=1e-12, abs=1e-12)
+    assert scaled.dims == base.dims
+    assert list(scaled.categories) == list(base.categories)
+    np.testing.assert_allclose(scaled.unit_scores["dynamic"], base.unit_scores["dynamic"], rtol=1e-12, atol=1e-12)
+
+
+def test_moments_merge_across_exponents_and_keep_units():
+    # Parts of very different magnitude merge to the moments of the whole, and the properties are in
+    # the features' own units.
+    rng = np.random.default_rng(4)
+    a = np.concatenate([rng.normal(size=(10, 3)), 1e6 * rng.normal(size=(10, 3))])
+    b = a + rng.normal(size=a.shape)
+    whole = PairMoments().update(a, b)
+    parts = PairMoments().update(a[:10], b[:10]).merge(PairMoments().update(a[10:], b[10:]))
+    np.testing.assert_allclose(parts.var_a.numpy(), a.var(0), rtol=1e-10)
+    np.testing.assert_allclose(whole.cov.numpy(), parts.cov.numpy(), rtol=1e-10)
+    state = PairMoments.from_state_dict(parts.state_dict())
+    assert state.exponent == parts.exponent and torch.equal(state.mean_b, parts.mean_b)

@@ -56,6 +56,13 @@ def _check(layer: str, moments: Mapping[Factor, PairMoments]) -> tuple[PairMomen
     return dyn, stat
 
 
+def _scale_free(moments: Mapping[Factor, PairMoments]) -> dict[Factor, PairMoments]:
+    """Both factors' moments divided by one common power of two: every score is a ratio of second
+    moments, so this changes no digit, and features of any magnitude (1e200, 1e-300) score alike."""
+    exponent = max(moments[f].exponent for f in ESTIMATED_FACTORS)
+    return {f: moments[f].normalised(exponent) for f in ESTIMATED_FACTORS}
+
+
 def _constant(var: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return var <= (_CONST_RTOL * mean.abs()) ** 2
 
@@ -68,7 +75,7 @@ def official_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[s
         estimated factor, 0 where invalid) and ``valid`` ((D,) bool).
     """
     dyn, stat = _check(layer, moments)
-    pooled = {f: moments[f] for f in ESTIMATED_FACTORS}
+    pooled = _scale_free(moments)
     # Total variance over all 2N rows of both factors: combine each factor's (2N_f, m_f, v_f) group.
     counts = {f: 2.0 * pm.n for f, pm in pooled.items()}
     total = sum(counts.values())
@@ -94,6 +101,7 @@ def official_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[s
 def pearson_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[str, Any]:
     """Paper-literal estimator: Eq. 2 Pearson per unit, Eq. 1 their sum over valid units."""
     dyn, _ = _check(layer, moments)
+    moments = _scale_free(moments)
     valid = torch.ones(dyn.dim, dtype=torch.bool)
     for f in ESTIMATED_FACTORS:
         pm = moments[f]
