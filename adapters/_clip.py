@@ -247,8 +247,9 @@ def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True
     except pickle.UnpicklingError as exc:
         if not trusted:
             raise ValueError(
-                f"weights file {str(path)!r} holds objects other than tensors ({str(exc).splitlines()[0]}); "
-                "if you trust the file, pass trust_weights=True (CLI: --trust-weights) to unpickle it fully"
+                f"weights file {str(path)!r} is a legacy pickle holding objects other than tensors "
+                f"({str(exc).strip().splitlines()[0][:120]}); it was not loaded, because unpickling can run any code. "
+                "Only if you trust where it came from, pass trust_weights=True (CLI: --trust-weights)"
             ) from None
         state = torch.load(p, map_location="cpu", weights_only=False)
     for key in ("model_state", "state_dict", "model"):

@@ -100,7 +100,7 @@ class GenericVideoAdapter(ModelAdapter):
         }
 
     def views(self, sample: Sample) -> Sample:
-        if self.num_frames is None:
+        if self.num_frames is None or sample.views is not None:
             return super().views(sample)
         return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, self.num_frames),))
 

@@ -13,6 +13,22 @@ from sdinterp.plugin_manager import get_plugin_manager, list_plugins
 __all__ = ["adapt", "load_model", "load_adapter"]
 
 
+#: Size options every adapter family takes; 0 or a negative value is refused here, once, so no family
+#: can read it as "not given" and silently fall back to its native size.
+_SIZE_OPTIONS = ("num_frames", "crop_size", "short_side", "size")
+
+
+def _check_sizes(options: dict[str, Any]) -> None:
+    for name in _SIZE_OPTIONS:
+        value = options.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int,)) and not (isinstance(value, float) and value.is_integer()):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r} (leave it unset for the model's native size)")
+
+
 def adapt(model: Any, **options: Any) -> ModelAdapter:
     """Wrap ``model`` in the adapter of its family (first plugin to answer wins).
 
@@ -25,6 +41,7 @@ def adapt(model: Any, **options: Any) -> ModelAdapter:
     """
     if isinstance(model, ModelAdapter):
         return model
+    _check_sizes(options)
     adapter = get_plugin_manager().hook.sdinterp_adapt(model=model, options=dict(options))
     if adapter is None:
         raise UnsupportedModelError(
@@ -48,6 +65,7 @@ def load_model(spec: str, **options: Any) -> Any:
     """
     renamed_option(options, "checkpoint", "weights", "load_model")
     renamed_option(options, "trust_checkpoint", "trust_weights", "load_model")
+    _check_sizes(options)
     result = get_plugin_manager().hook.sdinterp_load_model(spec=spec, options=dict(options))
     if result is None:
         family = spec.split(":", 1)[0] if ":" in spec else spec

@@ -8,6 +8,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 from typing import Sequence
 
 from sdinterp._version import __version__
@@ -37,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    shown = warnings.showwarning
+
+    def one_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        print(f"sdinterp {args.command}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = one_line  # warnings of a run are one line each, like its errors
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `sdinterp layers ... | head`: the reader left, nothing to report
@@ -45,12 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (SdinterpError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
+    except (SdinterpError, ValueError, KeyError, OSError, RuntimeError, ImportError, TypeError) as exc:
         # Errors of ours carry a full explanation; a traceback would only hide it.
         if getattr(args, "debug", False):
             raise
-        print(f"sdinterp {args.command}: error: {exc}", file=sys.stderr)
+        text = str(exc).strip() or type(exc).__name__
+        print(f"sdinterp {args.command}: error: {text}", file=sys.stderr)
         return 1
+    except Exception as exc:  # not a user error we know of: still one line, and how to see more
+        if getattr(args, "debug", False):
+            raise
+        print(f"sdinterp {args.command}: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,8 @@ __all__ = [
     "NonFiniteActivationError",
     "VideoReadError",
     "RunStateError",
+    "ReliabilityWarning",
+    "ShortVideoWarning",
     "UnsupportedModelError",
 ]
 
@@ -67,3 +69,11 @@ class VideoReadError(SdinterpError, ValueError):
     def __init__(self, path: str | os.PathLike[str], message: str):
         self.path = str(path)
         super().__init__(f"{self.path}: {message}")
+
+
+class ReliabilityWarning(UserWarning):
+    """A run whose numbers are weaker than they look: too few pairs, inputs left unused or reused."""
+
+
+class ShortVideoWarning(UserWarning):
+    """A video shorter than the clip window: its frames are looped to fill it (reference behaviour)."""

@@ -40,7 +40,7 @@ def test_report_on_a_real_video_writes_json_and_csv(tmp_path, capsys):
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "early" in printed and "pairs: dynamic 6, static 6" in printed
+    assert "early" in printed and "6 static and 6 dynamic pairs" in printed
     data = json.loads(out_json.read_text())
     assert [l["layer"] for l in data["layers"]] == ["early", "late"] and data["seed"] == 2
     assert pd.read_csv(out_csv).shape[0] == 2

@@ -27,9 +27,11 @@ def test_same_command_twice_gives_identical_json_and_records_the_init(tmp_path):
         outs.append((tmp_path / name).read_text())
     assert outs[0] == outs[1]
     model = json.loads(outs[0])["config"]["model"]
-    assert model == {"spec": "torchvision:r3d_18", "weights": {"source": "random init", "seed": 5}}
+    assert model["spec"] == "torchvision:r3d_18" and model["weights"] == {"source": "random init", "seed": 5}
+    assert model["class"] == "torchvision.models.video.resnet.VideoResNet" and len(model["state_sha256"]) == 64
     other = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--seed", "6", "--json", str(tmp_path / "c.json"))
     assert other.returncode == 0 and (tmp_path / "c.json").read_text() != outs[0]
+    assert json.loads((tmp_path / "c.json").read_text())["config"]["model"]["state_sha256"] != model["state_sha256"]
 
 
 def test_weights_file_is_recorded_with_its_hash(tmp_path):

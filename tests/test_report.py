@@ -55,11 +55,29 @@ def test_frame_csv_and_units(report, tmp_path):
 def test_printed_table(report):
     text = str(report)
     lines = text.splitlines()
-    assert lines[0].split()[:5] == ["layer", "units", "dyn", "%", "stat"]
+    head = next(l for l in lines if l.startswith("layer"))
+    assert head.split()[:5] == ["layer", "units", "dyn", "%", "stat"]
     row = next(l for l in lines if l.startswith("static_heavy"))
     lb = report["static_heavy"]
     assert f"{lb.percent['static']:.1f}" in row and f"{lb.percent['dynamic']:.1f}" in row
-    assert "pairs: dynamic 16, static 16" in text and "seed 7" in text
+    # unit-category counts with their share of the categorised units
+    counts, pct = lb.category_counts, lb.category_percent
+    assert f"{counts['static']} ({pct['static']:.0f}%)" in row
+    assert "16 static and 16 dynamic pairs" in text and "seed 7" in text
+    # provenance above the table, legend below it
+    assert lines[0].startswith("model:") and "state sha256" in lines[0]
+    assert any(l.startswith("scorer:") for l in lines) and any(l.startswith("versions:") for l in lines)
+    legend = text[text.index("legend:"):]
+    assert "softmax" in legend and "not a unit count" in legend and "unasg" in legend and "const" in legend
+
+
+def test_categories_are_plain_strings_and_softmax_is_labelled(report):
+    lb = report["static_heavy"]
+    assert type(lb.categories[0]) is str and repr(list(lb.categories)[0]).startswith("'")
+    data = json.loads(report.to_json())
+    softmax = data["layers"][0]["unit_softmax"]
+    assert set(softmax) == {"dynamic", "static", "identical"} and len(softmax["static"]) == lb.n_units
+    assert np.allclose(lb.unit_softmax_by_factor["static"], lb.unit_softmax[:, 1])
 
 
 def test_category_percent_follows_official_denominator(report):

@@ -96,4 +96,4 @@ def test_single_video_file(tmp_path) -> None:
     entries, problems = scan_dataset(path)
     assert problems == [] and [e.video_id for e in entries] == ["x"]
     _, problems = scan_dataset(path, min_frames=4)
-    assert [p.kind for p in problems] == ["too_short"] and "has 3 frames" in problems[0].message
+    assert [p.kind for p in problems] == ["too_short"] and "has 3 frame(s)" in problems[0].message

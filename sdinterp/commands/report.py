@@ -9,9 +9,10 @@ pairs over processes (gloo on CPU, nccl on GPU) and all-reduce the statistics.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 
 from sdinterp.commands._checks import UsageError, check_finite, check_output_file, check_positive, weights_provenance
 from sdinterp.commands._options import DeprecatedAlias, registry_choice
+from sdinterp.errors import ReliabilityWarning, ShortVideoWarning
 
 
 def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,23 +44,55 @@ def _init_distributed() -> bool:
     return True
 
 
-def _dataset(args: argparse.Namespace) -> Any:
-    from sdinterp.data.datasets import VideoClipDataset, discover
+def _belongs(problem_path: str, entry: Any) -> bool:
+    roots = [str(p) for p in entry.sources.values()] + ([str(entry.flow_dir)] if entry.flow_dir else [])
+    return any(problem_path == r or problem_path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
-    entries = []
+
+def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """Every input checked as ``sdinterp scan`` checks it, before any model is loaded: the videos to
+    use and, with ``--skip-bad``, what was left out (recorded in the report)."""
+    from sdinterp.data.scan import scan_dataset
+
+    entries, skipped = [], []
     for path in args.inputs:
-        found, problems = discover(path)
+        if not Path(path).exists():
+            raise UsageError(f"input {path}: no such file or folder")
+        found, problems = scan_dataset(path, min_frames=2, clip_length=args.clip_length)
         errors = [p for p in problems if p.severity == "error"]
-        if errors:
-            listing = "\n  ".join(map(str, errors))
-            raise ValueError(f"{len(errors)} problem(s) in {path} (see `sdinterp scan {path}`):\n  {listing}")
-        entries.extend(found)
+        for p in problems:
+            if p.kind == "short":
+                warnings.warn(f"{p.path}: {p.message}; --clip-length {args.clip_length}", ShortVideoWarning, stacklevel=1)
+        if errors and not args.skip_bad:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise UsageError(
+                f"{len(errors)} problem(s) in input {path}: {errors[0]}{more}; run `sdinterp scan {path}` to see them "
+                "all, fix them, or pass --skip-bad to leave those videos out"
+            )
+        skipped += [f"{p.path}: {p.message}" for p in errors]
+        entries += [e for e in found if not any(_belongs(p.path, e) for p in errors)]
+    if skipped:
+        warnings.warn(f"--skip-bad: {len(skipped)} problem(s) left out (listed in the report), e.g. {skipped[0]}", ReliabilityWarning, stacklevel=1)
     if not entries:
-        raise ValueError(f"no videos found in {', '.join(args.inputs)}")
+        raise UsageError(f"no usable videos in {', '.join(args.inputs)}" + (" (every one had a problem)" if skipped else ""))
+    return entries, skipped
+
+
+def _dataset(args: argparse.Namespace, entries: list[Any]) -> Any:
+    from sdinterp.data.datasets import VideoClipDataset
+    from sdinterp.interfaces import PairProtocol
+    from sdinterp.plugin_manager import get_registry
+
+    n_clips = get_registry().instance("protocol", args.protocol, PairProtocol).n_clips(args.n_pairs)
+    if n_clips < len(entries):
+        warnings.warn(
+            f"{n_clips} of the {len(entries)} videos are used: --n-pairs {args.n_pairs} needs {n_clips} clips and "
+            f"clip i reads video i mod {len(entries)}; pass --n-pairs {len(entries)} or more to use every video",
+            ReliabilityWarning, stacklevel=1,
+        )
     styled = any(None not in e.sources for e in entries)
-    repeats = max(1, math.ceil(args.n_pairs / len(entries)))
     return VideoClipDataset(
-        entries, clip_length=args.clip_length, seed=args.seed, style="random" if styled else None, repeats=repeats
+        entries, clip_length=args.clip_length, seed=args.seed, style="random" if styled else None, num_clips=n_clips
     )
 
 
@@ -74,12 +108,50 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--weights {args.weights}: no such file (sdinterp never downloads weights)")
 
 
+def _fallback_path(args: argparse.Namespace) -> Path:
+    if args.resume:
+        return Path(args.resume).with_name(Path(args.resume).name + ".report.json")
+    return Path(tempfile.gettempdir()) / f"sdinterp-report-{os.getpid()}.json"
+
+
+def _write_outputs(report: Any, args: argparse.Namespace) -> None:
+    """Write the requested files; if one cannot be written (a disk filled up, a folder removed
+    during the run) the whole report goes next to the run state (or the temp folder) instead, and
+    the message says where: a finished computation is never lost."""
+    outputs = [
+        (args.json, "--json", lambda p: report.to_json(p, indent=1, timings=args.json_timings)),
+        (args.csv, "--csv", lambda p: report.to_csv(p)),
+        (args.units_csv, "--units-csv", lambda p: report.to_csv(p, units=True)),
+    ]
+    for path, flag, write in outputs:
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            fallback = _fallback_path(args)
+            try:
+                report.to_json(fallback, indent=1, timings=True)
+                saved = f"the report was saved to {fallback} instead"
+            except OSError as exc2:
+                saved = f"nor could it be saved to {fallback} ({exc2.strerror or exc2}); the table above is all that is left"
+            raise UsageError(f"{flag} {path}: cannot write ({exc.strerror or exc}); {saved}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    _check(args)  # before anything is loaded: a bad flag or output path costs nothing
+    with warnings.catch_warnings():
+        entries, skipped = _inputs(args)  # every video checked before the model is built
+        # The scan above warned once per looped video; the reader need not repeat it mid-run.
+        warnings.simplefilter("ignore", ShortVideoWarning)
+        return _run(args, entries, skipped)
+
+
+def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> int:
     from sdinterp.adapt import adapt, load_model
     from sdinterp.plugin_manager import get_registry
     from sdinterp.pipeline import StaticDynamic
 
-    _check(args)  # before anything is loaded: a bad flag or output path costs nothing
     distributed = _init_distributed()
     try:
         options = _adapter_options(args)
@@ -93,19 +165,18 @@ def run(args: argparse.Namespace) -> int:
         sd = StaticDynamic(adapter, layers=args.layers, static_sampler=static, dynamic_sampler=dynamic,
                            scorer=args.scorer, threshold=args.threshold)
         report = sd.attribute(
-            _dataset(args), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed, protocol=args.protocol,
-            show_progress=not args.no_progress, resume=args.resume, num_workers=args.workers,
+            _dataset(args, entries), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed,
+            protocol=args.protocol, show_progress=not args.no_progress, resume=args.resume, num_workers=args.workers,
         )
-        report.config["model"] = {"spec": args.model, "weights": weights_provenance(args.weights, args.seed)}
+        report.config["model"] = {
+            "spec": args.model, "weights": weights_provenance(args.weights, args.seed), **report.config.get("model", {}),
+        }
+        if skipped:
+            report.config["skipped_inputs"] = skipped
         rank = int(os.environ.get("RANK", "0"))
         if rank == 0:
             print(report.table())
-            if args.json:
-                report.to_json(args.json, indent=1)
-            if args.csv:
-                report.to_csv(args.csv)
-            if args.units_csv:
-                report.to_csv(args.units_csv, units=True)
+            _write_outputs(report, args)
         return 0
     finally:
         if distributed:
@@ -117,34 +188,46 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="static/dynamic bias report of a model's layers on videos",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], python:mod:factory")
-    p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
-    p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer; see `sdinterp layers`)")
-    p.add_argument("--n-pairs", type=int, default=64, help="pairs per factor (shared-anchor) or in total (official) (default: 64)")
+    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], "
+                                 "hf:videomae, python:mod:factory (see `sdinterp plugins` for every family)")
+    p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots (checked as `sdinterp scan` does)")
+    p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer; see `sdinterp layers MODEL`)")
+    p.add_argument("--n-pairs", type=int, default=64,
+                   help="pairs per factor (shared-anchor) or in total (official); below 16 the estimate is unreliable "
+                        "and a warning says so (default: 64)")
     p.add_argument("--batch-size", type=int, default=12, help="videos per forward pass (default: 12)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice of the run (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice of the run, random weights included (default: 0)")
     registry_choice(p, "--protocol", "protocol", "shared-anchor", "pair protocol")
-    p.add_argument("--clip-length", type=int, default=64, help="window of consecutive frames per clip (reference: 64; default: 64)")
+    p.add_argument("--clip-length", type=int, default=64,
+                   help="window of consecutive frames per clip; videos shorter than it are looped, with a warning "
+                        "naming each (reference: 64; default: 64)")
     p.add_argument("--frames", type=int, help="frames the model takes (default: the model's native count)")
     p.add_argument("--short-side", type=int, help="short-side resize in pixels (default: the model's native size)")
     p.add_argument("--crop-size", type=int, help="centre crop in pixels (default: the model's native size)")
     p.add_argument("--weights", metavar="FILE", help="local model weights to load (default: random init; never downloaded)")
     p.add_argument("--checkpoint-file", dest="weights", action=DeprecatedAlias, help=argparse.SUPPRESS)
     p.add_argument("--trust-weights", action="store_true",
-                   help="allow unpickling a weights file that holds more than tensors: only for files you trust, "
-                        "since unpickling can run code")
+                   help="allow unpickling a weights file that holds more than tensors (a legacy pickle): only for "
+                        "files you trust, since unpickling can run any code (default: off)")
     registry_choice(p, "--static-sampler", "sampler", "frame_shuffle", "static-pair sampler")
     registry_choice(p, "--dynamic-sampler", "sampler", "restyle", "dynamic-pair sampler")
     registry_choice(p, "--restyler", "restyler", None, "restyler of the restyle sampler (default: photometric)")
     registry_choice(p, "--scorer", "scorer", "official", "estimator")
-    p.add_argument("--threshold", type=float, default=0.5, help="λ of the unit categories (default: 0.5)")
+    p.add_argument("--threshold", type=float, default=0.5, help="λ of the unit categories, a finite number (default: 0.5)")
     p.add_argument("--workers", type=int, default=0, help="clip-reading worker processes (default: 0)")
-    p.add_argument("--resume", metavar="FILE", help="run-state file: progress is saved there and a rerun resumes from it")
-    p.add_argument("--json", help="write the report as JSON")
-    p.add_argument("--csv", help="write the per-layer table as CSV")
-    p.add_argument("--units-csv", help="write the per-unit table as CSV")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--resume", metavar="FILE",
+                   help="run-state file: progress is saved there and a rerun of the same run resumes from it; "
+                        "a file of another run is refused (default: none)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="leave out inputs `sdinterp scan` calls errors (listed in the report) instead of refusing "
+                        "the run (default: off)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON (default: none)")
+    p.add_argument("--json-timings", action="store_true",
+                   help="also write wall-clock timings into the JSON, which then differs from run to run (default: off)")
+    p.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV (default: none)")
+    p.add_argument("--units-csv", metavar="FILE", help="write the per-unit table as CSV (default: none)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
     p.set_defaults(func=run)
 
 

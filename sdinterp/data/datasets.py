@@ -7,12 +7,15 @@ seed (each item draws its style and start from its own generator). Dataset layou
 
 from __future__ import annotations
 
+import copy
 import os
-from typing import Any, Literal, Mapping, Sequence
+import warnings
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import torch.utils.data
 
+from sdinterp.errors import ShortVideoWarning
 from sdinterp.interfaces import Sample
 from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
 from sdinterp.data.clips import clip_indices, uniform_temporal_subsample
@@ -73,6 +76,11 @@ class VideoClipDataset(torch.utils.data.Dataset):
         flow_resize: resize flow images of another size (the reference does); False raises.
         backend, color: see :func:`sdinterp.data.video.open_video`.
         repeats: passes over the entries (the reference VOS loader uses 5).
+        num_clips: the dataset's length, round-robin over the entries (clip ``i`` is entry
+            ``i % len(entries)``); overrides ``repeats``.
+        views: a function from the window length to the model's views (index arrays into the
+            window, one per pathway; see :meth:`with_views`): only the frames they use are
+            decoded, and the samples carry those views. ``None`` decodes the whole window.
         layout, layout_options: how to read a root (see :func:`discover`).
         on_problem: ``"error"`` raises if discovery found problems; ``"skip"`` drops those videos.
 
@@ -100,6 +108,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         layout: Layout = "auto",
         layout_options: Mapping[str, Any] | None = None,
         on_problem: Literal["error", "skip"] = "error",
+        num_clips: int | None = None,
+        views: Callable[[int], Sequence[np.ndarray]] | None = None,
     ):
         if isinstance(data, (str, os.PathLike)):
             entries, problems = discover(data, layout, **dict(layout_options or {}))
@@ -117,6 +127,12 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.seed, self.style, self.flow, self.flow_resize = int(seed), style, flow, flow_resize
         self.flow_cache = str(flow_cache) if flow_cache is not None else None
         self.backend, self.color, self.repeats = backend, color, int(repeats)
+        if num_clips is not None and int(num_clips) < 1:
+            raise ValueError(f"num_clips must be a positive integer, got {num_clips}")
+        self.num_clips = None if num_clips is None else int(num_clips)
+        self.views = views
+        self._view_cache: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
+        self._warned: set[str] = set()
         self._sources: dict[str, VideoSource] = {}
         self._pid = os.getpid()
 
@@ -127,7 +143,54 @@ class VideoClipDataset(torch.utils.data.Dataset):
         return state
 
     def __len__(self) -> int:
-        return len(self.entries) * self.repeats
+        return self.num_clips if self.num_clips is not None else len(self.entries) * self.repeats
+
+    def with_views(self, views: Callable[[int], Sequence[np.ndarray]]) -> "VideoClipDataset":
+        """A copy that decodes only the frames ``views(clip_length)`` uses (the pipeline passes the
+        adapter's views, so memory per clip depends on the frames the model takes, not on
+        ``clip_length``). The samples are the same as the compacted full-window ones."""
+        if self.num_frames is not None:
+            raise ValueError("with_views() and num_frames both choose frames; use one of them")
+        out = copy.copy(self)
+        out.views, out._view_cache, out._sources, out._warned = views, None, {}, set()
+        return out
+
+    def _window_views(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """(window positions used, views remapped onto them), computed once."""
+        if self._view_cache is None:
+            assert self.views is not None
+            views = [np.asarray(v, dtype=np.int64) for v in self.views(self.clip_length)]
+            used = np.unique(np.concatenate(views))
+            if used.size and (used[0] < 0 or used[-1] >= self.clip_length):
+                raise ValueError(f"views index frames outside the {self.clip_length}-frame window")
+            self._view_cache = (used, tuple(np.searchsorted(used, v).astype(np.int64) for v in views))
+        return self._view_cache
+
+    def describe(self) -> dict[str, Any]:
+        """The run identity of this dataset: every source file (path, size, modification time) and
+        every option that changes which frames are read."""
+        from sdinterp.pipeline.identity import file_identity
+
+        videos = []
+        for e in self.entries:
+            item: dict[str, Any] = {"id": e.video_id, "sources": {str(k): file_identity(p) for k, p in e.sources.items()}}
+            if e.flow_dir is not None:
+                item["flow"] = file_identity(e.flow_dir)
+            videos.append(item)
+        return {
+            "videos": videos,
+            "n_clips": len(self),
+            "clip_length": self.clip_length,
+            "num_frames": self.num_frames,
+            "start": self.start,
+            "cycle": self.cycle,
+            "seed": self.seed,
+            "style": self.style,
+            "flow": self.flow,
+            "flow_resize": self.flow_resize,
+            "backend": self.backend,
+            "color": self.color,
+        }
 
     def _open(self, path: str) -> VideoSource:
         if self._pid != os.getpid():
@@ -161,8 +224,28 @@ class VideoClipDataset(torch.utils.data.Dataset):
         if self.flow == "images":
             flow_paths = flow_image_paths(entry, source)
             n = min(n, len(flow_paths))  # frames without flow (the last one) cannot be sampled
+        if n < self.clip_length and self.cycle and path not in self._warned:
+            self._warned.add(path)
+            warnings.warn(
+                f"{path}: {n} frames, fewer than the {self.clip_length}-frame window (clip_length): "
+                "its frames are looped to fill it, as the reference loaders do",
+                ShortVideoWarning,
+                stacklevel=2,
+            )
         window = clip_indices(n, self.clip_length, self.start, rng, self.cycle, source=path)
-        idx = window[uniform_temporal_subsample(self.clip_length, self.num_frames)] if self.num_frames else window
+        views = None
+        if self.views is not None:
+            used, views = self._window_views()
+            idx = window[used]
+        elif self.num_frames:
+            idx = window[uniform_temporal_subsample(self.clip_length, self.num_frames)]
+        else:
+            idx = window
+        if len(idx) > 1 and len(np.unique(idx)) < 2:
+            raise VideoReadError(
+                path, f"has {n} frame(s): a static pair needs at least 2 different frames (a frame-shuffled "
+                "clip of one frame is the clip itself); remove it or use --skip-bad"
+            )
         frames = source.read(idx)
         flow = None
         if flow_paths is not None:
@@ -183,7 +266,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
             "backend": self.backend,
             "color": self.color,
         }
-        return Sample(frames=frames, flow=flow, style=style, video_id=entry.video_id, frame_indices=idx, meta=meta)
+        return Sample(frames=frames, flow=flow, style=style, video_id=entry.video_id, frame_indices=idx, meta=meta, views=views)
 
 
 _INHERITED: list[Any] = []

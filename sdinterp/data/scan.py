@@ -89,6 +89,7 @@ def check_entry(
     color: ColorMode = "convert",
     backend: str = "auto",
     deep: bool = False,
+    clip_length: int | None = None,
 ) -> list[Problem]:
     """Every problem of one video entry: each style's file, frame counts and sizes across styles,
     and its flow images.
@@ -99,6 +100,8 @@ def check_entry(
         color: ``"strict"`` makes non-RGB frames errors; ``"convert"`` reports them as warnings.
         backend: decoder for video files.
         deep: decode every frame (slow) instead of the first, middle and last frame and image headers.
+        clip_length: a clip window; a video with fewer frames gets a ``short`` warning (its frames
+            will be looped to fill the window).
 
     Returns:
         The problems, possibly empty.
@@ -119,7 +122,10 @@ def check_entry(
         first_src = first_src or src
         n = len(src)
         if n < min_frames:
-            problems.append(Problem(str(path), f"has {n} frames, fewer than the {min_frames} required", "too_short"))
+            problems.append(Problem(str(path), f"has {n} frame(s), fewer than the {min_frames} required", "too_short"))
+        elif clip_length is not None and n < clip_length:
+            problems.append(Problem(str(path), f"has {n} frames, fewer than the {clip_length}-frame clip window: "
+                                    "its frames are looped to fill it (reference behaviour)", "short", "warning"))
         counts[style] = (str(path), n, size)
     if len(counts) > 1:
         (ref_style, (ref_path, ref_n, ref_size)), *rest = counts.items()
@@ -164,13 +170,14 @@ def scan_dataset(
     deep: bool = False,
     layout_options: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, VideoEntry], None] | None = None,
+    clip_length: int | None = None,
 ) -> tuple[list[VideoEntry], list[Problem]]:
     """Discover a dataset and check every video, collecting all problems.
 
     Args:
         root: dataset root or a single video file.
         layout: see :func:`sdinterp.data.datasets.discover`.
-        min_frames, color, backend, deep: see :func:`check_entry`.
+        min_frames, color, backend, deep, clip_length: see :func:`check_entry`.
         layout_options: extra options of the layout (``styles``, ``split``...).
         progress: called as ``progress(i, n, entry)`` before each entry.
 
@@ -186,5 +193,5 @@ def scan_dataset(
     for i, entry in enumerate(entries):
         if progress is not None:
             progress(i, len(entries), entry)
-        problems += check_entry(entry, min_frames, color, backend, deep)
+        problems += check_entry(entry, min_frames, color, backend, deep, clip_length)
     return entries, problems

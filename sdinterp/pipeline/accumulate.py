@@ -13,13 +13,18 @@ import numpy as np
 import torch
 
 from sdinterp.capture import CaptureError, LayerCapture
+from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairProtocol, PairSampler, Sample
 from sdinterp.pipeline.config import RunConfig
 from sdinterp.pipeline.inputs import compact_to_views, load_batches, to_device
 from sdinterp.pipeline.run_state import RunState
 from sdinterp.stats import MomentStore
 
-__all__ = ["accumulate", "build_batch"]
+__all__ = ["accumulate", "build_batch", "MIN_RELIABLE_PAIRS"]
+
+#: Fewer pairs per factor than this draws a ReliabilityWarning: correlations over a handful of pairs
+#: swing widely from seed to seed (docs/method.md, "How many pairs").
+MIN_RELIABLE_PAIRS = 16
 
 Plan = list[tuple[Factor, torch.Tensor, torch.Tensor]]
 
@@ -97,6 +102,21 @@ def accumulate(
         identity: what makes this run this run; a saved run state is resumed only if it matches.
     """
     n_clips = protocol.n_clips(config.n_pairs)
+    if config.n_pairs < MIN_RELIABLE_PAIRS:
+        warnings.warn(
+            f"n_pairs={config.n_pairs} is below {MIN_RELIABLE_PAIRS}: the scores are correlations over so few "
+            "pairs that they are unreliable (docs/method.md, 'How many pairs'); use 64 or more for results",
+            ReliabilityWarning,
+            stacklevel=3,
+        )
+    if len(clips) > n_clips:
+        warnings.warn(
+            f"{n_clips} of the {len(clips)} clips are used (clip i of the run is data[i] for i < {n_clips}: "
+            f"n_pairs={config.n_pairs} under the {protocol.describe()['name']} protocol needs {n_clips}); "
+            f"raise n_pairs to use them all",
+            ReliabilityWarning,
+            stacklevel=3,
+        )
     if len(clips) < n_clips:
         warnings.warn(
             f"{len(clips)} clips for {n_clips} pairs: clips are reused (clip i of the run is data[i % "

@@ -10,7 +10,7 @@ import torch
 
 from sdinterp.interfaces import Sample
 
-__all__ = ["as_samples", "compact_to_views", "load_batches", "to_device"]
+__all__ = ["as_samples", "compact_to_views", "decode_only_views", "load_batches", "to_device"]
 
 
 def as_samples(data: Any) -> Sequence[Sample]:
@@ -34,6 +34,30 @@ def as_samples(data: Any) -> Sequence[Sample]:
             return [Sample(frames=c, video_id=f"clip{i}") for i, c in enumerate(data)]
         raise TypeError(f"data items must be sdinterp.Sample or uint8 arrays, got {type(first).__name__}")
     raise TypeError(f"cannot read clips from a {type(data).__name__}")
+
+
+def _keeps_views(adapter: Any) -> bool:
+    """Whether ``adapter.views`` keeps views a sample already has (the built-in adapters do)."""
+    preset = (np.array([1, 0], dtype=np.int64),)
+    out = adapter.views(Sample(frames=np.zeros((2, 1, 1, 3), np.uint8), views=preset))
+    return out.views is not None and len(out.views) == 1 and np.array_equal(out.views[0], preset[0])
+
+
+def decode_only_views(data: Any, adapter: Any) -> Any:
+    """``data.with_views(...)`` with the adapter's views when the dataset supports it (as
+    :class:`~sdinterp.data.VideoClipDataset`), so only the frames the model takes are decoded: the
+    clips are the same as the compacted full windows, and memory no longer grows with the window
+    length. Data of any other kind is returned unchanged."""
+    with_views = getattr(data, "with_views", None)
+    if not callable(with_views) or getattr(data, "views", None) is not None or getattr(data, "num_frames", None):
+        return data
+    if not _keeps_views(adapter):
+        return data
+
+    def views(length: int) -> tuple[np.ndarray, ...]:
+        return adapter.views(Sample(frames=np.zeros((length, 1, 1, 3), np.uint8))).view_indices()
+
+    return with_views(views)
 
 
 def compact_to_views(sample: Sample) -> Sample:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from sdinterp.errors import RunStateError
+from sdinterp.pipeline.identity import differences, normalise
 from sdinterp.stats import MomentStore
 
 __all__ = ["RunState", "fingerprint"]
@@ -22,7 +23,7 @@ _FORMAT = "sdinterp.run_state/1"
 
 
 def fingerprint(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(normalise(config), sort_keys=True).encode()).hexdigest()
 
 
 class RunState:
@@ -36,7 +37,7 @@ class RunState:
 
     def __init__(self, path: str | os.PathLike[str], config: dict[str, Any]):
         self.path = Path(path)
-        self.config = config
+        self.config = normalise(config)
         self.key = fingerprint(config)
 
     def load(self) -> tuple[MomentStore, int] | None:
@@ -48,19 +49,18 @@ class RunState:
         except Exception as exc:  # a truncated, foreign or code-carrying file: say which, don't guess
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunStateError(f"cannot read run state {self.path}: {first}") from None
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
             raise RunStateError(f"{self.path} is not an sdinterp run-state file (format {_FORMAT})")
-        if state["fingerprint"] != self.key:
-            diff = {
-                k: (state["config"].get(k), self.config.get(k))
-                for k in sorted(set(state["config"]) | set(self.config))
-                if state["config"].get(k) != self.config.get(k)
-            }
+        if state.get("fingerprint") != self.key:
+            diff = differences(state["config"], self.config) or ["(saved by another sdinterp version)"]
             raise RunStateError(
-                f"run state {self.path} was written by a run with different settings; "
-                f"(saved, now) per differing key: {diff}. Use another --resume path or delete it."
+                f"run state {self.path} belongs to another run ({'; '.join(diff)}); "
+                "give another --resume path, or delete the file to start over"
             )
-        return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
+        try:
+            return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RunStateError(f"run state {self.path} is damaged ({type(exc).__name__}: {exc}); delete it to start over") from None
 
     def save(self, store: MomentStore, next_clip: int, complete: bool = False) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ class RunState:
             {
                 "format": _FORMAT,
                 "fingerprint": self.key,
-                "config": json.loads(json.dumps(self.config, default=repr)),
+                "config": self.config,
                 "store": store.state_dict(),
                 "next_clip": int(next_clip),
                 "complete": bool(complete),

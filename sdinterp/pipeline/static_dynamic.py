@@ -5,6 +5,7 @@ and scores the moments."""
 from __future__ import annotations
 
 import platform
+import time
 from typing import Any, Iterable
 
 import numpy as np
@@ -17,7 +18,8 @@ from sdinterp.errors import DegenerateLayerError
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, UnitScorer
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
-from sdinterp.pipeline.inputs import as_samples
+from sdinterp.pipeline.identity import data_identity, model_identity
+from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
 from sdinterp.plugin_manager import get_registry
 from sdinterp.report import BiasReport
@@ -90,17 +92,25 @@ class StaticDynamic:
             BiasReport keyed by layer name.
         """
         config = RunConfig.from_options(config, **options)
-        store = self.accumulate(data, config)
-        return self.score(store, seed=config.seed, config=self.identity(data, config))
+        t0 = time.perf_counter()
+        identity = self.identity(data, config)
+        t1 = time.perf_counter()
+        store = self._accumulate(data, config, identity)
+        t2 = time.perf_counter()
+        report = self.score(store, seed=config.seed, config=identity)
+        report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
+        return report
 
     def accumulate(self, data: Any, config: RunConfig | None = None, **options: Any) -> MomentStore:
         """Run the forwards and return the moments (mergeable; see :meth:`score`)."""
         config = RunConfig.from_options(config, **options)
-        clips = as_samples(data)
+        return self._accumulate(data, config, self.identity(data, config))
+
+    def _accumulate(self, data: Any, config: RunConfig, identity: dict[str, Any]) -> MomentStore:
+        clips = as_samples(decode_only_views(data, self.adapter))
         protocol = get_protocol(config.protocol)
         return accumulate(
-            self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config,
-            self.identity(clips, config),
+            self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config, identity
         )
 
     def score(self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None) -> BiasReport:
@@ -119,12 +129,15 @@ class StaticDynamic:
         return BiasReport(layers=layers, config=config or {}, seed=seed, versions=_versions(), skipped=skipped)
 
     def identity(self, data: Any, config: RunConfig) -> dict[str, Any]:
-        """What makes a run this run: recorded in its report and checked when resuming."""
+        """What makes a run this run (inputs, model and weights, adapter options, samplers, scorer,
+        protocol, seed, pairs): recorded in its report and checked when resuming."""
         try:
             n_clips = len(data)
         except TypeError:
             n_clips = None
         return {
+            "inputs": data_identity(data),
+            "model": model_identity(self.adapter.model),
             "protocol": get_protocol(config.protocol).describe()["name"],
             "n_pairs": config.n_pairs,
             "batch_size": config.batch_size,

@@ -26,6 +26,10 @@ class BiasReport:
         seed: the run's seed.
         versions: package versions (sdinterp, torch, numpy, python…).
         skipped: layers that could not be scored, with the reason (e.g. every unit constant).
+        timings: wall-clock seconds of the run's parts. Not part of the result: printed with the
+            report, but written to JSON only when asked (``to_json(timings=True)``,
+            ``sdinterp report --json-timings``), so the same command twice gives identical JSON;
+            ``==`` ignores them.
     """
 
     layers: dict[str, LayerBias]
@@ -33,6 +37,7 @@ class BiasReport:
     seed: int | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    timings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, layer: str) -> LayerBias:
         return self.layers[layer]
@@ -83,43 +88,96 @@ class BiasReport:
     def to_csv(self, path: str | Path, units: bool = False) -> None:
         (self.units_frame() if units else self.to_frame()).to_csv(path, index=False)
 
-    def table(self) -> str:
-        """A compact fixed-width table: layer, dynamic/static/identical %, unit counts by category."""
-        head = ["layer", "units", "dyn %", "stat %", "ident %", "dyn", "stat", "joint", "resid", "unasg", "const"]
+    def table(self, legend: bool = True) -> str:
+        """The printed report: what was run (provenance), one row per layer and a legend.
+
+        Two different things are printed side by side, as the paper's Fig. 3 does: the layer-wise
+        *softmax dims* (``dyn %``/``stat %``/``ident %``: the official code's softmax over
+        (S_dyn, S_stat, 1), times the units, truncated; they are not counts of units) and the
+        unit-wise *categories* (how many units pass λ for each factor, and their share).
+        """
+        head = ["layer", "units", "dyn %", "stat %", "ident %", "|", "dynamic", "static", "joint", "residual", "unasg", "const"]
         body = []
         for lb in self.layers.values():
-            c = lb.category_counts
+            c, pct = lb.category_counts, lb.category_percent
+            share = lambda k: f"{c[k]} ({pct[k]:.0f}%)"  # noqa: E731
             body.append(
                 [lb.layer, str(lb.n_units), f"{lb.percent['dynamic']:.1f}", f"{lb.percent['static']:.1f}",
-                 f"{lb.percent['identical']:.1f}", str(c["dynamic"]), str(c["static"]), str(c["joint"]),
-                 str(c["residual"]), str(c["unassigned"]), str(c["constant"])]
+                 f"{lb.percent['identical']:.1f}", "|", share("dynamic"), share("static"), share("joint"),
+                 share("residual"), str(c["unassigned"]), str(c["constant"])]
             )
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
         fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-        lines = [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
-        pairs = self.n_pairs
-        lines.append(
-            f"pairs: dynamic {pairs.get('dynamic', 0)}, static {pairs.get('static', 0)}; "
-            f"scorer {self.config.get('scorer', next(iter(self.layers.values())).scorer if self.layers else '?')}; "
-            f"threshold {next(iter(self.layers.values())).threshold if self.layers else '?'}; seed {self.seed}"
-        )
+        lines = self.provenance()
+        lines += [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
         for layer, why in self.skipped.items():
             lines.append(f"skipped {layer}: {why}")
+        if legend and self.layers:
+            lam = next(iter(self.layers.values())).threshold
+            lines += [
+                "legend:",
+                "  dyn % / stat % / ident %: layer-wise softmax dims (official code; paper Fig. 3 left): softmax over",
+                "    (S_dynamic, S_static, 1) times the units, truncated. A share of the layer's capacity, not a unit count.",
+                f"  dynamic .. residual: unit categories at threshold {lam} (paper Eq. 3; Fig. 3 right): units whose own",
+                "    scores pass it for the dynamic factor only, the static only, both (joint) or neither (residual);",
+                "    (%) = share of these categorised units.",
+                "  unasg: a score exactly at the threshold (the official code drops them); const: no variance, not scored.",
+            ]
         return "\n".join(lines)
+
+    def provenance(self) -> list[str]:
+        """What produced the report, one fact per line (from :attr:`config`)."""
+        c, out = self.config, []
+        model = c.get("model") or {}
+        if model:
+            weights = model.get("weights") or {}
+            if weights.get("source") == "random init":
+                w = f"random init (seed {weights.get('seed')})"
+            elif weights.get("source") == "file":
+                w = f"weights {weights.get('path')} (sha256 {str(weights.get('sha256'))[:12]}...)"
+            else:
+                w = f"state sha256 {str(model.get('state_sha256', '?'))[:12]}..."
+            out.append(f"model:    {model.get('spec') or model.get('class', '?')}, {w}")
+        inputs = c.get("inputs") or {}
+        if inputs:
+            if "videos" in inputs:
+                vids = inputs["videos"]
+                names = ", ".join(v.get("id", "?") for v in vids[:3]) + (f", ... ({len(vids)} videos)" if len(vids) > 3 else "")
+                out.append(f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} frames, seed {inputs.get('seed')}")
+            else:
+                out.append(f"inputs:   {inputs.get('kind', '?')}, {inputs.get('n_clips', '?')} clips")
+        for note in c.get("skipped_inputs") or []:
+            out.append(f"skipped input: {note}")
+        st, dy = c.get("static_sampler") or {}, c.get("dynamic_sampler") or {}
+        if st or dy:
+            extra = f" ({dy['restyler']['name']})" if isinstance(dy.get("restyler"), dict) and "name" in dy["restyler"] else ""
+            out.append(f"pairs:    static {st.get('name', '?')}, dynamic {dy.get('name', '?')}{extra}; protocol "
+                       f"{c.get('protocol', '?')}; {self.n_pairs.get('static', 0)} static and "
+                       f"{self.n_pairs.get('dynamic', 0)} dynamic pairs; batch {c.get('batch_size', '?')}; seed {self.seed}")
+        scorer = c.get("scorer") or (next(iter(self.layers.values())).scorer if self.layers else "?")
+        out.append(f"scorer:   {scorer}, threshold {c.get('threshold', next(iter(self.layers.values())).threshold if self.layers else '?')}")
+        if self.versions:
+            out.append("versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()))
+        if self.timings:
+            out.append("time:     " + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}" for k, v in self.timings.items()))
+        return out
 
     def __str__(self) -> str:
         return self.table()
 
     # -- (de)serialisation ----------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": "sdinterp.BiasReport/1",
+    def to_dict(self, timings: bool = False) -> dict[str, Any]:
+        out = {
+            "format": "sdinterp.BiasReport/2",
             "seed": self.seed,
             "config": self.config,
             "versions": self.versions,
             "skipped": self.skipped,
             "layers": [lb.to_dict() for lb in self.layers.values()],
         }
+        if timings:
+            out["timings"] = self.timings
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "BiasReport":
@@ -132,11 +190,13 @@ class BiasReport:
             seed=d.get("seed"),
             versions=dict(d.get("versions", {})),
             skipped=dict(d.get("skipped", {})),
+            timings=dict(d.get("timings", {})),
         )
 
-    def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        """Serialise losslessly (floats are written in shortest round-trip form)."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=_json_default)
+    def to_json(self, path: str | Path | None = None, indent: int | None = None, timings: bool = False) -> str:
+        """Serialise losslessly (floats are written in shortest round-trip form); ``timings=True``
+        adds the wall-clock timings, which differ from run to run."""
+        text = json.dumps(self.to_dict(timings), indent=indent, allow_nan=False, default=_json_default)
         if path is not None:
             Path(path).write_text(text)
         return text

@@ -25,6 +25,12 @@ def _arr(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+def _unit_softmax(x: Any) -> np.ndarray:
+    if isinstance(x, Mapping):  # labelled by factor (format 2)
+        return np.stack([_arr(x[f]) for f in FACTOR_COLUMNS], axis=1) if x[FACTOR_COLUMNS[0]] else np.zeros((0, 3))
+    return _arr(x).reshape(-1, 3)  # an unlabelled (D, 3) list (format 1)
+
+
 @dataclasses.dataclass
 class LayerBias:
     """Static/dynamic bias of one layer.
@@ -40,8 +46,10 @@ class LayerBias:
         dims: units per factor from the softmax (int truncation, the identical factor takes the rest).
         percent: ``round(100 * dims / D, 1)``; the paper's "Dyn. %" and "Stat. %".
         unit_scores: per-unit scores ``{"dynamic": (D,), "static": (D,)}`` (0 where constant).
-        unit_softmax: (D, 3) per-unit softmax over (dynamic, static, identical) (0 where constant).
-        categories: (D,) category per unit, one of :data:`CATEGORIES`.
+        unit_softmax: (D, 3) per-unit softmax, columns :data:`FACTOR_COLUMNS` = (dynamic, static,
+            identical) (0 where constant); :attr:`unit_softmax_by_factor` labels them, and the JSON
+            stores them labelled.
+        categories: (D,) category per unit, one of :data:`CATEGORIES` (plain ``str`` objects).
         valid: (D,) False for constant (zero-variance) units, which are masked out.
         info: the layer's metadata (module path, stream, pooling…).
     """
@@ -61,7 +69,15 @@ class LayerBias:
     valid: np.ndarray
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Plain Python strings: ``report[l].categories[0]`` prints 'static', not np.str_('static').
+        self.categories = np.array([str(c) for c in np.asarray(self.categories).ravel()], dtype=object)
+
     # -- convenience ----------------------------------------------------------------------------
+    @property
+    def unit_softmax_by_factor(self) -> dict[str, np.ndarray]:
+        """The per-unit softmax as ``{"dynamic": (D,), "static": (D,), "identical": (D,)}``."""
+        return {f: self.unit_softmax[:, k] for k, f in enumerate(FACTOR_COLUMNS)}
     @property
     def method(self) -> str:
         """Deprecated alias of :attr:`scorer`."""
@@ -156,7 +172,7 @@ class LayerBias:
             "dims": dict(self.dims),
             "percent": dict(self.percent),
             "unit_scores": {k: v.tolist() for k, v in self.unit_scores.items()},
-            "unit_softmax": self.unit_softmax.tolist(),
+            "unit_softmax": {f: v.tolist() for f, v in self.unit_softmax_by_factor.items()},
             "categories": [str(c) for c in self.categories],
             "valid": [bool(v) for v in self.valid],
             "info": self.info,
@@ -175,8 +191,8 @@ class LayerBias:
             dims={k: int(v) for k, v in d["dims"].items()},
             percent={k: float(v) for k, v in d["percent"].items()},
             unit_scores={k: _arr(v) for k, v in d["unit_scores"].items()},
-            unit_softmax=_arr(d["unit_softmax"]).reshape(-1, 3),
-            categories=np.asarray(d["categories"], dtype=object).astype(str),
+            unit_softmax=_unit_softmax(d["unit_softmax"]),
+            categories=np.asarray([str(c) for c in d["categories"]], dtype=object),
             valid=_arr(d["valid"], bool),
             info=dict(d.get("info", {})),
         )
