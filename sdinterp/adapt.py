@@ -70,7 +70,7 @@ def load_model(spec: str, **options: Any) -> Any:
     if result is None:
         family = spec.split(":", 1)[0] if ":" in spec else spec
         broken = [p for p in list_plugins() if p["error"]]
-        extra = "".join(f"\n  plugin {p['name']} failed to load: {p['error']}" for p in broken)
+        extra = "".join(f"; plugin {p['name']} ({p['distribution']}) failed to load: {p['error']}" for p in broken)
         raise ValueError(
             f"no plugin can load model spec {spec!r} (family {family!r}). Expected forms: "
             "mmaction2:CONFIG[:WEIGHTS], pytorchvideo:NAME, torchvision:NAME, python:module:factory" + extra

@@ -15,7 +15,7 @@ import pluggy
 from sdinterp import hookspecs
 from sdinterp.registry import Registry
 
-__all__ = ["get_plugin_manager", "get_registry", "list_plugins", "register_plugin", "reset"]
+__all__ = ["get_plugin_manager", "get_registry", "list_plugins", "plugin_notes", "register_plugin", "reset"]
 
 ENTRY_POINT_GROUP = "sdinterp"
 
@@ -24,30 +24,47 @@ _pm: pluggy.PluginManager | None = None
 _registry: Registry | None = None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _new_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    # Sorted by entry-point name so hook call order (and so "first result") is reproducible.
-    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-    seen: set[str] = set()
+    # Sorted by entry-point name (then distribution) so hook call order, and so "first result",
+    # is reproducible.
+    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist_of(ep)[0]))
     for ep in eps:
-        if ep.name in seen or pm.get_plugin(ep.name) is not None:
-            continue
-        seen.add(ep.name)
+        dist = _dist_of(ep)
+        name = ep.name
+        if name in _dists or name in _broken:
+            # Two distributions declare the same entry-point name: keep both, the later one
+            # qualified by its distribution, and say so (`sdinterp plugins`).
+            first = _dists.get(name, _broken.get(name, ("?", "?", "")))[0]
+            name = f"{dist[0]}:{ep.name}"
+            _notes.append(f"entry-point name {ep.name!r} is declared by {first} and by {dist[0]}; "
+                          f"the second is loaded as {name!r}")
         try:
             plugin = ep.load()
-        except ImportError as exc:
-            # A broken optional plugin must not take the whole tool down; it is reported by
-            # `sdinterp plugins` and by any use of its components.
-            _broken[ep.name] = f"{type(exc).__name__}: {exc}"
+            pm.register(plugin, name=name)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of one plugin stays its own
+            # A broken plugin must not take the tool down; `sdinterp plugins` lists it with its
+            # error, and a spec or name it would have provided says it failed to load.
+            _broken[name] = (dist[0], dist[1], _first_line(exc))
             continue
-        pm.register(plugin, name=ep.name)
-        _dists[ep.name] = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("?", "?")
+        _dists[name] = dist
     return pm
 
 
-_broken: dict[str, str] = {}
+def _dist_of(ep: Any) -> tuple[str, str]:
+    return (ep.dist.name, ep.dist.version) if getattr(ep, "dist", None) is not None else ("?", "?")
+
+
+_broken: dict[str, tuple[str, str, str]] = {}
 _dists: dict[str, tuple[str, str]] = {}
+_notes: list[str] = []
+_register_failures: dict[str, str] = {}
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -66,10 +83,17 @@ def get_registry() -> Registry:
         if _registry is None:
             pm = get_plugin_manager()
             reg = Registry()
+            _register_failures.clear()
             for impl in reversed(pm.hook.sdinterp_register.get_hookimpls()):
                 reg._current_owner = impl.plugin_name
-                impl.function(registry=reg)
-            reg._current_owner = "<runtime>"
+                reg._current_dist = _dists.get(impl.plugin_name, ("<runtime>", ""))[0]
+                try:
+                    impl.function(registry=reg)
+                except Exception as exc:  # noqa: BLE001 - one plugin's bug never hides the others
+                    reg._drop_owner(impl.plugin_name)
+                    _register_failures[impl.plugin_name] = f"sdinterp_register failed: {_first_line(exc)}"
+            reg._current_owner, reg._current_dist = "<runtime>", "<runtime>"
+            reg.failed = {**{n: b[2] for n, b in _broken.items()}, **_register_failures}
             _registry = reg
         return _registry
 
@@ -100,16 +124,31 @@ def reset() -> None:
         _registry = None
         _broken.clear()
         _dists.clear()
+        _notes.clear()
+        _register_failures.clear()
 
 
 def list_plugins() -> list[dict[str, Any]]:
     """Loaded plugins with their distribution, version and hooks; broken ones with their error."""
     pm = get_plugin_manager()
+    get_registry()  # registration failures are known only once the registry is built
     rows = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda kv: kv[0]):
         dist, version = _dists.get(name, ("<runtime>", ""))
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        rows.append({"name": name, "distribution": dist, "version": version, "hooks": hooks, "error": None})
-    for name, err in sorted(_broken.items()):
-        rows.append({"name": name, "distribution": "?", "version": "?", "hooks": [], "error": err})
+        rows.append({"name": name, "distribution": dist, "version": version, "hooks": hooks,
+                     "error": _register_failures.get(name)})
+    for name, (dist, version, err) in sorted(_broken.items()):
+        rows.append({"name": name, "distribution": dist, "version": version, "hooks": [], "error": err})
     return rows
+
+
+def plugin_notes() -> list[str]:
+    """Problems of the plugin set as a whole: entry-point name collisions and component names that
+    several plugins register (each usable as ``distribution:name``)."""
+    notes = list(_notes)
+    for kind, name, regs in get_registry().clashes():
+        owners = " and ".join(f"{r.plugin} ({r.distribution})" for r in regs)
+        notes.append(f"{kind} {name!r} is registered by {owners}: the bare name is refused; use "
+                     + " or ".join(r.qualified(name) for r in regs))
+    return notes

@@ -217,4 +217,4 @@ def test_every_report_option_has_help_and_default():
             continue
         assert action.help and "default" in action.help, action.option_strings
         if action.choices:
-            assert all(str(c) in action.help for c in action.choices), action.option_strings
+            assert all(str(c) in action.help for c in action.choices if ":" not in str(c)), action.option_strings

@@ -10,13 +10,14 @@ from typing import Any
 __all__ = ["registry_choice", "registry_names", "DeprecatedAlias"]
 
 
-def registry_names(kind: str) -> list[str] | None:
-    """Names the registry holds for ``kind``, or None if the plugins cannot be loaded (then the
-    option is checked when it is used, where the error names what failed)."""
+def registry_names(kind: str, qualified: bool = False) -> list[str] | None:
+    """Names the registry holds for ``kind`` (with ``qualified``, also ``distribution:name``), or
+    None if the plugins cannot be loaded (then the option is checked when it is used, where the
+    error names what failed)."""
     from sdinterp.plugin_manager import get_registry
 
     try:
-        return get_registry().names(kind)
+        return get_registry().names(kind, qualified=qualified)
     except Exception:  # a broken plugin must not break --help; `sdinterp plugins` says what failed
         return None
 
@@ -24,10 +25,11 @@ def registry_names(kind: str) -> list[str] | None:
 def registry_choice(parser: argparse.ArgumentParser, flag: str, kind: str, default: str | None, what: str) -> None:
     """An option whose valid values are the registered names of ``kind`` (built-ins and plugins)."""
     names = registry_names(kind)
-    listing = ", ".join(names) if names else f"see `sdinterp plugins`"
+    listing = ", ".join(names) if names else "see `sdinterp plugins`"
     shown = f"; default: {default}" if default is not None else ""
-    parser.add_argument(flag, default=default, choices=names or None, metavar=kind.upper(),
-                        help=f"{what} (one of: {listing}{shown})")
+    # Qualified names (``distribution:name``) choose between plugins that register the same name.
+    parser.add_argument(flag, default=default, choices=registry_names(kind, qualified=True) or None, metavar=kind.upper(),
+                        help=f"{what} (one of: {listing}, or DISTRIBUTION:NAME{shown})")
 
 
 class DeprecatedAlias(argparse.Action):

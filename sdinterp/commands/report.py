@@ -154,14 +154,17 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
 
     distributed = _init_distributed()
     try:
-        options = _adapter_options(args)
-        # A random initialisation is part of the run: the seed makes it, the report records it.
-        torch.manual_seed(args.seed)
-        adapter = adapt(load_model(args.model, **options), **options)
+        # Named components first: an unknown or ambiguous name costs nothing.
         registry = get_registry()
         static = registry.create("sampler", args.static_sampler)
         dyn_opts = {"restyler": args.restyler} if args.restyler else {}
         dynamic = registry.create("sampler", args.dynamic_sampler, **dyn_opts)
+        registry.get("scorer", args.scorer)
+        registry.get("protocol", args.protocol)
+        options = _adapter_options(args)
+        # A random initialisation is part of the run: the seed makes it, the report records it.
+        torch.manual_seed(args.seed)
+        adapter = adapt(load_model(args.model, **options), **options)
         sd = StaticDynamic(adapter, layers=args.layers, static_sampler=static, dynamic_sampler=dynamic,
                            scorer=args.scorer, threshold=args.threshold)
         report = sd.attribute(
