@@ -1,11 +1,11 @@
-"""Work-arounds for four known packaging gaps of the video-model stack (``docs/install.md``).
+"""Work-arounds for five known packaging gaps of the video-model stack (``docs/install.md``).
 
 The adapters call these functions *before* importing torchvision, pytorchvideo, mmaction or
 mmsegmentation. Each fix first checks whether the real thing works and does nothing if it does (a
 CUDA torch with loadable torchvision ops, a full mmcv with compiled ops, a fixed mmaction2 wheel), so
 on a healthy install this module changes nothing. Every function is idempotent.
 
-The four gaps:
+The five gaps:
 
 1. torchvision 0.28.0 on a CPU torch 2.13.0: ``torchvision/_C.so`` links ``libtorch_cuda.so`` and does
    not load, yet ``torchvision/_meta_registrations.py`` registers fake kernels for
@@ -21,6 +21,11 @@ The four gaps:
    ``mmcv.ops.point_sample`` at import time. Fix: register an ``mmcv.ops`` package object whose
    ``__init__`` is not run, exposing the pure-PyTorch ``point_sample``/``bilinear_grid_sample`` and
    stubs that raise a clear ``NotImplementedError`` for every compiled op.
+5. mmaction2 1.2.0 imports its VindLU multimodal models whenever ``transformers`` is installed
+   (``mmaction.utils.dependency.WITH_MULTIMODAL``), and they import ``timm``, which it does not
+   declare: with ``transformers`` (our Hugging Face adapter) and without ``timm``,
+   ``import mmaction.models`` fails. Fix: without ``timm``, turn that flag off first, so mmaction
+   registers its own placeholders for the three VindLU models instead.
 
 Examples::
 
@@ -69,7 +74,7 @@ def applied_fixes() -> dict[str, bool]:
     Returns:
         ``{fix name: applied}`` for every fix checked so far; ``False`` means the real package worked
         and the fix was a no-op. Names: ``torchvision_ops``, ``functional_tensor``, ``mmaction_drn``,
-        ``mmcv_ops``.
+        ``mmaction_multimodal``, ``mmcv_ops``.
     """
     return dict(_applied)
 
@@ -177,6 +182,11 @@ def ensure_mmaction() -> None:
     (mmaction imports torchvision).
     """
     ensure_torchvision()
+    _mmaction_drn()
+    _mmaction_multimodal_without_timm()
+
+
+def _mmaction_drn() -> None:
     if "mmaction_drn" in _applied:
         return
     pkg = _package_dir("mmaction")
@@ -192,6 +202,18 @@ def ensure_mmaction() -> None:
     sys.modules[base] = drn_pkg
     sys.modules[f"{base}.drn"] = drn_mod
     _applied["mmaction_drn"] = True
+
+
+def _mmaction_multimodal_without_timm() -> None:
+    if "mmaction_multimodal" in _applied:
+        return
+    needed = (_package_dir("mmaction") is not None and _find_spec("transformers") is not None
+              and _find_spec("timm") is None and "mmaction.models" not in sys.modules)
+    if needed:
+        import mmaction.utils.dependency as dependency
+
+        dependency.WITH_MULTIMODAL = False
+    _applied["mmaction_multimodal"] = needed
 
 
 # --------------------------------------------------------------------------------------------------

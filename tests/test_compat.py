@@ -39,7 +39,7 @@ def test_whole_stack_imports_in_a_fresh_interpreter() -> None:
         """
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "['functional_tensor', 'mmaction_drn', 'mmcv_ops', 'torchvision_ops']" in proc.stdout
+    assert "['functional_tensor', 'mmaction_drn', 'mmaction_multimodal', 'mmcv_ops', 'torchvision_ops']" in proc.stdout
 
 
 def test_stubs_fail_clearly_and_pure_ops_work() -> None:

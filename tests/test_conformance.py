@@ -71,3 +71,57 @@ def test_sampler_that_mutates_the_anchor_fails():
     clip.frames[0] = 200
     with pytest.raises(AssertionError, match="modified the anchor"):
         check_sampler(Vandal(), clip)
+
+
+def test_static_sampler_that_is_not_a_permutation_fails():
+    from sdinterp.interfaces import Factor, PairSampler
+
+    class Zeroing(PairSampler):
+        factor = Factor.STATIC
+        name = "zeroing"
+
+        def partner(self, anchor, rng):
+            return anchor.replace(frames=np.zeros_like(anchor.frames))
+
+    class Same(Zeroing):
+        name = "same"
+
+        def partner(self, anchor, rng):
+            return anchor
+
+    with pytest.raises(AssertionError, match="not a permutation of the anchor's"):
+        check_sampler(Zeroing(), CLIPS[0])
+    with pytest.raises(AssertionError, match="the partner is the anchor itself"):
+        check_sampler(Same(), CLIPS[0])
+
+
+def test_dynamic_sampler_that_reorders_frames_fails():
+    from sdinterp.interfaces import Factor, PairSampler
+
+    class Reverser(PairSampler):
+        factor = Factor.DYNAMIC
+        name = "reverser"
+
+        def partner(self, anchor, rng):
+            return anchor.replace(frames=anchor.frames[::-1].copy())
+
+    with pytest.raises(AssertionError, match="in another order"):
+        check_sampler(Reverser(), CLIPS[0])
+
+
+def test_nondeterministic_forward_fails():
+    net = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.Dropout(0.5))
+    net[1].eval = lambda: net[1]  # stays in training mode: random in "eval"
+    net[1].train = lambda mode=True: net[1]
+    with pytest.raises(AssertionError, match="two forwards of the same clips differ"):
+        check_adapter(GenericVideoAdapter(net), CLIPS, run_report=False)
+
+
+def test_adapter_ignoring_its_crop_option_fails():
+    class IgnoresCrop(GenericVideoAdapter):
+        def prepare(self, samples):
+            x = super().prepare(samples)
+            return torch.nn.functional.interpolate(x, size=(x.shape[2], 10, 10))
+
+    with pytest.raises(AssertionError, match="declares crop_size=12"):
+        check_adapter(IgnoresCrop(small_net(), crop_size=12), CLIPS, run_report=False)

@@ -150,7 +150,9 @@ def test_every_sampler_passes_the_conformance_suite(tmp_path) -> None:
     for restyler in RESTYLERS:
         check_sampler(Restyle(restyler=restyler), clip)
     check_sampler(FrameShuffle(exclude_identity=True), clip)
-    check_sampler(Identical("static"), clip)
+    check_sampler(Identical("static"), clip, allow_identical=True)
+    with pytest.raises(AssertionError, match="the partner is the anchor itself"):
+        check_sampler(Identical("static"), clip)
     check_sampler(FlowJitter(), clip.replace(flow=clip_flow(clip.frames)))
     make_styles(tmp_path)
     check_sampler(PreStylized(), VideoClipDataset(tmp_path, clip_length=4, seed=0)[0])

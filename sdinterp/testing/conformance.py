@@ -39,6 +39,43 @@ def _hook_counts(model: torch.nn.Module) -> list[tuple[int, int]]:
     return [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()]
 
 
+def _tensors(x: Any) -> list[torch.Tensor]:
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return [t for v in x for t in _tensors(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in _tensors(v)]
+    return []
+
+
+def _declared(adapter: ModelAdapter) -> tuple[int | None, int | None]:
+    """(frames, crop) the adapter says its inputs have, from ``describe()``."""
+    d = adapter.describe()
+    clip = d.get("clip") if isinstance(d.get("clip"), dict) else {}
+    frames = d.get("num_frames", clip.get("num_frames"))
+    crop = d.get("crop_size", clip.get("crop_size"))
+    return (int(frames) if frames else None), (int(crop) if crop else None)
+
+
+def _check_sizes(adapter: ModelAdapter, prepared: Any) -> None:
+    """The prepared input has the frames and crop the adapter declares (an option the adapter
+    took must change its input, never be ignored)."""
+    frames, crop = _declared(adapter)
+    videos = [t for t in _tensors(prepared) if t.dim() >= 4]
+    if not videos:
+        return
+    if crop is not None:
+        assert any(tuple(t.shape[-2:]) == (crop, crop) for t in videos), (
+            f"the adapter declares crop_size={crop} but its prepared input has spatial size(s) "
+            f"{[tuple(t.shape[-2:]) for t in videos]}"
+        )
+    if frames is not None:
+        assert any(frames in tuple(t.shape[1:-2]) for t in videos), (
+            f"the adapter declares num_frames={frames} but its prepared input has shape(s) {[tuple(t.shape) for t in videos]}"
+        )
+
+
 def check_adapter(
     adapter: ModelAdapter,
     samples: Sequence[Sample],
@@ -53,9 +90,10 @@ def check_adapter(
 
     Checks: canonical layers exist, resolve to themselves and name existing modules; an unknown
     name raises :class:`~sdinterp.capture.UnknownLayerError` listing the valid names; ``views`` sets
-    valid views; ``prepare`` is deterministic; one forward captures every layer as (B, C) with C
-    equal to the declared channels; hooks are removed when the forward raises; and (``run_report``)
-    a report covers every canonical layer.
+    valid views; ``prepare`` is deterministic; the prepared input has the frames and crop the
+    adapter declares (``describe()``); two forwards of the same input give the same features; one
+    forward captures every layer as (B, C) with C equal to the declared channels; hooks are removed
+    when the forward raises; and (``run_report``) a report covers every canonical layer.
 
     Args:
         adapter: the adapter under test.
@@ -105,6 +143,15 @@ def check_adapter(
             adapter.forward(first)
             feats = cap.collect()
         assert _hook_counts(model) == before, "hooks were left on the model after capture"
+        with torch.inference_mode(), LayerCapture(model, infos) as cap:
+            adapter.forward(adapter.prepare(viewed))
+            again = cap.collect()
+        for name, z in feats.items():
+            assert torch.allclose(z, again[name], rtol=1e-5, atol=1e-6), (
+                f"layer {name!r}: two forwards of the same clips differ (dropout or another random op active in "
+                "eval mode?); a report needs a deterministic forward"
+            )
+        _check_sizes(adapter, first)
         observed = {}
         for name, z in feats.items():
             assert z.dim() == 2 and z.shape[0] == len(viewed), f"layer {name!r}: pooled to {tuple(z.shape)}, expected ({len(viewed)}, C)"
@@ -133,9 +180,15 @@ def check_adapter(
     if run_report:
         from sdinterp.pipeline import StaticDynamic
 
-        report = StaticDynamic(adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler).attribute(
-            list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False
-        )
+        import warnings
+
+        from sdinterp.errors import ReliabilityWarning
+
+        with warnings.catch_warnings():  # a deliberately tiny run: its reliability is not the point
+            warnings.simplefilter("ignore", ReliabilityWarning)
+            report = StaticDynamic(adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler).attribute(
+                list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False
+            )
         missing = [n for n in names if n not in report.layers]
         assert not missing, f"no report for layers {missing}: {report.skipped}"
         for n in names:
@@ -143,8 +196,25 @@ def check_adapter(
     return observed
 
 
-def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0) -> Sample:
-    """Check a pair sampler: declared factor, determinism for a seed, anchor left untouched.
+def _frame_keys(frames: np.ndarray, view: np.ndarray) -> list[bytes]:
+    return [np.ascontiguousarray(frames[i]).tobytes() for i in view]
+
+
+def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_identical: bool = False) -> Sample:
+    """Check a pair sampler: declared factor, determinism for a seed, anchor left untouched, and a
+    pair that isolates its factor.
+
+    A static pair keeps the appearance and removes the motion: its viewed frames are a
+    permutation of the anchor's (same frames, never zeroed or replaced), in another order or with
+    other flow (two-stream samplers keep the frames and jitter the flow). A dynamic pair keeps the
+    motion: it never reorders the anchor's frames. Neither may be the anchor itself, unless
+    ``allow_identical`` (for the ``identical`` control sampler).
+
+    Args:
+        sampler: the sampler under test.
+        sample: a clip with at least two different frames.
+        seed: base seed of the generators the checks use.
+        allow_identical: accept a partner equal to the anchor.
 
     Returns:
         the partner made from ``sample`` (views set to one in-order view if the sample has none).
@@ -165,4 +235,51 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0) -> Sample
     for va, vp in zip(anchor.view_indices(), p1.view_indices()):
         assert len(va) == len(vp), "partner() changed the length of a view"
     assert p1.frames.dtype == np.uint8 and p1.frames.shape[1:] == anchor.frames.shape[1:], "partner frames must be uint8 of the anchor's size"
+    name = sampler.describe().get("name", type(sampler).__name__)
+    distinct = len(set(_frame_keys(anchor.frames, np.unique(np.concatenate(anchor.view_indices())))))
+    assert distinct >= 2, "check_sampler needs a sample whose views show at least two different frames"
+    partners = [sampler.partner(anchor, np.random.default_rng([seed, k])) for k in range(1, 6)]
+    if sampler.factor is Factor.STATIC:
+        _check_static(name, anchor, partners, allow_identical)
+    else:
+        _check_dynamic(name, anchor, partners, allow_identical)
     return p1
+
+
+def _same_flow(a: Sample, b: Sample) -> bool:
+    if a.flow is None or b.flow is None:
+        return a.flow is None and b.flow is None
+    return all(np.array_equal(a.flow[i], b.flow[j]) for va, vb in zip(a.view_indices(), b.view_indices()) for i, j in zip(va, vb))
+
+
+def _check_static(name: str, anchor: Sample, partners: list[Sample], allow_identical: bool) -> None:
+    changed = False
+    for p in partners:
+        for va, vp in zip(anchor.view_indices(), p.view_indices()):
+            ka, kp = _frame_keys(anchor.frames, va), _frame_keys(p.frames, vp)
+            assert sorted(ka) == sorted(kp), (
+                f"static sampler {name!r}: the partner's frames are not a permutation of the anchor's (frames were "
+                "altered, replaced or zeroed); a static pair must keep every frame and change only their order (or flow)"
+            )
+            changed |= ka != kp
+        changed |= not _same_flow(anchor, p)
+    assert changed or allow_identical, (
+        f"static sampler {name!r}: the partner is the anchor itself (same frames, same order, same flow) for 5 seeds; "
+        "a static pair must destroy the motion (e.g. shuffle the frames)"
+    )
+
+
+def _check_dynamic(name: str, anchor: Sample, partners: list[Sample], allow_identical: bool) -> None:
+    changed = False
+    for p in partners:
+        for va, vp in zip(anchor.view_indices(), p.view_indices()):
+            ka, kp = _frame_keys(anchor.frames, va), _frame_keys(p.frames, vp)
+            if ka != kp and sorted(ka) == sorted(kp):
+                raise AssertionError(
+                    f"dynamic sampler {name!r}: the partner shows the anchor's frames in another order; a dynamic pair "
+                    "must keep the motion (frame order) and change only the appearance"
+                )
+            changed |= ka != kp
+    assert changed or allow_identical, (
+        f"dynamic sampler {name!r}: the partner is the anchor itself for 5 seeds; a dynamic pair must change the appearance"
+    )
