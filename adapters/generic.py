@@ -1,8 +1,13 @@
 """Generic adapter: any ``nn.Module`` taking a float clip (B, 3, T, H, W).
 
-Its layers are the model's named modules (canonical name = module path). Also resolves the model
-spec ``python:package.module:factory`` (calls ``factory()``), so any user model can be used from the
-command line without writing an adapter.
+Its layers are the named modules that run in a forward (canonical name = module path), found with
+their widths by one probe forward of a small dummy clip; containers that never run are not listed.
+Also resolves the model spec ``python:package.module:factory`` (calls ``factory()``), so any user
+model can be used from the command line without writing an adapter.
+
+A model whose forward takes something else (a dict, a list of pathways, extra arguments) is fed by
+a subclass that overrides :meth:`GenericVideoAdapter.prepare` (and :meth:`forward` if needed); see
+``docs/your_model.md``.
 """
 
 from __future__ import annotations
@@ -13,10 +18,17 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+import numpy as np
+
 from sdinterp.adapters._clip import KINETICS_MEAN, KINETICS_STD, ClipSpec
+from sdinterp.capture import pool
+from sdinterp.data.clips import uniform_temporal_subsample
+from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
-from sdinterp.data.clips import uniform_temporal_subsample
+
+#: Where users read how to adapt a model the generic adapter cannot feed.
+OWN_MODEL_DOCS = "docs/your_model.md"
 
 __all__ = ["GenericVideoAdapter", "clips_to_tensor"]
 
@@ -91,13 +103,74 @@ class GenericVideoAdapter(ModelAdapter):
         unknown = set(self.channels) - {n for n, _ in model.named_modules()}
         if unknown:
             raise ValueError(f"channels declared for unknown modules: {sorted(unknown)}")
+        self._ran: dict[str, int | None] | None = None
 
     def layers(self) -> dict[str, LayerInfo]:
+        """The modules that run in a forward, in definition order, with their pooled widths (one
+        probe forward, cached; declared ``channels`` win, and are checked at run time)."""
+        ran = self.probe()
         return {
-            name: LayerInfo(name=name, module=name, channels=self.channels.get(name), stream="rgb", pooling=self.default_pooling)
+            name: LayerInfo(name=name, module=name, channels=self.channels.get(name, ran[name]), stream="rgb",
+                            pooling=self.default_pooling)
             for name, _ in self.model.named_modules()
-            if name
+            if name and name in ran
         }
+
+    def probe_samples(self) -> list[Sample]:
+        """Two small clips for the probe forward: the adapter's frames and crop, else 8 frames of
+        112 x 112 (override for a model that needs something else, e.g. flow)."""
+        side = self.crop_size or self.short_side or 112
+        frames = self.num_frames or 8
+        rng = np.random.default_rng(0)
+        return [Sample(frames=rng.integers(0, 256, (frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}") for i in range(2)]
+
+    def probe(self) -> dict[str, int | None]:
+        """``{module path: pooled width or None}`` for every module that ran in one forward of
+        :meth:`probe_samples`.
+
+        Raises:
+            UnsupportedModelError: the forward failed: the model does not take what this adapter
+                feeds it (the message says what was fed and where to read how to adapt it).
+        """
+        if self._ran is not None:
+            return self._ran
+        from sdinterp.pipeline.inputs import to_device
+
+        ran: dict[str, int | None] = {}
+        names = {m: n for n, m in self.model.named_modules() if n}
+
+        def record(module: nn.Module, _inputs: Any, output: Any) -> None:
+            name = names[module]
+            width = None
+            if isinstance(output, torch.Tensor) and output.dim() >= 2 and output.is_floating_point():
+                try:
+                    width = int(pool(output, self.default_pooling, name).shape[1])
+                except Exception:  # noqa: BLE001 - a layer that does not pool this way has no width yet
+                    width = None
+            ran.setdefault(name, width)
+
+        handles = [m.register_forward_hook(record) for m in names]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            samples = [self.views(s) for s in self.probe_samples()]
+            x = self.prepare(samples)
+            with torch.inference_mode():
+                self.forward(to_device(x, self.device))
+        except Exception as exc:  # noqa: BLE001 - any failure means this adapter cannot feed the model
+            raise UnsupportedModelError(
+                f"the {type(self).__name__} cannot feed {type(self.model).__name__}: its forward failed on a probe "
+                f"input of {_shapes(x) if 'x' in locals() else 'clips'} ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}). If it takes other sizes, pass "
+                f"num_frames/crop_size (--frames/--crop-size); if its forward takes a dict, a list of pathways or "
+                f"extra arguments, subclass GenericVideoAdapter and override prepare()/forward(): see {OWN_MODEL_DOCS}"
+            ) from exc
+        finally:
+            for h in handles:
+                h.remove()
+            self.model.train(was_training)
+        self._ran = ran
+        return ran
 
     def views(self, sample: Sample) -> Sample:
         if self.num_frames is None or sample.views is not None:
@@ -117,6 +190,16 @@ class GenericVideoAdapter(ModelAdapter):
             "std": list(self.std) if self.std is not None else None,
             "scale": self.scale,
         }
+
+
+def _shapes(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {tuple(x.shape)} tensor"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of " + ", ".join(_shapes(v) for v in x)
+    if isinstance(x, dict):
+        return "a dict of " + ", ".join(f"{k}: {_shapes(v)}" for k, v in x.items())
+    return type(x).__name__
 
 
 #: Option names shared by every adapter family: num_frames, short_side, crop_size (+ mean/std).

@@ -29,6 +29,23 @@ def _check_sizes(options: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r} (leave it unset for the model's native size)")
 
 
+def _check_ready_adapter(adapter: ModelAdapter, options: dict[str, Any]) -> None:
+    """An adapter is already built: size options it does not have are refused, never ignored."""
+    described = adapter.describe()
+    clip = described.get("clip") if isinstance(described.get("clip"), dict) else {}
+    differ = []
+    for name in ("num_frames", "crop_size", "short_side"):
+        wanted = options.get(name)
+        have = described.get(name, clip.get(name))
+        if wanted is not None and wanted != have:
+            differ.append(f"{name}={wanted} (it has {have})")
+    if differ:
+        raise ValueError(
+            f"a ready {type(adapter).__name__} was given, so {', '.join(differ)} cannot be applied; build the "
+            "adapter with those options (e.g. in your python: factory) or leave them out"
+        )
+
+
 def adapt(model: Any, **options: Any) -> ModelAdapter:
     """Wrap ``model`` in the adapter of its family (first plugin to answer wins).
 
@@ -40,6 +57,7 @@ def adapt(model: Any, **options: Any) -> ModelAdapter:
         UnsupportedModelError: no plugin recognises the model (a ``TypeError``).
     """
     if isinstance(model, ModelAdapter):
+        _check_ready_adapter(model, options)
         return model
     _check_sizes(options)
     adapter = get_plugin_manager().hook.sdinterp_adapt(model=model, options=dict(options))

@@ -109,7 +109,8 @@ class NaNOnCall(nn.Module):
 
 
 def test_nan_activations_name_layer_and_batch():
-    model = nn.Sequential(nn.Conv3d(3, 4, 1), NaNOnCall(bad_call=2))
+    # call 0 is the generic adapter's probe forward (it finds the modules that run), so batch 2 is call 3
+    model = nn.Sequential(nn.Conv3d(3, 4, 1), NaNOnCall(bad_call=3))
     sd = sdinterp.StaticDynamic(model, layers=["1"])
     with pytest.raises(NonFiniteActivationError, match="layer '1', batch 2"):
         sd.attribute(CLIPS, n_pairs=12, batch_size=6, seed=0, show_progress=False)

@@ -37,10 +37,12 @@ def as_samples(data: Any) -> Sequence[Sample]:
 
 
 def _keeps_views(adapter: Any) -> bool:
-    """Whether ``adapter.views`` keeps views a sample already has (the built-in adapters do)."""
-    preset = (np.array([1, 0], dtype=np.int64),)
-    out = adapter.views(Sample(frames=np.zeros((2, 1, 1, 3), np.uint8), views=preset))
-    return out.views is not None and len(out.views) == 1 and np.array_equal(out.views[0], preset[0])
+    """Whether ``adapter.views`` keeps views a sample already has (the built-in adapters do): views
+    of the adapter's own shape, reversed, must come back unchanged."""
+    own = adapter.views(Sample(frames=np.zeros((8, 1, 1, 3), np.uint8))).view_indices()
+    preset = tuple(np.ascontiguousarray(v[::-1]) for v in own)
+    out = adapter.views(Sample(frames=np.zeros((8, 1, 1, 3), np.uint8), views=preset))
+    return out.views is not None and len(out.views) == len(preset) and all(np.array_equal(a, b) for a, b in zip(out.views, preset))
 
 
 def decode_only_views(data: Any, adapter: Any) -> Any:
