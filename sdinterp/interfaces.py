@@ -386,6 +386,16 @@ class ModelAdapter(abc.ABC):
             f"Prefix a module path with '{INPUT_PREFIX}' to capture that module's input instead of its output."
         )
 
+    def layer_module(self, name: str) -> nn.Module:
+        """The ``nn.Module`` of a layer (canonical name, raw path or ``input:<path>``), e.g. the
+        ``layer`` argument of Captum's layer attributions::
+
+            LayerConductance(adapter.model, adapter.layer_module("stage4"))
+
+        For an ``input:`` layer, ask Captum for the layer input (``attribute_to_layer_input=True``).
+        """
+        return self.model.get_submodule(self.resolve(name).module)
+
     # -- input --------------------------------------------------------------------------------
     def views(self, sample: Sample) -> Sample:
         """Return ``sample`` with ``views`` set: one index array per pathway, after temporal

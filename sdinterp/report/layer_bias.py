@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import torch
 
 __all__ = ["LayerBias", "CATEGORIES", "FACTOR_COLUMNS"]
 
@@ -23,6 +24,32 @@ FACTOR_COLUMNS = ("dynamic", "static", "identical")
 
 def _arr(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
+
+
+#: Pooling layouts whose channel axis is the last one (the names adapters record in ``info``).
+_CHANNELS_LAST = ("tokens", "tokens_seq_first", "channels_last", "channels_last_pool")
+
+
+def _per_unit(a: Any, pooling: Any, layer: str, n_units: int) -> Any:
+    """One value per unit: the attribution summed over everything but the layer's channel axis."""
+    if a.dim() <= 1:
+        return a
+    if callable(pooling):
+        out = pooling(a)
+        return out.sum(0) if out.dim() == 2 else out
+    if pooling in ("channels_first", "flat"):
+        return a.sum(dim=tuple(i for i in range(a.dim()) if i != 1))
+    if pooling in _CHANNELS_LAST:
+        return a.sum(dim=tuple(range(a.dim() - 1)))
+    # A custom pooling known only by name (e.g. a 2D model's time unfolding, (B*T, C, H, W)): a sum
+    # needs only the channel axis, found by the layer's width when it is unambiguous.
+    axes = [i for i in (1, a.dim() - 1) if a.shape[i] == n_units]
+    if len(set(axes)) == 1:
+        return a.sum(dim=tuple(i for i in range(a.dim()) if i != axes[0]))
+    raise ValueError(
+        f"layer {layer!r} is pooled by a custom function ({pooling!r}) and its channel axis cannot be told "
+        f"from the shape {tuple(a.shape)}; pass pooling= (adapter.resolve(layer).pooling)"
+    )
 
 
 def _unit_softmax(x: Any) -> np.ndarray:
@@ -131,32 +158,42 @@ class LayerBias:
             }
         )
 
-    def join_attributions(self, attributions: Any, name: str = "attribution") -> Any:
-        """Put a per-unit attribution beside the per-unit bias, one row per channel.
+    def join_attributions(self, attributions: Any, name: str = "attribution", pooling: Any = None) -> Any:
+        """Put a per-unit attribution beside the per-unit bias, one row per unit.
+
+        The attribution is reduced to one value per unit the way the layer is pooled: summed over
+        every position (and the batch) with the channel axis taken from the layer's layout —
+        axis 1 for channels-first (B, C, T, H, W), the last axis for tokens (B, L, C), sequence-
+        first (L, B, C) and channels-last (B, T, H, W, C) layers. For a layer pooled by a custom
+        function (e.g. a 2D model that folds time into the batch, (B*T, C, H, W)) the channel axis is
+        the one (axis 1 or last) with the layer's width; pass ``pooling`` (a callable reducing to
+        (B, C), e.g. ``adapter.resolve(layer).pooling``) where that is ambiguous.
 
         Args:
-            attributions: a Captum layer attribution of this layer — (B, C, ...) (summed over the
-                batch and every non-channel dim, keeping the sign) or already (C,).
+            attributions: a Captum layer attribution of this layer (same shape as its activation),
+                or already one value per unit, shape (C,).
             name: the column name.
+            pooling: the layer's pooling (a name or a callable); default: the one recorded in
+                :attr:`info`.
 
         Returns:
             :meth:`units_frame` with the extra column.
 
         Examples:
-            >>> from captum.attr import LayerGradientXActivation          # doctest: +SKIP
-            >>> attr = LayerGradientXActivation(model, model.layer4).attribute(x, target=0)  # doctest: +SKIP
-            >>> report["layer4"].join_attributions(attr).sort_values("attribution")  # doctest: +SKIP
+            >>> from captum.attr import LayerGradientXActivation                               # doctest: +SKIP
+            >>> module = adapter.layer_module("stage5")             # the module of a canonical layer  # doctest: +SKIP
+            >>> attr = LayerGradientXActivation(adapter.model, module).attribute(x, target=0)  # doctest: +SKIP
+            >>> report["stage5"].join_attributions(attr).sort_values("attribution")            # doctest: +SKIP
         """
-        a = attributions.detach().cpu().double().numpy() if hasattr(attributions, "detach") else np.asarray(attributions, float)
-        if a.ndim >= 2:
-            a = a.sum(axis=tuple(i for i in range(a.ndim) if i != 1))
-        if a.shape != (self.n_units,):
+        a = attributions.detach().cpu().double() if hasattr(attributions, "detach") else torch.as_tensor(np.asarray(attributions, float))
+        per_unit = _per_unit(a, pooling if pooling is not None else self.info.get("pooling", "channels_first"), self.layer, self.n_units)
+        if per_unit.shape != (self.n_units,):
             raise ValueError(
-                f"layer {self.layer!r}: attributions reduce to shape {a.shape}, expected ({self.n_units},); "
-                "pass the attribution of the same layer (channels on axis 1)"
+                f"layer {self.layer!r}: attributions reduce to shape {tuple(per_unit.shape)}, expected ({self.n_units},); "
+                "pass the attribution of the same layer (and its pooling, adapter.resolve(layer).pooling, if custom)"
             )
         frame = self.units_frame()
-        frame[name] = a
+        frame[name] = per_unit.numpy()
         return frame
 
     # -- (de)serialisation ----------------------------------------------------------------------
