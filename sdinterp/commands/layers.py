@@ -8,8 +8,14 @@ import json
 
 def run(args: argparse.Namespace) -> int:
     from sdinterp.adapt import load_adapter
+    from sdinterp.commands._checks import check_positive
 
-    adapter = load_adapter(args.model)
+    options = {}
+    for flag, key in (("frames", "num_frames"), ("crop_size", "crop_size"), ("short_side", "short_side")):
+        check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
+        if getattr(args, flag) is not None:
+            options[key] = getattr(args, flag)
+    adapter = load_adapter(args.model, **options)
     rows = [info.describe() for info in adapter.layers().values()]
     if args.json:
         print(json.dumps(rows, indent=2, default=repr))
@@ -27,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("layers", help="list a model's canonical layers (module path, channels, stream)")
     p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--frames", type=int, help="frames the model takes (default: the model's native count)")
+    p.add_argument("--crop-size", type=int, help="centre crop in pixels (default: the model's native size)")
+    p.add_argument("--short-side", type=int, help="short-side resize in pixels (default: the model's native size)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (default: a table)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks (default: one line)")
     p.set_defaults(func=run)
