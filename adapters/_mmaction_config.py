@@ -51,20 +51,43 @@ def find_config(config: str | Path) -> Path:
 
 
 def strip_pretrained(node: Any) -> Any:
-    """Drop every ``pretrained`` path/URL and ``Pretrained`` init_cfg: nothing may be downloaded."""
+    """Remove every reference to pretrained weights, whatever its type: nothing may be downloaded.
+
+    * any key containing ``pretrained`` (``pretrained``, ``clip_pretrained``, ...): a path, URL or
+      model name becomes ``None``, ``True`` becomes ``False`` (torchvision/timm ``pretrained=True``
+      would fetch ImageNet weights at build time);
+    * ``weights`` naming a torchvision weights enum becomes ``None``;
+    * ``init_cfg`` entries of type ``Pretrained`` are dropped (the rest of a list is kept).
+
+    ``pretrained2d`` is left alone: it only says how to inflate 2-D weights *if* a path is given.
+    """
     if isinstance(node, dict):
         for key in list(node):
             value = node[key]
-            if key == "pretrained" and isinstance(value, str):
+            if isinstance(key, str) and "pretrained" in key and key != "pretrained2d" and not isinstance(value, (dict, list, tuple)):
+                if value is True:
+                    node[key] = False
+                elif isinstance(value, str):
+                    node[key] = None
+            elif key == "weights" and isinstance(value, str):
                 node[key] = None
-            elif key == "init_cfg" and "Pretrained" in repr(value):
-                node[key] = None
+            elif key == "init_cfg":
+                node[key] = _without_pretrained_init(value)
             else:
                 strip_pretrained(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
             strip_pretrained(value)
     return node
+
+
+def _without_pretrained_init(init_cfg: Any) -> Any:
+    if isinstance(init_cfg, dict):
+        return None if "Pretrained" in str(init_cfg.get("type", "")) or "checkpoint" in init_cfg else strip_pretrained(init_cfg)
+    if isinstance(init_cfg, (list, tuple)):
+        kept = [c for c in (_without_pretrained_init(c) for c in init_cfg) if c is not None]
+        return kept or None
+    return init_cfg
 
 
 def pipeline_clip(cfg: Any) -> tuple[dict[str, Any], str]:
@@ -91,13 +114,22 @@ def pipeline_clip(cfg: Any) -> tuple[dict[str, Any], str]:
 
 
 def resize_backbone(backbone: dict, frames: int | None, crop: int | None) -> None:
-    """Keep size-dependent backbone settings consistent with a reduced input."""
-    kind = backbone.get("type")
+    """Keep size-dependent backbone settings (positional embeddings, segment counts) consistent
+    with a reduced input."""
+    kind = str(backbone.get("type"))
     if kind == "TimeSformer":
         backbone["num_frames"] = frames or backbone.get("num_frames", 8)
         backbone["img_size"] = crop or backbone.get("img_size", 224)
     elif kind == "MViT":
         backbone["temporal_size"] = frames or backbone.get("temporal_size", 16)
         backbone["spatial_size"] = crop or backbone.get("spatial_size", 224)
-    elif kind == "ResNetTSM" and frames:
+    elif kind == "VisionTransformer":
+        backbone["num_frames"] = frames or backbone.get("num_frames", 16)
+        backbone["img_size"] = crop or backbone.get("img_size", 224)
+    elif kind == "UniFormerV2":
+        backbone["t_size"] = frames or backbone.get("t_size", 8)
+        backbone["input_resolution"] = crop or backbone.get("input_resolution", 224)
+    elif kind == "UniFormer" and crop:
+        backbone["img_size"] = crop
+    if frames and "num_segments" in backbone:  # TSM, TIN, TANet, MobileNetV2TSM shift across segments
         backbone["num_segments"] = frames

@@ -29,23 +29,21 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import re
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from sdinterp.adapters._compat import ensure_mmaction, import_optional
-from sdinterp.adapters._clip import (
-    ClipSpec,
-    cat_pathways,
-    first_output,
-    VideoClipAdapter,
-    channels_last_pool,
-    load_state_dict_file,
-    module_width,
-    uniform_indices,
-)
+from sdinterp.adapters._clip import ClipSpec, VideoClipAdapter, load_state_dict_file, uniform_indices
+from sdinterp.adapters._mmaction_layers import NoCanonicalLayers, _mro_names, named_layers
+from sdinterp.adapters._structure import probe_widths, trace
 from sdinterp.adapters._mmaction_config import (
     find_config,
     pipeline_clip,
@@ -53,6 +51,7 @@ from sdinterp.adapters._mmaction_config import (
     shipped_configs,
     strip_pretrained,
 )
+from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, Sample
 
@@ -72,10 +71,6 @@ def _mmaction() -> Any:
     return import_optional("mmaction.registry", "mmaction2", INSTALL)
 
 
-def _mro_names(obj: Any) -> set[str]:
-    return {c.__name__ for c in type(obj).__mro__}
-
-
 class MMAction2Adapter(VideoClipAdapter):
     """Names the layers of an MMAction2 recognizer and builds its input.
 
@@ -84,98 +79,126 @@ class MMAction2Adapter(VideoClipAdapter):
     ``(B, 1, 3, T, H, W)`` for 3-D recognizers and ``(B, T, 3, H, W)`` for 2-D ones. SlowFast gets
     its two pathways as two views, so a static sampler shuffles them independently.
 
+    Layers come from a table per backbone family, or structurally for any other backbone
+    (``adapters/_mmaction_layers.py``); every width is read from one probe forward on first use of
+    :meth:`layers`, so it is the width the report will see.
+
     Args:
         model: a built MMAction2 recognizer (``Recognizer3D`` or ``Recognizer2D``).
         clip: preprocessing; ``num_frames`` is the clip length fed to the model (T; for SlowFast the
             length before its internal ``resample_rate`` subsampling).
         input_format: ``"NCTHW"`` or ``"NCHW"`` (default: from the recognizer type).
+        native: the config's own (frames, crop), named when the model fails at another size.
     """
 
     family = "mmaction2"
     default_pooling = "channels_first"
+    #: Clips in the probe forward (two, so a batch axis is told apart from a token axis).
+    probe_batch = 2
 
-    def __init__(self, model: nn.Module, clip: ClipSpec, input_format: str | None = None):
+    def __init__(self, model: nn.Module, clip: ClipSpec, input_format: str | None = None,
+                 native: tuple[int, int] | None = None):
         self.backbone = getattr(model, "backbone", None)
         if self.backbone is None:
-            raise TypeError(f"{type(model).__name__} has no backbone; not an MMAction2 recognizer")
-        self.input_format = input_format or ("NCHW" if "Recognizer2D" in _mro_names(model) else "NCTHW")
+            raise UnsupportedModelError(f"{type(model).__name__} has no backbone; not an MMAction2 recognizer")
+        names = _mro_names(model)
+        if "RecognizerAudio" in names:
+            raise UnsupportedModelError(
+                f"{type(model).__name__} is an audio recognizer (it takes spectrogram features, not frames); "
+                "sdinterp measures static and dynamic information of video models"
+            )
+        # The first convolution says what the backbone eats (backbone.in_channels means other things
+        # in some families, e.g. MobileNetV2's last block width).
+        first = next((m for m in self.backbone.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+        in_channels = int(first.in_channels) if first is not None else 3
+        if in_channels != 3:
+            raise UnsupportedModelError(
+                f"{type(model).__name__} with a {type(self.backbone).__name__} backbone takes {in_channels}-channel input "
+                f"({'optical flow' if in_channels == 2 else 'stacked flow' if in_channels % 2 == 0 else 'not RGB'}), not RGB clips; sdinterp's action-recognition "
+                "adapters feed RGB frames (two-stream flow models: docs/twostream.md)"
+            )
+        self.input_format = input_format or ("NCHW" if "Recognizer2D" in names else "NCTHW")
+        # RecognizerOmni's own mode="tensor" rejects every call (it asserts a tuple is a tensor), so
+        # its features are taken through extract_feat, which is what mode="tensor" would run.
+        self._omni = "RecognizerOmni" in names
         self.kind = type(self.backbone).__name__
         ratios: Sequence[int] = (1,)
         if self.kind == "ResNet3dSlowFast":
             r, s = int(self.backbone.resample_rate), int(self.backbone.speed_ratio)
             ratios = (r, r // s)  # slow, fast: mmaction subsamples both from one clip by nearest interpolation
         super().__init__(model, clip, ratios)
+        self.native = native
         self._batch = 1
-        self._layers = self._build_layers()
+        self._layers: dict[str, LayerInfo] | None = None
 
     # -- layers ----------------------------------------------------------------------------------
     def layers(self) -> dict[str, LayerInfo]:
+        if self._layers is None:
+            try:
+                named = named_layers(self, lambda: self._probe(lambda run: trace(self.backbone, run)))
+            except NoCanonicalLayers as exc:
+                warnings.warn(f"{exc}; its layers are the raw module paths that run, as the generic adapter lists them",
+                              stacklevel=2)
+                self._layers = self._raw_layers()
+                return dict(self._layers)
+            widths = self._probe(lambda run: probe_widths(self.model, named, run))
+            self._layers = {n: dataclasses.replace(info, channels=widths[n]) for n, info in named.items()}
         return dict(self._layers)
 
-    def _build_layers(self) -> dict[str, LayerInfo]:
-        bb, names = self.backbone, _mro_names(self.backbone)
-        out: dict[str, LayerInfo] = {}
-
-        def add(name: str, module: str, width: int | None, stream: str = "rgb", **kw: Any) -> None:
-            out[name] = LayerInfo(name, module, width, stream, **kw)
-
-        res_layers = list(getattr(bb, "res_layers", []))
-        if self.kind == "ResNet3dSlowFast":
-            lateral = bool(getattr(bb.slow_path, "lateral", False))
-            widths: dict[str, list[int]] = {}
-            for path, stream in (("slow_path", "slow"), ("fast_path", "fast")):
-                p = getattr(bb, path)
-                mods = ["maxpool"] + list(p.res_layers)
-                srcs = ["conv1"] + list(p.res_layers)  # maxpool has no width; conv1 sets it
-                widths[stream] = [module_width(p.get_submodule(s)) or 0 for s in srcs]
-                for k, mod in enumerate(mods):
-                    add(f"{stream}.stage{k + 1}", f"backbone.{path}.{mod}", widths[stream][k], stream)
-            if lateral:
-                slow_layers = list(bb.slow_path.res_layers)
-                for k in range(len(slow_layers)):
-                    nxt = bb.slow_path.get_submodule(slow_layers[k])
-                    add(f"fused.stage{k + 1}", f"backbone.slow_path.{slow_layers[k]}", _in_width(nxt), "fused", where="input")
-            add("cat.stage5", "backbone", widths["slow"][-1] + widths["fast"][-1], "cat", pooling="flat", select=cat_pathways)
-            order = [f"{s}.stage{k}" for k in range(1, 6) for s in ("slow", "fast", "fused")] + ["cat.stage5"]
-            return {n: out[n] for n in order if n in out}
-        if "ResNet3d" in names:
-            stem = "maxpool" if getattr(bb, "with_pool1", True) else "conv1"
-            add("stage1", f"backbone.{stem}", module_width(bb.conv1))
-            for k, layer in enumerate(res_layers):
-                add(f"stage{k + 2}", f"backbone.{layer}", module_width(bb.get_submodule(layer)))
-        elif self.kind == "C2D":
-            add("stage1", "backbone.maxpool3d_1", module_width(bb.conv1))
-            add("stage2", "backbone.maxpool3d_2", module_width(bb.get_submodule(res_layers[0])), where="input")
-            for k, layer in enumerate(res_layers[1:]):
-                add(f"stage{k + 3}", f"backbone.{layer}", module_width(bb.get_submodule(layer)), pooling=self.unfold_time_pool)
-        elif self.kind == "X3D":
-            add("stage1", "backbone.conv1_t", module_width(bb.conv1_t))
-            for k, layer in enumerate(res_layers):
-                add(f"stage{k + 2}", f"backbone.{layer}", module_width(bb.get_submodule(layer)))
-        elif "ResNet" in names and self.input_format == "NCHW":
-            add("stage1", "backbone.maxpool", module_width(bb.conv1), pooling=self.unfold_time_pool)
-            for k, layer in enumerate(res_layers):
-                add(f"stage{k + 2}", f"backbone.{layer}", module_width(bb.get_submodule(layer)), pooling=self.unfold_time_pool)
-        elif self.kind == "TimeSformer":
-            pool = self.unfold_time_pool if bb.attention_type == "space_only" else "tokens"
-            for k, layer in enumerate(bb.transformer_layers.layers):
-                add(f"block{k}", f"backbone.transformer_layers.layers.{k}", int(bb.embed_dims), pooling=pool)
-        elif self.kind == "MViT":
-            for k, block in enumerate(bb.blocks):
-                add(f"block{k}", f"backbone.blocks.{k}", module_width(block), pooling="tokens", select=first_output)
-        elif self.kind == "SwinTransformer3D":
-            k = 0
-            for i, layer in enumerate(bb.layers):
-                for j, block in enumerate(layer.blocks):
-                    add(f"block{k}", f"backbone.layers.{i}.blocks.{j}", module_width(block), pooling=channels_last_pool)
-                    k += 1
-        else:
-            raise TypeError(
-                f"no canonical layers for MMAction2 backbone {self.kind}; supported: ResNet3d (I3D, SlowOnly, "
-                "CSN, R(2+1)D), C2D, X3D, ResNet3dSlowFast, ResNet/ResNetTSM (TSN, TSM), TimeSformer, MViT, "
-                "SwinTransformer3D. Use the generic adapter with raw module paths instead."
-            )
+    def _raw_layers(self) -> dict[str, LayerInfo]:
+        """Every module of the recognizer that runs, named by its path, with its width (generic
+        adapter style, but fed the recognizer's own input layout)."""
+        ran = self._probe(lambda run: trace(self.model, run))
+        folded = self.input_format == "NCHW"
+        out = {}
+        for path, t in sorted(ran.items(), key=lambda kv: kv[1].order):
+            if t.shape is None or len(t.shape) < 2:
+                continue
+            pooling: Any = "flat" if len(t.shape) == 2 else (self.unfold_time_pool if folded else "channels_first")
+            width = t.shape[-1] if folded and len(t.shape) == 3 else t.shape[1]
+            out[path] = LayerInfo(path, path, int(width), "rgb", pooling)
         return out
+
+    def probe_samples(self) -> list[Sample]:
+        """Random clips at the adapter's input size for the probe forward."""
+        side = self.clip.crop_size or self.clip.short_side or 112
+        rng = np.random.default_rng(0)
+        return [
+            Sample(frames=rng.integers(0, 256, (self.clip.num_frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}")
+            for i in range(self.probe_batch)
+        ]
+
+    def _probe(self, use: Callable[[Callable[[], Any]], Any]) -> Any:
+        """``use(run)`` with ``run`` one forward of :meth:`probe_samples`; a failing forward becomes
+        one line saying why (a compiled op missing from mmcv-lite, a size the model cannot take)."""
+        from sdinterp.pipeline.inputs import to_device
+
+        samples = [self.views(s) for s in self.probe_samples()]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            x = to_device(self.prepare(samples), self.device)
+            with torch.inference_mode():
+                return use(lambda: self.forward(x))
+        except Exception as exc:  # noqa: BLE001 - any failure of the forward means we cannot run it
+            raise UnsupportedModelError(self._probe_failure(exc)) from exc
+        finally:
+            self.model.train(was_training)
+
+    def _probe_failure(self, exc: BaseException) -> str:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        what = f"MMAction2 {self.kind} recognizer"
+        if "mmcv.ops" in text or "mmcv._ext" in text:
+            # The wording differs with how mmcv.ops failed to import; the op's name does not.
+            op = re.search(r"mmcv\.ops\.(\w+)|`(\w+)` from `?mmcv\.ops", text)
+            name = f"mmcv.ops.{op.group(1) or op.group(2)}" if op else "a compiled operator of mmcv.ops"
+            return (f"{what} needs {name}, a compiled operator that mmcv-lite does not have; install the full mmcv "
+                    "built for your torch (pip install mmcv==2.1.0, with its CPU/CUDA ops) to use it")
+        size = f"{self.clip.num_frames} frames at {self.clip.crop_size} px"
+        if self.native is not None and self.native != (self.clip.num_frames, self.clip.crop_size):
+            return (f"{what} fails on {size} ({type(exc).__name__}: {text}); its config's native input is "
+                    f"{self.native[0]} frames at {self.native[1]} px: use those sizes (--frames/--crop-size)")
+        return f"{what} fails on a probe clip of {size} ({type(exc).__name__}: {text})"
 
     def unfold_time_pool(self, x: torch.Tensor) -> torch.Tensor:
         """(B·T, C, H, W) or (B·T, L, C) -> (B, C): unfold time from the batch, then average over T
@@ -186,6 +209,13 @@ class MMAction2Adapter(VideoClipAdapter):
         if x.dim() == 3:  # tokens (B·T, L, C)
             return y.mean(dim=(1, 2))
         return y.mean(dim=(1,) + tuple(range(3, y.dim())))
+
+    def unfold_seq_first_pool(self, x: torch.Tensor) -> torch.Tensor:
+        """(L, B·T, C) -> (B, C): sequence-first tokens with time in the batch (UniFormerV2's local
+        blocks), averaged over tokens (CLS included) and time."""
+        if x.dim() != 3 or x.shape[1] % self._batch:
+            raise ValueError(f"expected (L, B*T, C) tokens with B={self._batch}, got {tuple(x.shape)}")
+        return x.float().reshape(x.shape[0], self._batch, x.shape[1] // self._batch, x.shape[2]).mean(dim=(0, 2))
 
     # -- input -----------------------------------------------------------------------------------
     def views(self, sample: Sample) -> Sample:
@@ -207,6 +237,8 @@ class MMAction2Adapter(VideoClipAdapter):
     def forward(self, inputs: Any) -> Any:
         if not isinstance(inputs, (list, tuple)):
             self._batch = int(inputs.shape[0])
+            if self._omni:
+                return self.model.extract_feat(inputs, stage="backbone")
             return self.model(inputs, mode="tensor")
         slow, fast = inputs
         self._batch = int(fast.shape[0])
@@ -226,12 +258,23 @@ class MMAction2Adapter(VideoClipAdapter):
         return {**super().describe(), "backbone": self.kind, "input_format": self.input_format}
 
 
-def _in_width(layer: nn.Module) -> int | None:
-    """Input channels of a residual layer (its first convolution's in_channels)."""
-    for m in layer.modules():
-        if isinstance(m, nn.modules.conv._ConvNd):
-            return int(m.in_channels)
-    return None
+#: Backbones mmaction2 registers only if an optional package imports (mmaction/models/backbones).
+_OPTIONAL_BACKBONES = {"MobileOneTSM": "mmpretrain"}
+
+
+@contextlib.contextmanager
+def _quiet_mmengine() -> Iterator[None]:
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _preprocessor_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -288,7 +331,23 @@ def build_mmaction2(
     model_cfg = strip_pretrained(cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else dict(cfg.model))
     if num_frames or crop_size:
         resize_backbone(model_cfg["backbone"], num_frames, crop_size)
-    model = registry.MODELS.build(model_cfg)
+    if model_cfg.get("type") == "RecognizerAudio":
+        raise UnsupportedModelError(
+            f"mmaction2 config {Path(str(config)).name}: an audio recognizer (it takes spectrogram features, not "
+            "frames); sdinterp measures static and dynamic information of video models"
+        )
+    try:
+        with _quiet_mmengine():  # some backbones (TANet, TIN) log every parameter's init from __init__
+            model = registry.MODELS.build(model_cfg)
+    except ImportError as exc:  # mmcls/mmpretrain/timm backbones
+        raise UnsupportedModelError(f"mmaction2 config {Path(str(config)).name}: {exc}") from exc
+    except KeyError as exc:  # a module mmaction registers only when an optional package imports
+        name = str(exc).strip("'\"").split(" is not in ")[0]
+        needs = _OPTIONAL_BACKBONES.get(name, "the package that defines it")
+        raise UnsupportedModelError(
+            f"mmaction2 config {Path(str(config)).name}: {name} is not registered in this install; mmaction2 defines it "
+            f"only when {needs} is installed (pip install {needs.split()[0]})"
+        ) from None
     if weights:
         load_state_dict_file(model, weights, strict=strict, trusted=trust_weights)
     mean, std = _preprocessor_stats(model)
@@ -296,7 +355,8 @@ def build_mmaction2(
     crop = crop_size or piped.get("crop_size", crop)
     short = short_side or (piped.get("short_side") if crop_size is None else None)
     clip = ClipSpec(int(num_frames or piped.get("num_frames", frames)), int(crop), short, mean, std)
-    return MMAction2Adapter(model.eval(), clip, input_format=fmt)
+    native = (int(piped.get("num_frames", frames)), int(piped.get("crop_size", _backbone_defaults(model.backbone)[1])))
+    return MMAction2Adapter(model.eval(), clip, input_format=fmt, native=native)
 
 
 @hookimpl
@@ -316,7 +376,7 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> MMAction2Adapter | No
         tuple(options.get("mean") or mean),
         tuple(options.get("std") or std),
     )
-    return MMAction2Adapter(model, clip, options.get("input_format"))
+    return MMAction2Adapter(model, clip, options.get("input_format"), native=(frames, crop))
 
 
 _OPTION_KEYS = ("weights", "cfg_options", "num_frames", "crop_size", "short_side", "strict", "trust_weights")

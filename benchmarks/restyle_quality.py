@@ -173,15 +173,23 @@ def candidates(names: Iterable[str] | None) -> dict[str, Restyle]:
         return np.clip(frames + rng.normal(0, 2.0, frames.shape), 0, 255).astype(np.uint8)
 
     out["(gaussian noise, sigma 2)"] = noise
-    for name in names or reg.names("restyler"):
+    names = list(names) if names else None
+    for name in [n for n in names if n != "appearance_free"] if names else reg.names("restyler"):
         out[name] = reg.create("restyler", name)
+    if names is None or "appearance_free" in names:
+        # Not a restyler (its dots integrate the flow over time, so it does not commute with frame
+        # order), but the dynamic-pair sampler's rendering: style k = dot seed k.
+        from sdinterp.plugins.samplers.appearance_free import render_kinematogram
+
+        out["appearance_free (sampler)"] = lambda f, s: render_kinematogram(f, dot_seed=s)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="every 4th video only")
-    ap.add_argument("--restylers", default=None, help="comma-separated registry names (default: all)")
+    ap.add_argument("--restylers", default=None,
+                    help="comma-separated registry names, or appearance_free for the dot sampler (default: all and it)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))

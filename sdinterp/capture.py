@@ -47,7 +47,13 @@ def resolve_layers(adapter: "ModelAdapter", names: Iterable[str | nn.Module] | s
     Layers may be canonical names, module paths, ``input:<path>`` or, as in Captum, module objects.
     """
     if names is None:
-        return dict(adapter.layers())
+        layers = dict(adapter.layers())
+        if not layers:
+            raise UnknownLayerError(
+                f"{type(adapter).__name__} lists no layers for {type(adapter.model).__name__} (no submodule of it runs "
+                "in a forward); name the layers to measure: raw module paths, or input:<path> for a module's input"
+            )
+        return layers
     if isinstance(names, (str, nn.Module)):
         names = [names]
     out: dict[str, LayerInfo] = {}

@@ -29,7 +29,27 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub: "argparse._SubParsersAction") -> None:
+    """Subcommands registered by plugins as kind ``command`` (a ``register(subparsers)`` callable).
+
+    Tools that live in plugins (ablation, tracking, segmentation studies) add their commands this
+    way, so the core never imports them. A plugin command that fails to register, or whose name is
+    already taken, is left out with a one-line warning; every other command still works.
+    """
+    from sdinterp.plugin_manager import get_registry
+
+    registry = get_registry()
+    for name in registry.names("command"):
+        try:
+            registry.get("command", name)(sub)
+        except Exception as exc:  # noqa: BLE001 - one plugin's command never takes the CLI down
+            owners = ", ".join(r.plugin for r in registry.owners("command", name))
+            print(f"sdinterp: warning: command {name!r} from plugin {owners} not available: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,8 @@ from sdinterp.errors import UnknownComponentError
 __all__ = ["Registry", "Registration", "UnknownComponentError", "AmbiguousComponentError", "KINDS"]
 
 #: The kinds sdinterp itself looks up. Plugins may add others (e.g. ``ablation``, ``fusion``).
-KINDS = ("sampler", "restyler", "scorer", "protocol")
+#: ``command`` factories are ``register(subparsers)`` callables adding a CLI subcommand.
+KINDS = ("sampler", "restyler", "scorer", "protocol", "command")
 
 
 class AmbiguousComponentError(UnknownComponentError):
@@ -72,6 +73,10 @@ class Registry:
 
     def add_protocol(self, name: str, factory: Callable[..., Any]) -> None:
         self.add("protocol", name, factory)
+
+    def add_command(self, name: str, register: Callable[..., Any]) -> None:
+        """A CLI subcommand: ``register(subparsers)`` adds its parser and sets ``func``."""
+        self.add("command", name, register)
 
     def _drop_owner(self, plugin: str) -> None:
         """Forget everything ``plugin`` added (its registration hook failed half-way)."""

@@ -10,6 +10,10 @@ sharded over processes and merged (``all_reduce``) with the same result up to ro
 :class:`PairMoments` is the one mergeable state of the project: :class:`MomentStore` (every layer
 and factor of a run) and :class:`~sdinterp.scoring.BiasMetric` only hold PairMoments and delegate
 ``merge``, ``state_dict`` and ``all_reduce`` (the one reduce verb) to them.
+
+With ``replicates=B`` a PairMoments also carries B Poisson-bootstrap replicates of the same moments
+(:class:`~sdinterp.replicates.ReplicateMoments`): every update takes a (B, n) matrix of per-pair
+counts, and merges, saves and reduces move the replicates with the point estimate.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 
 from sdinterp.errors import NonFiniteActivationError
 from sdinterp.interfaces import ESTIMATED_FACTORS, Factor
+from sdinterp.replicates import ReplicateMoments
 
 __all__ = ["PairMoments", "MomentStore", "NonFiniteActivationError", "split_by_factor", "factor_moments"]
 
@@ -68,13 +73,22 @@ class PairMoments:
         pm.update(z1_batch, z2_batch)        # (B, D) tensors or arrays, any float dtype
         other.merge_into(pm)                 # or pm.merge(other)
         pm.cov, pm.var_a, pm.pooled_cross_cov
+
+    With bootstrap replicates (``replicates=B``), each update also takes ``weights``, the (B, N)
+    Poisson counts of its pairs, and :meth:`replicate` gives replicate k as a plain PairMoments::
+
+        pm = PairMoments(replicates=100)
+        pm.update(z1_batch, z2_batch, weights=w)   # w: (100, B) counts, e.g. replicates.poisson_weights
+        pm.replicate(0).cov
     """
 
-    def __init__(self, dim: int | None = None, name: str = ""):
+    def __init__(self, dim: int | None = None, name: str = "", replicates: int = 0):
         self.name = name
         self.n = 0
         self.dim = dim
         self.exponent = 0
+        self.replicates = int(replicates)
+        self.boot: ReplicateMoments | None = None
         self._t: dict[str, torch.Tensor] = {}
         if dim is not None:
             self._init(dim)
@@ -82,10 +96,14 @@ class PairMoments:
     def _init(self, dim: int) -> None:
         self.dim = int(dim)
         self._t = {k: torch.zeros(self.dim, dtype=torch.float64) for k in _FIELDS}
+        self.boot = ReplicateMoments(self.replicates, self.dim) if self.replicates else None
 
     # -- accumulation -------------------------------------------------------------------------
-    def update(self, a: Any, b: Any, batch: int | None = None) -> "PairMoments":
+    def update(self, a: Any, b: Any, batch: int | None = None, weights: Any = None) -> "PairMoments":
         """Add a batch of pairs. ``a`` and ``b`` are (B, D); row k of each is one pair.
+
+        ``weights`` (only with bootstrap replicates, and then required): the (replicates, B) counts
+        of the pairs in each replicate.
 
         Raises:
             NonFiniteActivationError: if any value is NaN or inf (naming the layer and the batch).
@@ -99,6 +117,11 @@ class PairMoments:
             )
         if self.dim is not None and a64.shape[1] != self.dim:
             raise ValueError(f"{self._where(batch)}: got {a64.shape[1]} units, expected {self.dim}")
+        if (weights is None) != (self.replicates == 0):
+            raise ValueError(
+                f"{self._where(batch)}: bootstrap weights are given exactly when the moments carry replicates "
+                f"(replicates={self.replicates}, weights {'missing' if weights is None else 'given'})"
+            )
         if a64.shape[0] == 0:
             return self
         for side, x in (("first", a64), ("second", b64)):
@@ -116,6 +139,10 @@ class PairMoments:
         elif e > self.exponent:
             self._rebase(e)
         a64, b64 = _pow2(a64, -self.exponent), _pow2(b64, -self.exponent)
+        if self.dim is None:
+            self._init(int(a64.shape[1]))
+        if self.boot is not None:
+            self.boot.update(a64, b64, _as_float64(weights))
         mean_a, mean_b = a64.mean(0), b64.mean(0)
         da, db = a64 - mean_a, b64 - mean_b
         batch_stats = {"mean_a": mean_a, "mean_b": mean_b, "m2_a": (da * da).sum(0), "m2_b": (db * db).sum(0), "c_ab": (da * db).sum(0)}
@@ -126,6 +153,8 @@ class PairMoments:
         """Express the kept moments at a larger exponent (exact, up to underflow of tiny values)."""
         k = self.exponent - exponent
         self._t = {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in self._t.items()}
+        if self.boot is not None:
+            self.boot = self.boot.rescaled(_pow2, k)
         self.exponent = exponent
 
     def _scaled_fields(self, exponent: int) -> dict[str, torch.Tensor]:
@@ -146,7 +175,10 @@ class PairMoments:
         where = f"layer {self.name!r}" if self.name else "PairMoments"
         return f"{where}, batch {batch}" if batch is not None else where
 
-    def _merge_stats(self, n2: int, s2: Mapping[str, torch.Tensor], exponent2: int | None = None) -> None:
+    def _merge_stats(
+        self, n2: int, s2: Mapping[str, torch.Tensor], exponent2: int | None = None, boot2: ReplicateMoments | None = None
+    ) -> None:
+        # boot2: the other side's replicates (merge, all_reduce); update() adds its own beforehand.
         if n2 == 0:
             return
         if exponent2 is not None:
@@ -157,10 +189,13 @@ class PairMoments:
             if exponent2 != self.exponent:
                 k = exponent2 - self.exponent
                 s2 = {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in s2.items()}
+                boot2 = boot2.rescaled(_pow2, k) if boot2 is not None else None
         if self.dim is None:
             self._init(int(s2["mean_a"].shape[0]))
         elif int(s2["mean_a"].shape[0]) != self.dim:
             raise ValueError(f"{self._where(None)}: cannot merge {int(s2['mean_a'].shape[0])} units into {self.dim}")
+        if self.boot is not None and boot2 is not None:
+            self.boot.merge(boot2)
         n1 = self.n
         if n1 == 0:
             self._t = {k: s2[k].clone() for k in _FIELDS}
@@ -182,8 +217,23 @@ class PairMoments:
     def merge(self, other: "PairMoments") -> "PairMoments":
         """Fold ``other`` into this one (in place) and return self."""
         if other.n:
-            self._merge_stats(other.n, other._t, other.exponent)
+            if other.replicates != self.replicates:
+                raise ValueError(
+                    f"{self._where(None)}: cannot merge moments with {other.replicates} bootstrap replicates into {self.replicates}"
+                )
+            self._merge_stats(other.n, other._t, other.exponent, other.boot)
         return self
+
+    def replicate(self, k: int) -> "PairMoments":
+        """Bootstrap replicate ``k`` as a plain PairMoments (n = its total count; 0 when every
+        pair drew a zero count), to be scored like the point estimate."""
+        if self.boot is None:
+            raise ValueError(f"{self._where(None)}: these moments carry no bootstrap replicates")
+        out = PairMoments(self.dim, name=self.name)
+        out.n = int(round(float(self.boot.weight[k])))
+        out.exponent = self.exponent
+        out._t = {f: self.boot.fields[f][k].clone() for f in _FIELDS}
+        return out
 
     @classmethod
     def merged(cls, parts: Iterable["PairMoments"], name: str = "") -> "PairMoments":
@@ -194,7 +244,11 @@ class PairMoments:
 
     # -- (de)serialisation and distribution ------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
+        out = {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
+        if self.replicates:  # only then: a state without the bootstrap is as it always was
+            out["replicates"] = self.replicates
+            out["bootstrap"] = self.boot.state_dict() if self.boot is not None else None
+        return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> "PairMoments":
         self.name = state.get("name", self.name)
@@ -202,6 +256,9 @@ class PairMoments:
         self.exponent = int(state.get("exponent", 0))
         self.dim = None if state["dim"] is None else int(state["dim"])
         self._t = {k: _as_float64(state[k]).clone() for k in _FIELDS} if self.dim is not None else {}
+        self.replicates = int(state.get("replicates", 0))
+        boot = state.get("bootstrap")
+        self.boot = ReplicateMoments.from_state_dict(boot) if boot is not None else None
         return self
 
     @classmethod
@@ -218,25 +275,30 @@ class PairMoments:
 
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
             return self
-        dims = [torch.zeros(1, dtype=torch.float64) for _ in range(dist.get_world_size(group))]
-        dist.all_gather(dims, torch.tensor([-1.0 if self.dim is None else float(self.dim)], dtype=torch.float64), group=group)
-        known = {int(d.item()) for d in dims if d.item() >= 0}
+        dims = [torch.zeros(2, dtype=torch.float64) for _ in range(dist.get_world_size(group))]
+        mine = torch.tensor([-1.0 if self.dim is None else float(self.dim), float(self.replicates)], dtype=torch.float64)
+        dist.all_gather(dims, mine, group=group)
+        known = {int(d[0].item()) for d in dims if d[0].item() >= 0}
         if len(known) > 1:
             raise ValueError(f"{self._where(None)}: ranks disagree on the number of units: {sorted(known)}")
+        if len({int(d[1].item()) for d in dims}) > 1:
+            raise ValueError(f"{self._where(None)}: ranks disagree on the bootstrap replicates: {sorted({int(d[1].item()) for d in dims})}")
         if not known:
             return self
         dim = known.pop()
         if self.dim is None:
             self._init(dim)
         head = torch.tensor([float(self.n), float(self.exponent)], dtype=torch.float64)
-        packed = torch.cat([head] + [self._t[k] for k in _FIELDS])
+        packed = torch.cat([head] + [self._t[k] for k in _FIELDS] + ([self.boot.packed()] if self.boot is not None else []))
         gathered = [torch.zeros_like(packed) for _ in dims]
         dist.all_gather(gathered, packed, group=group)
-        out = PairMoments(dim, name=self.name)
-        for g in gathered:
-            parts = g[2:].split(dim)
-            out._merge_stats(int(round(g[0].item())), dict(zip(_FIELDS, parts)), int(round(g[1].item())))
-        self.n, self._t, self.exponent = out.n, out._t, out.exponent
+        out = PairMoments(dim, name=self.name, replicates=self.replicates)
+        base = 2 + len(_FIELDS) * dim
+        for g in gathered:  # rank order: every rank merges the same parts in the same order
+            parts = g[2:base].split(dim)
+            boot = ReplicateMoments.unpacked(g[base:], self.replicates, dim) if self.replicates else None
+            out._merge_stats(int(round(g[0].item())), dict(zip(_FIELDS, parts)), int(round(g[1].item())), boot)
+        self.n, self._t, self.exponent, self.boot = out.n, out._t, out.exponent, out.boot
         return self
 
     # -- derived moments (biased, 1/N, as the official estimator) ---------------------------------
@@ -298,16 +360,20 @@ class PairMoments:
 
 
 class MomentStore:
-    """PairMoments for every (layer, factor) of a run, saved, merged and reduced together."""
+    """PairMoments for every (layer, factor) of a run, saved, merged and reduced together
+    (``replicates=B``: each carries B bootstrap replicates)."""
 
-    def __init__(self, layers: Iterable[str] = (), factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC)):
+    def __init__(
+        self, layers: Iterable[str] = (), factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC), replicates: int = 0
+    ):
         self.factors = tuple(Factor.parse(f) for f in factors)
+        self.replicates = int(replicates)
         self.moments: dict[str, dict[Factor, PairMoments]] = {}
         for layer in layers:
             self.add_layer(layer)
 
     def add_layer(self, layer: str) -> None:
-        self.moments.setdefault(layer, {f: PairMoments(name=layer) for f in self.factors})
+        self.moments.setdefault(layer, {f: PairMoments(name=layer, replicates=self.replicates) for f in self.factors})
 
     def __getitem__(self, layer: str) -> dict[Factor, PairMoments]:
         return self.moments[layer]
@@ -323,7 +389,7 @@ class MomentStore:
         for layer, per_factor in other.moments.items():
             self.add_layer(layer)
             for f, pm in per_factor.items():
-                self.moments[layer].setdefault(f, PairMoments(name=layer)).merge(pm)
+                self.moments[layer].setdefault(f, PairMoments(name=layer, replicates=self.replicates)).merge(pm)
         return self
 
     def all_reduce(self, group: Any = None) -> "MomentStore":
@@ -333,14 +399,17 @@ class MomentStore:
         return self
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "factors": [f.value for f in self.factors],
             "moments": {l: {f.value: pm.state_dict() for f, pm in d.items()} for l, d in self.moments.items()},
         }
+        if self.replicates:
+            out["replicates"] = self.replicates
+        return out
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> "MomentStore":
-        store = cls(factors=state["factors"])
+        store = cls(factors=state["factors"], replicates=int(state.get("replicates", 0)))
         for layer, d in state["moments"].items():
             store.moments[layer] = {Factor.parse(f): PairMoments.from_state_dict(s) for f, s in d.items()}
         return store

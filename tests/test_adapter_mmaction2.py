@@ -86,10 +86,11 @@ def test_slowfast_pathways_are_fed_independently(slowfast: MMAction2Adapter, cli
 
 def test_2d_features_are_unfolded_before_pooling(clips: list[sdinterp.Sample]) -> None:
     adapter = build_mmaction2(TSN, num_frames=4, crop_size=64)
+    stage5 = adapter.layers()["stage5"]  # the widths' probe forward runs here, before the hook below
     seen: list[torch.Tensor] = []
     handle = adapter.model.backbone.layer4.register_forward_hook(lambda m, a, out: seen.append(out.detach()))
     try:
-        feats = capture_all(adapter, clips[:2], {"stage5": adapter.layers()["stage5"]})
+        feats = capture_all(adapter, clips[:2], {"stage5": stage5})
     finally:
         handle.remove()
     (raw,) = seen

@@ -95,3 +95,11 @@ def test_bfloat16_features_are_accepted():
     factors = ["static", "dynamic"] * 15
     lb = sdinterp.estimate(z1, z2, factors)
     assert lb == sdinterp.estimate(z1.double().numpy(), z2.double().numpy(), factors)
+
+
+def test_a_model_with_no_layers_says_so_instead_of_counting_no_pairs():
+    run = _report("python:torch.nn:Identity", str(VIDEO), "--n-pairs", "2", "--clip-length", "8", "--no-progress")
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert "lists no layers for Identity" in lines[-1] and "input:<path>" in lines[-1]
+    assert "Traceback" not in run.stderr

@@ -32,3 +32,31 @@ def test_quickstart_runs_as_written(tmp_path):
         assert out_file.exists()
     finally:
         out_file.unlink(missing_ok=True)
+
+
+def walkthrough() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- walkthrough.*?-->\s*```\n(.*?)```", text, re.S)
+    assert match, "README has no walkthrough block"
+    return [line for line in match.group(1).splitlines() if line.strip()]
+
+
+def test_walkthrough_runs_as_written(tmp_path):
+    """The figures/compare walkthrough, each line as a user types it (the sdinterp on PATH is the
+    one installed beside this Python); its outputs land in out/, which is removed afterwards."""
+    import os
+    import shutil
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    out = ROOT / "out"
+    existed = out.exists()
+    try:
+        for line in walkthrough():
+            proc = subprocess.run(line, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+            assert proc.returncode == 0, f"{line}\n{proc.stderr[-3000:]}"
+        assert (out / "tiny" / "report.html").stat().st_size > 10_000
+        assert (out / "tiny-s1" / "config.yaml").exists()
+        assert (out / "cmp" / "compare.html").exists() and (out / "tiny-figures" / "layers.png").exists()
+    finally:
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)

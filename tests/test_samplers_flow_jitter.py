@@ -80,3 +80,25 @@ def test_adjustments_match_torchvision_colorjitter_functions() -> None:
             ours = adjust_hue(src, h).astype(int)
             # PIL works on 8-bit HSV, so its hue is quantised to 1/256 of the circle
             assert np.abs(ours - ref).mean() < 1.5 and np.percentile(np.abs(ours - ref), 99) <= 8
+
+
+def test_backward_flow_is_jittered_too_and_forward_draws_are_unchanged() -> None:
+    """RTNet-style samples carry a backward flow in meta; a static pair must change it as well,
+    while the forward flow's jitter stays what it was without one."""
+    import numpy as np
+
+    from sdinterp.interfaces import Sample
+    from sdinterp.plugins.samplers.flow_jitter import FlowJitter
+
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    fwd = rng.normal(size=(3, 8, 8, 2)).astype(np.float32)
+    plain = FlowJitter().anchor(Sample(frames=frames, flow=fwd), rng)
+    both = FlowJitter().anchor(Sample(frames=frames, flow=fwd, meta={"backward_flow": -fwd}), rng)
+    assert both.meta["backward_flow"].dtype == np.uint8
+    a = FlowJitter().partner(plain, np.random.default_rng(7))
+    b = FlowJitter().partner(both, np.random.default_rng(7))
+    np.testing.assert_array_equal(a.flow, b.flow)
+    assert not np.array_equal(b.meta["backward_flow"], both.meta["backward_flow"])
+    assert len(b.meta["backward_flow_jitter"]) == 3
+    assert b.frames is both.frames

@@ -104,7 +104,12 @@ class FlowJitter(PairSampler):
         if flow.shape[-1] == 2:
             from sdinterp.data.flow import flow_to_rgb
 
-            return sample.replace(flow=flow_to_rgb(flow, self.max_magnitude))
+            sample = sample.replace(flow=flow_to_rgb(flow, self.max_magnitude))
+        back = sample.meta.get("backward_flow")
+        if back is not None and np.asarray(back).shape[-1] == 2:
+            from sdinterp.data.flow import flow_to_rgb
+
+            sample = sample.replace(meta=dict(sample.meta, backward_flow=flow_to_rgb(np.asarray(back), self.max_magnitude)))
         return sample
 
     def draw(self, rng: np.random.Generator) -> tuple[float, float, bool]:
@@ -132,6 +137,21 @@ class FlowJitter(PairSampler):
                 f"FlowJitter.partner needs a uint8 RGB flow (T, H, W, 3) for video {anchor.video_id!r}; "
                 f"got {None if flow is None else (flow.dtype, flow.shape)} (call anchor() first to encode float flow)"
             )
+        out, params = self._jitter(flow, rng)
+        meta = dict(anchor.meta, flow_jitter=params)
+        back = anchor.meta.get("backward_flow")
+        if back is not None:
+            # Models fed forward and backward flow (RTNet) get both jittered, each frame with its own
+            # draw, as the reference jitters every flow image it loads; drawn after the forward flow's
+            # so a sample without backward flow is jittered exactly as before.
+            back = np.asarray(back)
+            if back.dtype != np.uint8 or back.shape != flow.shape:
+                raise ValueError(f"meta['backward_flow'] of video {anchor.video_id!r} must be uint8 RGB like its flow "
+                                 f"{flow.shape}, got {(back.dtype, back.shape)} (call anchor() first)")
+            meta["backward_flow"], meta["backward_flow_jitter"] = self._jitter(back, rng)
+        return anchor.replace(flow=out, meta=meta)
+
+    def _jitter(self, flow: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, float, bool]]]:
         out = np.empty_like(flow)
         params = []
         for t in range(len(flow)):
@@ -143,7 +163,7 @@ class FlowJitter(PairSampler):
                 img = adjust_hue(adjust_saturation(img, sat_factor), hue_shift)
             out[t] = img
             params.append((hue_shift, sat_factor, hue_first))
-        return anchor.replace(flow=out, meta=dict(anchor.meta, flow_jitter=params))
+        return out, params
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "hue": list(self.hue), "saturation": list(self.saturation)}

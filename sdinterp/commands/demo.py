@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
+    from sdinterp.commands._checks import UsageError
     from sdinterp.plugin_manager import get_registry
+    from sdinterp.report.bundle import write_report_folder
     from sdinterp.pipeline import StaticDynamic
     from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_clips
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: is a file; give a folder (it is created if missing)")
     t0 = time.perf_counter()
     clips = make_planted_clips(args.clips, seed=args.seed)
     restyle = get_registry().create("sampler", "restyle", restyler="level_permutation")
@@ -23,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
     hits = sum(int((report[l].categories == truth).sum()) for l, truth in PLANTED_TRUTH.items())
     total = sum(len(t) for t in PLANTED_TRUTH.values())
     print(f"\nunit categories recovered: {hits}/{total}; {time.perf_counter() - t0:.1f} s")
+    written = write_report_folder(report, out)
+    (out / "table.txt").write_text(report.table() + "\n")
+    print(f"\nwritten to {out.resolve()}/: table.txt, report.html (open it in a browser), report.json, "
+          f"layers.csv, units.csv, figures/ ({', '.join(p.name for k, p in written.items() if k in ('layers', 'units', 'scatter'))})")
     if args.json:
         report.to_json(args.json, indent=1)
         print(f"report written to {args.json}")
@@ -35,5 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=int, default=128, help="pairs per factor (default 128)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the report as JSON here")
+    p.add_argument("--out", metavar="DIR", default="out",
+                   help="folder for the table, figures and report.html, created if missing (default: ./out)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)

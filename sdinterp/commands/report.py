@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from sdinterp.commands._checks import UsageError, check_finite, check_output_file, check_positive, weights_provenance
+from sdinterp.commands._config import add_config_option, resolve_config, save_config
 from sdinterp.commands._options import DeprecatedAlias, registry_choice
 from sdinterp.errors import ReliabilityWarning, ShortVideoWarning
 
@@ -101,11 +102,27 @@ def _check(args: argparse.Namespace) -> None:
         check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {args.workers}")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be 0 (off) or a number of replicates such as 100, got {args.bootstrap}")
+    if not 0.0 < args.bootstrap_level < 1.0:
+        raise UsageError(f"--bootstrap-level must be strictly between 0 and 1 (e.g. 0.95), got {args.bootstrap_level}")
     check_finite("--threshold", args.threshold)
     for flag in ("json", "csv", "units_csv", "resume"):
         check_output_file("--" + flag.replace("_", "-"), getattr(args, flag))
     if args.weights and not Path(args.weights).is_file():
         raise UsageError(f"--weights {args.weights}: no such file (sdinterp never downloads weights)")
+    if args.out:
+        _check_out_dir(args.out)
+
+
+def _check_out_dir(out: str) -> None:
+    """--out names a folder that exists and is writable, or one that can be created."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder (it is created if missing)")
+    parent = next((q for q in [p, *p.parents] if q.exists()), Path("."))
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {out}: cannot write in {parent} (permission denied); choose another folder")
 
 
 def _fallback_path(args: argparse.Namespace) -> Path:
@@ -122,6 +139,7 @@ def _write_outputs(report: Any, args: argparse.Namespace) -> None:
         (args.json, "--json", lambda p: report.to_json(p, indent=1, timings=args.json_timings)),
         (args.csv, "--csv", lambda p: report.to_csv(p)),
         (args.units_csv, "--units-csv", lambda p: report.to_csv(p, units=True)),
+        (args.out, "--out", lambda p: _write_out_dir(report, args, Path(p))),
     ]
     for path, flag, write in outputs:
         if not path:
@@ -138,7 +156,35 @@ def _write_outputs(report: Any, args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} {path}: cannot write ({exc.strerror or exc}); {saved}") from None
 
 
+def _write_out_dir(report: Any, args: argparse.Namespace, out: Path) -> None:
+    from sdinterp.report.bundle import write_report_folder
+
+    written = write_report_folder(report, out, timings=args.json_timings)
+    save_config(args, out / "config.yaml", "report")  # `sdinterp report --config out/config.yaml` repeats the run
+    print(f"wrote {written['json']}, {written['html']}, CSVs, figures in {out / 'figures'} and {out / 'config.yaml'}",
+          file=sys.stderr)
+
+
+def _print_settings(args: argparse.Namespace, sd: Any, entries: list[Any]) -> None:
+    """The run's settings in one line on stderr, before the forwards start."""
+    from sdinterp.pipeline.progress import settings_line
+
+    clip = sd.adapter.describe().get("clip") or {}
+    frames = args.frames or clip.get("num_frames") or "native"
+    line = settings_line({
+        "model": args.model, "weights": args.weights or f"random init (seed {args.seed})",
+        "layers": list(sd.layer_infos), "pairs": f"{args.n_pairs} ({args.protocol})",
+        "frames": f"{frames} from {args.clip_length}-frame clips",
+        "inputs": f"{len(entries)} video(s) from {', '.join(args.inputs)}", "batch": args.batch_size,
+        "scorer": f"{args.scorer}, threshold {args.threshold}", "seed": args.seed,
+    })
+    print(f"sdinterp report: {line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    resolve_config(args)  # --config file and flags: flags win; every key checked here
+    if not args.model or not args.inputs:
+        raise UsageError("give MODEL and INPUT... on the command line, or `model:` and `inputs:` in --config")
     _check(args)  # before anything is loaded: a bad flag or output path costs nothing
     with warnings.catch_warnings():
         entries, skipped = _inputs(args)  # every video checked before the model is built
@@ -167,16 +213,21 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
         adapter = adapt(load_model(args.model, **options), **options)
         sd = StaticDynamic(adapter, layers=args.layers, static_sampler=static, dynamic_sampler=dynamic,
                            scorer=args.scorer, threshold=args.threshold)
+        rank = int(os.environ.get("RANK", "0"))
+        if rank == 0 and not args.quiet:
+            _print_settings(args, sd, entries)
+        # Bars count pairs and forwards; only on a terminal, so logs and pipes stay clean.
+        show = not (args.no_progress or args.quiet) and sys.stderr.isatty()
         report = sd.attribute(
             _dataset(args, entries), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed,
-            protocol=args.protocol, show_progress=not args.no_progress, resume=args.resume, num_workers=args.workers,
+            protocol=args.protocol, show_progress=show, resume=args.resume, num_workers=args.workers,
+            bootstrap=args.bootstrap, bootstrap_level=args.bootstrap_level,
         )
         report.config["model"] = {
             "spec": args.model, "weights": weights_provenance(args.weights, args.seed), **report.config.get("model", {}),
         }
         if skipped:
             report.config["skipped_inputs"] = skipped
-        rank = int(os.environ.get("RANK", "0"))
         if rank == 0:
             print(report.table())
             _write_outputs(report, args)
@@ -191,9 +242,10 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="static/dynamic bias report of a model's layers on videos",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], "
+    p.add_argument("model", nargs="?", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], "
                                  "hf:videomae, python:mod:factory (see `sdinterp plugins` for every family)")
-    p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots (checked as `sdinterp scan` does)")
+    p.add_argument("inputs", nargs="*", help="video files, frame folders or dataset roots (checked as `sdinterp scan` "
+                                             "does); MODEL and INPUT may instead come from --config")
     p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer; see `sdinterp layers MODEL`)")
     p.add_argument("--n-pairs", type=int, default=64,
                    help="pairs per factor (shared-anchor) or in total (official); below 16 the estimate is unreliable "
@@ -229,9 +281,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write wall-clock timings into the JSON, which then differs from run to run (default: off)")
     p.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV (default: none)")
     p.add_argument("--units-csv", metavar="FILE", help="write the per-unit table as CSV (default: none)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (default: shown on a terminal, counting pairs and forwards)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no settings line on stderr; the table is still printed (default: off)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write report.json, layers.csv, units.csv, figures/ (PNG and SVG), a self-contained "
+                        "report.html and config.yaml (the resolved settings) into DIR, created if missing (default: none)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="B",
+                   help="B Poisson-bootstrap replicates over clips: intervals for every layer number and each unit's "
+                        "category stability, in the table and the JSON (docs/confidence.md; default: 0, off)")
+    p.add_argument("--bootstrap-level", type=float, default=0.95,
+                   help="two-sided level of the bootstrap intervals (default: 0.95)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
     p.set_defaults(func=run)
+    # Last: every option above becomes a --config key (path keys resolved against the file's folder).
+    add_config_option(p, path_keys=("inputs", "weights", "resume", "json", "csv", "units_csv", "out"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,9 @@ from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairProtocol, PairSampler, Sample
 from sdinterp.pipeline.config import RunConfig
 from sdinterp.pipeline.inputs import compact_to_views, load_batches, to_device
+from sdinterp.pipeline.progress import run_progress
 from sdinterp.pipeline.run_state import RunState
+from sdinterp.replicates import poisson_weights
 from sdinterp.stats import MomentStore
 
 __all__ = ["accumulate", "build_batch", "MIN_RELIABLE_PAIRS"]
@@ -125,7 +127,7 @@ def accumulate(
             stacklevel=3,
         )
     clips_per_batch = max(1, config.batch_size // protocol.max_forwards_per_clip())
-    store, start = MomentStore(layers), 0
+    store, start = MomentStore(layers, replicates=config.bootstrap), 0
     state = RunState(config.resume, dict(identity)) if config.resume else None
     if state is not None:
         loaded = state.load()
@@ -134,7 +136,8 @@ def accumulate(
     rank, world = _rank_world()
     starts = [b for k, b in enumerate(range(0, n_clips, clips_per_batch)) if k % world == rank and b >= start]
     batches = [range(b0, min(b0 + clips_per_batch, n_clips)) for b0 in starts]
-    progress = _progress(len(batches), config.show_progress and rank == 0)
+    progress = run_progress(protocol, batches, config.seed, config.show_progress if rank == 0 else False,
+                            done=range(0, start) if start else None)
     model, device = adapter.model, adapter.device
     was_training = model.training
     model.eval()
@@ -145,13 +148,17 @@ def accumulate(
                 inputs, plan = build_batch(adapter, protocol, static_sampler, dynamic_sampler, sources, idx, config.seed)
                 cap.run(lambda: adapter.forward(to_device(adapter.prepare(inputs), device)))
                 feats = _checked(cap.collect(), layers, len(inputs), idx.start // clips_per_batch)
+                # A pair's bootstrap counts are its clip's (``first`` are the anchors' rows = clip
+                # positions in the batch), keyed by the clip index, never by the batch.
+                counts = poisson_weights(config.seed, idx, config.bootstrap) if config.bootstrap else None
                 updating = True
                 for name, z in feats.items():
                     for factor, first, second in plan:
-                        store[name][factor].update(z[first], z[second], batch=idx.start // clips_per_batch)
+                        w = counts[:, first] if counts is not None else None
+                        store[name][factor].update(z[first], z[second], batch=idx.start // clips_per_batch, weights=w)
                 updating = False
                 done_upto = idx.stop
-                progress.update(1)
+                progress.update(sum(len(first) for _, first, _ in plan), len(inputs))
                 since_save += 1
                 if state is not None and world == 1 and since_save >= config.save_every:
                     state.save(store, done_upto)
@@ -175,19 +182,3 @@ def _rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-class _NoProgress:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="sdinterp", unit="batch")

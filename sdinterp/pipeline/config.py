@@ -32,6 +32,11 @@ class RunConfig:
             still consumed in order, so the result does not depend on it).
         early_exit: stop each forward once every requested layer has been captured (the numbers
             are the same; a report on early layers does not pay for the rest of the network).
+        bootstrap: B, Poisson-bootstrap replicates carried in the moments (0 = off, the default:
+            the report is then exactly as without the option). Each clip's B counts come from
+            ``default_rng([seed, i, WEIGHT_STREAM])``, so the replicates do not depend on batch
+            size, sharding or resume (docs/confidence.md).
+        bootstrap_level: the two-sided level of the bootstrap intervals (0.95).
     """
 
     n_pairs: int = 64
@@ -43,6 +48,8 @@ class RunConfig:
     save_every: int = 10
     num_workers: int = 0
     early_exit: bool = True
+    bootstrap: int = 0
+    bootstrap_level: float = 0.95
 
     def __post_init__(self) -> None:
         for name in ("n_pairs", "batch_size", "save_every"):
@@ -51,6 +58,10 @@ class RunConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
+        if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
+            raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
+        if not isinstance(self.bootstrap_level, (int, float)) or not 0.0 < float(self.bootstrap_level) < 1.0:
+            raise ValueError(f"bootstrap_level must be a number strictly between 0 and 1, got {self.bootstrap_level!r}")
 
     @classmethod
     def from_options(cls, config: "RunConfig | None" = None, **options: Any) -> "RunConfig":

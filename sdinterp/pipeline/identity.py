@@ -21,7 +21,7 @@ from torch import nn
 
 from sdinterp.interfaces import Sample
 
-__all__ = ["data_identity", "model_identity", "file_identity", "normalise", "differences"]
+__all__ = ["data_identity", "model_identity", "file_identity", "bootstrap_identity", "normalise", "differences"]
 
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:
@@ -87,6 +87,25 @@ def data_identity(data: Any) -> dict[str, Any]:
     if n:
         _clip_digest(digest, data[0])
     return {"kind": type(data).__name__, "n_clips": n, "first_clip_sha256": digest.hexdigest(), "partial": True}
+
+
+def bootstrap_identity(replicates: int, level: float) -> dict[str, Any]:
+    """The bootstrap part of a run's identity (empty when off, so a run without it is identified
+    as before): the replicate count B, the level and the weight stream. A saved run state with
+    another B (or none) is refused on resume, since its replicates cannot be continued.
+
+    Examples:
+        >>> bootstrap_identity(0, 0.95)
+        {}
+        >>> bootstrap_identity(100, 0.95)["bootstrap"]["replicates"]
+        100
+    """
+    from sdinterp.replicates import WEIGHT_STREAM
+
+    if not replicates:
+        return {}
+    return {"bootstrap": {"replicates": int(replicates), "level": float(level),
+                          "weights": f"poisson(1) per clip from default_rng([seed, clip, {WEIGHT_STREAM:#x}])"}}
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:

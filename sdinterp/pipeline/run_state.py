@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,17 @@ class RunState:
         if not self.path.exists():
             return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a truncated, foreign or code-carrying file: say which, don't guess
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's business
+                state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            # torch's own text advises weights_only=False; for a file we did not write, that is the
+            # one thing never to do, so say what the file is instead.
+            raise RunStateError(
+                f"cannot read run state {self.path}: it is not a file sdinterp wrote (foreign, damaged, or carrying "
+                "Python objects, which are never unpickled); give --resume a new path or delete the file to start afresh"
+            ) from None
+        except Exception as exc:  # a truncated or foreign file: say which, don't guess
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunStateError(f"cannot read run state {self.path}: {first}") from None
         if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):

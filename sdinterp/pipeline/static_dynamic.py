@@ -18,11 +18,12 @@ from sdinterp.errors import DegenerateLayerError
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, UnitScorer
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
-from sdinterp.pipeline.identity import data_identity, model_identity
+from sdinterp.pipeline.identity import bootstrap_identity, data_identity, model_identity
 from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
 from sdinterp.plugin_manager import get_registry
 from sdinterp.report import BiasReport
+from sdinterp.scoring.bootstrap import layer_intervals
 from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import MomentStore
 
@@ -86,7 +87,7 @@ class StaticDynamic:
                 ``data[i % len(data)]``.
             config: a :class:`RunConfig`; keyword ``options`` override its fields (``n_pairs``,
                 ``batch_size``, ``seed``, ``protocol``, ``show_progress``, ``resume``,
-                ``save_every``, ``num_workers``, ``early_exit``).
+                ``save_every``, ``num_workers``, ``early_exit``, ``bootstrap``, ``bootstrap_level``).
 
         Returns:
             BiasReport keyed by layer name.
@@ -97,7 +98,7 @@ class StaticDynamic:
         t1 = time.perf_counter()
         store = self._accumulate(data, config, identity)
         t2 = time.perf_counter()
-        report = self.score(store, seed=config.seed, config=identity)
+        report = self.score(store, seed=config.seed, config=identity, level=config.bootstrap_level)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
         return report
 
@@ -113,8 +114,11 @@ class StaticDynamic:
             self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config, identity
         )
 
-    def score(self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None) -> BiasReport:
-        """Score accumulated (possibly merged or reloaded) moments."""
+    def score(
+        self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None, level: float = 0.95
+    ) -> BiasReport:
+        """Score accumulated (possibly merged or reloaded) moments; moments that carry bootstrap
+        replicates also get :attr:`~sdinterp.report.LayerBias.intervals` at ``level``."""
         counts = store.n_pairs()
         missing = [f for f in ("dynamic", "static") if counts.get(f, 0) == 0]
         if missing:
@@ -124,6 +128,10 @@ class StaticDynamic:
             info = self.layer_infos[name].describe() if name in self.layer_infos else {}
             try:
                 layers[name] = self.scorer.score(name, store[name], self.threshold, info)
+                if store.replicates:
+                    layers[name].intervals = layer_intervals(
+                        self.scorer, name, store[name], layers[name], self.threshold, info, level
+                    )
             except DegenerateLayerError as exc:
                 skipped[name] = str(exc)
         return BiasReport(layers=layers, config=config or {}, seed=seed, versions=_versions(), skipped=skipped)
@@ -149,4 +157,5 @@ class StaticDynamic:
             "scorer": self.scorer.describe()["name"],
             "threshold": self.threshold,
             "adapter": self.adapter.describe(),
+            **bootstrap_identity(config.bootstrap, config.bootstrap_level),
         }

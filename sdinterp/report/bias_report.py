@@ -112,6 +112,7 @@ class BiasReport:
         lines += [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
         for layer, why in self.skipped.items():
             lines.append(f"skipped {layer}: {why}")
+        lines += self.interval_lines()
         if legend and self.layers:
             lam = next(iter(self.layers.values())).threshold
             lines += [
@@ -124,6 +125,30 @@ class BiasReport:
                 "  unasg: a score exactly at the threshold (the official code drops them); const: no variance, not scored.",
             ]
         return "\n".join(lines)
+
+    def interval_lines(self) -> list[str]:
+        """The bootstrap intervals of the layers that have them (none without ``bootstrap=B``):
+        one row per layer, [lo, hi] of the softmax dims and scores, and how many units keep their
+        category in at least ``level`` of the replicates."""
+        rows = [lb for lb in self.layers.values() if lb.intervals]
+        if not rows:
+            return []
+        first = rows[0].intervals
+        head = ["layer", "dyn %", "stat %", "S_dynamic", "S_static", "stable units"]
+        iv = lambda pair, fmt: f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"  # noqa: E731
+        body = []
+        for lb in rows:
+            i = lb.intervals
+            stab = np.asarray(i["category_stability"], dtype=float)
+            scored = stab[lb.valid] if lb.valid.shape == stab.shape else stab
+            body.append([lb.layer, iv(i["percent"]["dynamic"], ".1f"), iv(i["percent"]["static"], ".1f"),
+                         iv(i["scores"]["dynamic"], ".3f"), iv(i["scores"]["static"], ".3f"),
+                         f"{int(np.sum(scored >= i['level']))}/{scored.size}"])
+        widths = [max(len(r[k]) for r in [head] + body) for k in range(len(head))]
+        fmt = lambda r: "  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over clips, {first['replicates']} replicates; "
+                 f"stable units: same category in >= {100 * first['level']:g}% of them):")
+        return [title, fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
 
     def provenance(self) -> list[str]:
         """What produced the report, one fact per line (from :attr:`config`)."""

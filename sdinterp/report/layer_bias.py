@@ -79,6 +79,19 @@ class LayerBias:
         categories: (D,) category per unit, one of :data:`CATEGORIES` (plain ``str`` objects).
         valid: (D,) False for constant (zero-variance) units, which are masked out.
         info: the layer's metadata (module path, stream, pooling…).
+        intervals: bootstrap intervals (``None`` unless the run had ``bootstrap=B``; then written to
+            the JSON, and absent from it otherwise). A plain dict::
+
+                {"level": 0.95,                 # two-sided level
+                 "replicates": B, "scored": B', # replicates drawn / scored (B' < B only if some were degenerate)
+                 "method": "poisson bootstrap over clips, percentile intervals",
+                 "percent": {"dynamic": [lo, hi], "static": [lo, hi], "identical": [lo, hi]},
+                 "scores": {"dynamic": [lo, hi], "static": [lo, hi]},
+                 "category_percent": {"dynamic": [lo, hi], "static": .., "joint": .., "residual": ..},
+                 "category_stability": [s_0, ..., s_{D-1}]}  # per unit: share of replicates giving
+                                                             # it the category in :attr:`categories`
+
+            (docs/confidence.md).
     """
 
     layer: str
@@ -95,6 +108,7 @@ class LayerBias:
     categories: np.ndarray
     valid: np.ndarray
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    intervals: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Plain Python strings: ``report[l].categories[0]`` prints 'static', not np.str_('static').
@@ -198,7 +212,7 @@ class LayerBias:
 
     # -- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "layer": self.layer,
             "scorer": self.scorer,
             "threshold": self.threshold,
@@ -214,6 +228,9 @@ class LayerBias:
             "valid": [bool(v) for v in self.valid],
             "info": self.info,
         }
+        if self.intervals is not None:  # only then, so a report without the bootstrap is unchanged
+            out["intervals"] = self.intervals
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "LayerBias":
@@ -232,6 +249,7 @@ class LayerBias:
             categories=np.asarray([str(c) for c in d["categories"]], dtype=object),
             valid=_arr(d["valid"], bool),
             info=dict(d.get("info", {})),
+            intervals=dict(d["intervals"]) if d.get("intervals") is not None else None,
         )
 
     def __eq__(self, other: object) -> bool:

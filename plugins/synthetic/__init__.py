@@ -1,0 +1,19 @@
+"""Synthetic videos with a known truth (issue #13): the class is carried by appearance only, by
+motion only, or both, and camouflaged moving objects with per-frame masks and boxes.
+
+:mod:`.render` draws one video, :mod:`.dataset` writes a dataset the toolkit reads like any other,
+:mod:`.command` is ``sdinterp synth`` (docs/synthetic.md).
+"""
+
+from sdinterp.hookspecs import hookimpl
+from sdinterp.plugins.synthetic.dataset import generate, read_labels, write_dataset
+from sdinterp.plugins.synthetic.render import KINDS, SynthConfig, SynthVideo, render_video
+
+__all__ = ["KINDS", "SynthConfig", "SynthVideo", "generate", "read_labels", "render_video", "write_dataset"]
+
+
+@hookimpl
+def sdinterp_register(registry):
+    from sdinterp.plugins.synthetic.command import register
+
+    registry.add_command("synth", register)

@@ -1,0 +1,171 @@
+"""(image, flow) samples for two-stream models, from real clips or Stylized-DAVIS folders.
+
+:class:`TwoStreamFrames` is a dataset of one-frame :class:`~sdinterp.interfaces.Sample` s, each an
+image and its flow to the next frame, laid out as the reference VOS loader iterates
+(``docs/method.md`` §2): ``repeats`` passes (the reference's ``nreps = 5``), each over the sequences
+in a seeded random order (its ``shuffle=True``), each sequence item giving ``frames_per_item``
+consecutive clips (frames spread evenly over the sequence) — the layout
+:class:`~sdinterp.plugins.twostream.protocol.VosAlternating` alternates over.
+
+Flow: ``"dis"`` / ``"farneback"`` compute OpenCV flow between consecutive source frames, cached on
+disk (:class:`sdinterp.data.flow.FlowCache`); ``"images"`` reads the dataset's RGB flow images
+(Stylized-DAVIS ``FlowImages_gap1``; :func:`sdinterp.data.layouts.davis_layout`), and the last frame,
+which has no forward flow, is never used, as in the reference.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import torch.utils.data
+
+from sdinterp.data.layouts import Layout, VideoEntry, discover, flow_image_paths
+from sdinterp.data.video import VideoReadError, VideoSource, open_video
+from sdinterp.interfaces import Sample
+
+__all__ = ["TwoStreamFrames"]
+
+
+class TwoStreamFrames(torch.utils.data.Dataset):
+    """One-frame (image, flow) samples, sequence-major.
+
+    Args:
+        data: a dataset root or video file (see :func:`sdinterp.data.layouts.discover`), or entries.
+        frames_per_item: clips (frames) each sequence item contributes.
+        repeats: passes over the sequences (5 in the reference).
+        seed: seed of the item order and of the per-item style draw.
+        flow: ``"dis"`` (default), ``"farneback"`` or ``"images"`` (the entries' flow folders).
+        flow_cache: folder of the computed-flow cache (default: a per-process temporary folder).
+        style: ``None`` (unstyled, or the first style of a stylized entry), ``"random"`` (one style
+            per item, as the reference draws clip 1's style), or a style id.
+        layout, layout_options: how to read a root.
+        num_items: if set, exactly this many sequence items (the passes continue as needed and
+            the last is cut short); overrides ``repeats``.
+
+    Examples:
+        >>> ds = TwoStreamFrames("../shared/data/videos/tree.avi", frames_per_item=4, flow_cache="/tmp/flow")  # doctest: +SKIP
+        >>> ds[0].frames.shape, ds[0].flow.shape                                                               # doctest: +SKIP
+        ((1, 240, 320, 3), (1, 240, 320, 2))
+    """
+
+    def __init__(
+        self,
+        data: str | os.PathLike[str] | Sequence[VideoEntry],
+        frames_per_item: int = 8,
+        repeats: int = 1,
+        seed: int = 0,
+        flow: Literal["dis", "farneback", "images"] = "dis",
+        flow_cache: str | os.PathLike[str] | None = None,
+        style: Any = None,
+        layout: Layout = "auto",
+        layout_options: Mapping[str, Any] | None = None,
+        num_items: int | None = None,
+    ):
+        if isinstance(data, (str, os.PathLike)):
+            entries, problems = discover(data, layout, **dict(layout_options or {}))
+            if problems:
+                raise VideoReadError(data, f"{len(problems)} problem(s), e.g. {problems[0]} (run `sdinterp scan {data}`)")
+        else:
+            entries = list(data)
+        if not entries:
+            raise VideoReadError(str(data), "no videos found")
+        if flow not in ("dis", "farneback", "images"):
+            raise ValueError(f"flow must be 'dis', 'farneback' or 'images', got {flow!r}")
+        for name, value in (("frames_per_item", frames_per_item), ("repeats", repeats)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if flow == "images":
+            missing = [e.video_id for e in entries if e.flow_dir is None]
+            if missing:
+                raise VideoReadError(missing[0], "has no flow folder; use flow='dis' to compute flow")
+        self.entries, self.flow, self.style = entries, flow, style
+        self.frames_per_item, self.repeats, self.seed = int(frames_per_item), int(repeats), int(seed)
+        self.flow_cache = None if flow_cache is None else str(flow_cache)
+        if num_items is not None and (isinstance(num_items, bool) or int(num_items) != num_items or num_items < 1):
+            raise ValueError(f"num_items must be a positive integer, got {num_items!r}")
+        passes = self.repeats if num_items is None else -(-int(num_items) // len(entries))
+        rng = np.random.default_rng([self.seed, 0x2F1])
+        self.items = [int(e) for _ in range(passes) for e in rng.permutation(len(entries))][:num_items]
+        self._sources: dict[str, VideoSource] = {}
+
+    def __len__(self) -> int:
+        return len(self.items) * self.frames_per_item
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_sources"] = {}
+        return state
+
+    def _open(self, path: str) -> VideoSource:
+        if path not in self._sources:
+            if len(self._sources) >= 8:
+                self._sources.pop(next(iter(self._sources)))
+            self._sources[path] = open_video(path)
+        return self._sources[path]
+
+    def _style(self, entry: VideoEntry, item: int) -> Any:
+        if self.style == "random":
+            keys = entry.styles
+            return keys[int(np.random.default_rng([self.seed, item]).integers(len(keys)))]
+        if self.style is None:
+            return None if None in entry.sources else entry.styles[0]
+        if self.style not in entry.sources:
+            raise VideoReadError(entry.video_id, f"has no style {self.style!r}; it has {entry.styles}")
+        return self.style
+
+    def __getitem__(self, index: int) -> Sample:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} (image, flow) samples")
+        item, k = divmod(int(index), self.frames_per_item)
+        entry = self.entries[self.items[item]]
+        style = self._style(entry, item)
+        path = entry.sources[style]
+        source = self._open(path)
+        flow_paths = flow_image_paths(entry, source) if self.flow == "images" else None
+        usable = min(len(source), len(flow_paths)) if flow_paths is not None else len(source) - 1
+        if usable < 1:
+            raise VideoReadError(path, f"has {len(source)} frame(s); flow needs at least 2")
+        frame = int(np.linspace(0, usable - 1, self.frames_per_item).astype(np.int64)[k])
+        image = source.read([frame])
+        if flow_paths is not None:
+            from sdinterp.data.flow import read_flow_images
+
+            flow = read_flow_images([flow_paths[frame]], size=image.shape[1:3], resize=True)
+        else:
+            from sdinterp.data.flow import FlowCache
+
+            flow = FlowCache(self.flow_cache or _temporary_cache(), method=self.flow).flow(source, [frame])
+        meta = {"path": path, "styles": dict(entry.sources), "item": item, "sequence": entry.video_id,
+                "num_source_frames": len(source)}
+        return Sample(frames=image, flow=flow, style=style, video_id=entry.video_id,
+                      frame_indices=np.array([frame], dtype=np.int64), meta=meta)
+
+    def describe(self) -> dict[str, Any]:
+        """The run identity: every source (path, size, modification time) and every option."""
+        from sdinterp.pipeline.identity import file_identity
+
+        videos = []
+        for e in self.entries:
+            item: dict[str, Any] = {"id": e.video_id, "sources": {str(k): file_identity(p) for k, p in e.sources.items()}}
+            if e.flow_dir is not None:
+                item["flow"] = file_identity(e.flow_dir)
+            videos.append(item)
+        return {"videos": videos, "n_clips": len(self), "frames_per_item": self.frames_per_item, "items": self.items,
+                "seed": self.seed, "flow": self.flow, "style": self.style}
+
+
+_TMP: str | None = None
+
+
+def _temporary_cache() -> str:
+    global _TMP
+    if _TMP is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _TMP = tempfile.mkdtemp(prefix="sdinterp-twostream-flow-")
+        atexit.register(shutil.rmtree, _TMP, True)
+    return _TMP

@@ -1,0 +1,224 @@
+"""Several reports side by side (models, checkpoints, seeds): one table, figures and an HTML page.
+
+Numbers are comparable only when they measure the same thing: reports on different layers, by
+different scorers or at different thresholds λ are refused unless ``align=True``, which keeps the
+layers all reports share and records what was dropped or differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from sdinterp.errors import SdinterpError
+from sdinterp.report.bias_report import BiasReport
+from sdinterp.report.layer_bias import CATEGORIES
+
+__all__ = ["Comparison", "ReportMismatchError", "compare_reports", "load_reports", "report_labels"]
+
+
+class ReportMismatchError(SdinterpError, ValueError):
+    """Reports that do not measure the same thing (layers, scorer, λ); the message says which."""
+
+
+def _scorer(report: BiasReport) -> str:
+    names = sorted({lb.scorer for lb in report})
+    return str(report.config.get("scorer") or ",".join(names) or "?")
+
+
+def _threshold(report: BiasReport) -> float | None:
+    return next((float(lb.threshold) for lb in report), None)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Reports put side by side on the same layers.
+
+    Attributes:
+        reports: label -> report, restricted to :attr:`layers`.
+        layers: the layers compared, in the first report's order.
+        notes: what aligning dropped or what differs (empty when the reports matched).
+    """
+
+    reports: dict[str, BiasReport]
+    layers: list[str]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def to_frame(self) -> Any:
+        """One row per (layer, report): percentages, scores and category shares (tidy)."""
+        import pandas as pd
+
+        rows = []
+        for layer in self.layers:
+            for label, rep in self.reports.items():
+                lb = rep[layer]
+                rows.append({
+                    "layer": layer, "report": label, "units": lb.n_units,
+                    "dynamic_%": lb.percent["dynamic"], "static_%": lb.percent["static"],
+                    "S_dynamic": lb.scores["dynamic"], "S_static": lb.scores["static"],
+                    **{f"{c}_units_%": round(lb.category_percent[c], 2) for c in CATEGORIES[:4]},
+                    "pairs_dynamic": lb.n_pairs.get("dynamic", 0), "pairs_static": lb.n_pairs.get("static", 0),
+                    "scorer": lb.scorer, "threshold": lb.threshold,
+                })
+        return pd.DataFrame(rows)
+
+    def table(self) -> str:
+        """Printed side by side: a row per layer, ``dyn/stat %`` and dynamic/static units per report."""
+        labels = list(self.reports)
+        top = [""] + labels
+        head = ["layer"] + ["dyn/stat %  units d/s/j/r %"] * len(labels)
+        body = []
+        for layer in self.layers:
+            row = [layer]
+            for lab in labels:
+                lb = self.reports[lab][layer]
+                cp = lb.category_percent
+                row.append(f"{lb.percent['dynamic']:.1f}/{lb.percent['static']:.1f}  "
+                           + "/".join(f"{cp[c]:.0f}" for c in CATEGORIES[:4]))
+            body.append(row)
+        widths = [max(len(r[i]) for r in [top, head] + body) for i in range(len(head))]
+        fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+        lines = [f"{lab}: {_describe(rep)}" for lab, rep in self.reports.items()]
+        lines += [fmt(top), fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append("dyn/stat %: layer-wise softmax dims (Fig. 3 left); units d/s/j/r %: dynamic, static, joint, "
+                     "residual shares of the categorised units (Eq. 3, Fig. 3 right)")
+        return "\n".join(lines)
+
+    def figures(self) -> dict[str, Any]:
+        """``{name: Figure}``: ``layers`` (every report's lines on one axis) and ``units`` (bars side by side)."""
+        from sdinterp.report.plots import plot_layers, plot_unit_categories
+
+        return {"layers": plot_layers(self.reports, title="Layer-wise encoding, side by side"),
+                "units": plot_unit_categories(self.reports)}
+
+    def write(self, out_dir: str | Path, formats: Sequence[str] = ("png", "svg")) -> dict[str, Path]:
+        """Write ``compare.csv``, ``compare_layers.*``, ``compare_units.*`` and ``compare.html``.
+
+        Returns:
+            ``{what: path}`` of the written files (figures: their first format).
+        """
+        from sdinterp.report.html import figure_html, html_table, page
+        from sdinterp.report.plots import save_figure
+
+        out = Path(out_dir)
+        written = {"csv": out / "compare.csv"}
+        frame = self.to_frame()
+        frame.to_csv(written["csv"], index=False)
+        figs = self.figures()
+        for name, fig in figs.items():
+            written[name] = save_figure(fig, out / f"compare_{name}", formats)[0]
+        rows = [[x.item() if hasattr(x, "item") else x for x in r] for r in frame.itertuples(index=False)]
+        prov = "".join(f"<h3>{_esc(lab)}</h3><div class=\"prov\">{_esc(chr(10).join(rep.provenance()))}</div>"
+                       for lab, rep in self.reports.items())
+        notes = "".join(f"<li>{_esc(n)}</li>" for n in self.notes)
+        body = (f"<h1>sdinterp compare: {_esc(', '.join(self.reports))}</h1>"
+                + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+                + "<h2>Side by side</h2>" + html_table(list(frame.columns), rows, "compare")
+                + '<p class="legend">dynamic_% / static_%: layer-wise softmax dims (paper Fig. 3 left); '
+                  "*_units_%: unit categories at the threshold, share of the categorised units (Eq. 3, Fig. 3 right).</p>"
+                + '<h2>Figures</h2><div class="figs">' + "".join(figure_html(f, "png", n) for n, f in figs.items()) + "</div>"
+                + f"<h2>Provenance</h2>{prov}")
+        written["html"] = out / "compare.html"
+        written["html"].write_text(page("sdinterp compare", body), encoding="utf-8")
+        return written
+
+
+def _esc(x: Any) -> str:
+    import html
+
+    return html.escape(str(x), quote=True)
+
+
+def _describe(report: BiasReport) -> str:
+    model = report.config.get("model") or {}
+    pairs = report.n_pairs
+    return (f"{model.get('spec') or model.get('class') or '?'}; scorer {_scorer(report)}, λ {_threshold(report)}; "
+            f"{pairs.get('static', 0)}/{pairs.get('dynamic', 0)} static/dynamic pairs; seed {report.seed}")
+
+
+def compare_reports(reports: Mapping[str, BiasReport], align: bool = False) -> Comparison:
+    """Put reports side by side, refusing ones that do not measure the same thing.
+
+    Args:
+        reports: label -> report (at least two).
+        align: compare what can be compared instead of refusing: keep the layers every report has
+            (in the first report's order) and allow different scorers or λ, each noted.
+
+    Returns:
+        A :class:`Comparison`.
+
+    Raises:
+        ReportMismatchError: the reports differ in layers, scorer or λ (and ``align`` is off), or
+            share no layer; the message names the reports and what differs.
+
+    Examples:
+        >>> cmp = compare_reports({"r3d": a, "slowfast": b})   # doctest: +SKIP
+        >>> print(cmp.table())                                 # doctest: +SKIP
+    """
+    if len(reports) < 2:
+        raise ReportMismatchError(f"compare needs at least two reports, got {len(reports)}")
+    labels = list(reports)
+    first, base = labels[0], reports[labels[0]]
+    notes, problems = [], []
+    for lab in labels[1:]:
+        rep = reports[lab]
+        if list(rep.layers) != list(base.layers):
+            only_a = [l for l in base.layers if l not in rep.layers]
+            only_b = [l for l in rep.layers if l not in base.layers]
+            what = (f"only in {first}: {', '.join(only_a) or '-'}; only in {lab}: {', '.join(only_b) or '-'}"
+                    if only_a or only_b else "the same layers in another order")
+            problems.append(f"{first} and {lab} have different layers ({what})")
+        if _scorer(rep) != _scorer(base):
+            problems.append(f"{first} is scored by {_scorer(base)}, {lab} by {_scorer(rep)}")
+        if _threshold(rep) != _threshold(base):
+            problems.append(f"{first} has threshold λ {_threshold(base)}, {lab} {_threshold(rep)}")
+        if rep.n_pairs != base.n_pairs:
+            notes.append(f"pairs differ: {first} {base.n_pairs}, {lab} {rep.n_pairs} (intervals widen with fewer pairs)")
+    if problems and not align:
+        raise ReportMismatchError(
+            "reports do not measure the same thing: " + "; ".join(problems) + "; pass --align (align=True) to compare "
+            "the shared layers anyway"
+        )
+    layers = [l for l in base.layers if all(l in r.layers for r in reports.values())]
+    if not layers:
+        raise ReportMismatchError(f"the reports {', '.join(labels)} share no layer; nothing to compare")
+    notes = [f"aligned: {p}" for p in problems] + notes
+    kept = {lab: dataclasses.replace(rep, layers={l: rep[l] for l in layers}) for lab, rep in reports.items()}
+    return Comparison(reports=kept, layers=layers, notes=notes)
+
+
+def report_labels(paths: Sequence[str | Path]) -> list[str]:
+    """Short unique labels for report files: the file stem (the folder's name for a ``report.json``,
+    as ``--out`` writes them: ``a/report.json``, ``b/report.json`` -> ``a``, ``b``), or
+    ``folder/stem`` where those repeat."""
+    ps = [Path(p) for p in paths]
+    # ``report.json`` is what ``--out`` writes: its folder is the informative name.
+    stems = [p.resolve().parent.name if p.stem == "report" else p.stem for p in ps]
+    if len(set(stems)) == len(stems):
+        return stems
+    parents = [f"{p.resolve().parent.name}/{p.stem}" for p in ps]
+    if len(set(parents)) == len(parents):
+        return parents
+    return [f"{i}:{s}" for i, s in enumerate(stems)]
+
+
+def load_reports(paths: Sequence[str | Path], labels: Sequence[str] | None = None) -> dict[str, BiasReport]:
+    """Read report JSON files, each named by :func:`report_labels` unless ``labels`` are given.
+
+    Raises:
+        ReportMismatchError: a file is missing or is not an sdinterp report (named).
+    """
+    labels = list(labels) if labels else report_labels(paths)
+    if len(labels) != len(paths) or len(set(labels)) != len(labels):
+        raise ReportMismatchError(f"--labels: give {len(paths)} distinct labels, one per report (got {list(labels)})")
+    out = {}
+    for lab, path in zip(labels, paths):
+        if not Path(path).is_file():
+            raise ReportMismatchError(f"report {path}: no such file")
+        try:
+            out[lab] = BiasReport.from_json(Path(path))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ReportMismatchError(f"report {path}: not a readable sdinterp report ({exc})") from None
+    return out
