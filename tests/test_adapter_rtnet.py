@@ -22,12 +22,7 @@ TINY = dict(blocks=(1, 1, 1, 1), width=8, groups=2, width_per_group=32)
 NAMES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in (2, 3, 4, 5)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")

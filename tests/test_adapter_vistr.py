@@ -21,12 +21,7 @@ TINY = dict(num_frames=4, d_model=32, nhead=4, dim_feedforward=64, blocks=(1, 1,
 NAMES = [f"encoder{k}" for k in range(1, 7)] + [f"decoder{k}" for k in range(1, 7)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from sdinterp.plugins.fusion import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The CI machine's cores are shared: one thread is many times faster than two here.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 def _sig(x):

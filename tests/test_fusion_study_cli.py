@@ -19,12 +19,7 @@ MODELS = ["twostream:gated-unidirectional-r18-w8", "twostream:convex_gated-bidir
 LAYERS = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in range(2, 6)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

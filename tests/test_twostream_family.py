@@ -27,13 +27,7 @@ VIDEO = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos
 STAGES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The CI machine's cores are shared: one thread is many times faster than two here.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")
