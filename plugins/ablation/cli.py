@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from sdinterp.report import BiasReport
 
     _check(args)
-    metric = load_callable(args.metric, "--metric")
+    metric = load_callable(args.metric, "--metric", called_as="fn(adapter, clips) -> float")
     for name in (args.baseline, *args.selection):
         get_registry().get(KIND, name)  # an unknown rule fails before any model is built
     report = BiasReport.from_json(args.report) if args.report else None

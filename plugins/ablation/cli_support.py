@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import warnings
 from pathlib import Path
@@ -47,8 +48,15 @@ def check_clip_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"--weights {weights}: no such file (sdinterp never downloads weights)")
 
 
-def load_callable(spec: str, flag: str) -> Callable[..., Any]:
-    """``python:package.module:function`` -> the function (imported now, so a typo costs nothing)."""
+def load_callable(spec: str, flag: str, called_as: str | None = None) -> Callable[..., Any]:
+    """``python:package.module:function`` -> the function (imported now, so a typo costs nothing).
+
+    Args:
+        spec: the ``python:`` spec.
+        flag: the flag or setting it came from, for messages.
+        called_as: e.g. ``"fn(adapter, clips)"``: the function must accept that many positional
+            arguments, checked now rather than after the model has run.
+    """
     if not spec.startswith("python:") or spec.count(":") < 2:
         raise UsageError(f"{flag} {spec!r}: expected python:package.module:function")
     module_name, _, attr = spec[len("python:"):].rpartition(":")
@@ -59,6 +67,14 @@ def load_callable(spec: str, flag: str) -> Callable[..., Any]:
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise UsageError(f"{flag} {spec!r}: {module_name!r} has no function {attr!r}")
+    if called_as is not None:
+        n_args = called_as.count(",") + 1
+        try:
+            inspect.signature(fn).bind(*([None] * n_args))
+        except TypeError:
+            raise UsageError(f"{flag} {spec!r}: {attr}{inspect.signature(fn)} cannot be called as {called_as}") from None
+        except ValueError:  # a builtin without a signature: it will tell at call time
+            pass
     return fn
 
 

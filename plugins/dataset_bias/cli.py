@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from sdinterp.plugins.dataset_bias.shuffle import shuffle_test
 
     check_clip_flags(args)
-    metric = load_callable(args.metric, "--metric")
+    metric = load_callable(args.metric, "--metric", called_as="fn(adapter, clips) -> float")
     if args.clips is not None and args.clips < 1:
         from sdinterp.commands._checks import UsageError
 

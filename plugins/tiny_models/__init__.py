@@ -1,0 +1,49 @@
+"""Tiny action-recognition models trained on the synthetic videos on a CPU (issue #13, item 2).
+
+* :mod:`.nets` — C2D-, I3D-, SlowOnly-, FastOnly- and SlowFast-like nets with canonical layers.
+* :class:`TinyModelAdapter` — what :func:`sdinterp.adapt` returns for them.
+* :func:`train_tiny` — the seeded CPU trainer on the generator's motion- or appearance-class data;
+  :func:`save_checkpoint` / :func:`load_checkpoint`.
+* The ``sdinterp train-tiny`` command (docs/tiny_models.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdinterp.hookspecs import hookimpl
+from sdinterp.plugins.tiny_models.nets import ARCHITECTURES, TinyVideoNet, build
+from sdinterp.plugins.tiny_models.train import TinyTask, accuracy, load_checkpoint, save_checkpoint, task_clips, train_tiny
+
+__all__ = ["ARCHITECTURES", "TinyVideoNet", "TinyTask", "build", "train_tiny", "task_clips", "accuracy",
+           "save_checkpoint", "load_checkpoint", "TinyModelAdapter"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TinyModelAdapter":
+        from sdinterp.plugins.tiny_models.adapter import TinyModelAdapter
+
+        return TinyModelAdapter
+    raise AttributeError(name)
+
+
+@hookimpl
+def sdinterp_adapt(model: Any, options: dict[str, Any]) -> Any:
+    """The tiny nets' adapter (canonical ``stageK`` / ``slow.stageK`` / ``fast.stageK`` layers)."""
+    if not isinstance(model, TinyVideoNet):
+        return None
+    from sdinterp.adapters.generic import _GENERIC_OPTIONS
+    from sdinterp.plugins.tiny_models.adapter import TinyModelAdapter
+
+    return TinyModelAdapter(model, **{k: v for k, v in options.items() if k in _GENERIC_OPTIONS})
+
+
+def _register_train_tiny(sub: Any) -> None:
+    from sdinterp.plugins.tiny_models.command import register
+
+    register(sub)
+
+
+@hookimpl
+def sdinterp_register(registry: Any) -> None:
+    registry.add_command("train-tiny", _register_train_tiny)
