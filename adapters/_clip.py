@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -251,6 +252,9 @@ def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True
                 f"({str(exc).strip().splitlines()[0][:120]}); it was not loaded, because unpickling can run any code. "
                 "Only if you trust where it came from, pass trust_weights=True (CLI: --trust-weights)"
             ) from None
+        # The one place sdinterp unpickles: only on the user's explicit opt-in, and said when it happens.
+        warnings.warn(f"weights file {str(path)!r} is unpickled in full (trust_weights / --trust-weights): it can run "
+                      "code, so load only files whose origin you trust", stacklevel=2)
         state = torch.load(p, map_location="cpu", weights_only=False)
     for key in ("model_state", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
