@@ -12,11 +12,27 @@ from sdinterp.cli import main
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
-def test_demo_recovers_planted_units(capsys):
-    assert main(["demo", "--clips", "64", "--pairs", "64"]) == 0
+def test_demo_recovers_planted_units_and_compares_the_trained_nets_on_real_clips(capsys, tmp_path):
+    assert main(["demo", "--clips", "64", "--pairs", "64", "--out", str(tmp_path), "--videos", str(VIDEOS),
+                 "--trained-pairs", "32"]) == 0
     out = capsys.readouterr().out
-    assert "unit categories recovered: 18/18" in out
-    assert "static_heavy" in out and "dynamic_heavy" in out
+    assert "unit categories recovered: 23/23" in out
+    assert "static_heavy" in out and "dynamic_heavy" in out and "motion_energy" in out
+    assert "motion-class: tiny:i3d-motion" in out and "appearance-class: tiny:i3d-appearance" in out
+    frame = pd.read_csv(tmp_path / "trained" / "compare.csv")
+    assert sorted(set(frame["report"])) == ["appearance-class", "motion-class"]
+    assert list(frame["layer"].unique()) == ["stage1", "stage2", "stage3"] and frame["dynamic_%"].notna().all()
+    assert (tmp_path / "trained" / "compare.html").stat().st_size > 10_000
+    for label in ("motion-class", "appearance-class"):
+        report = json.loads((tmp_path / "trained" / label / "report.json").read_text())
+        assert report["config"]["model"]["weights"]["source"] == "embedded"
+
+
+def test_demo_flags_are_checked_before_any_work(capsys, tmp_path):
+    assert main(["demo", "--videos", str(tmp_path / "nope"), "--out", str(tmp_path)]) != 0
+    assert "--videos" in capsys.readouterr().err and not (tmp_path / "report.html").exists()
+    assert main(["demo", "--trained-pairs", "1", "--out", str(tmp_path)]) != 0
+    assert "--trained-pairs" in capsys.readouterr().err
 
 
 def test_layers_lists_canonical_layers(capsys):

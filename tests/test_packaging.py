@@ -42,6 +42,9 @@ def test_wheel_holds_every_package_and_module(tmp_path):
     packages = {p.parent for p, _ in _source_files() if p.name == "__init__.py"}
     dirs = {p.parent for p, _ in _source_files()}
     assert dirs <= packages, f"folders with modules but no __init__.py: {sorted(map(str, dirs - packages))}"
+    # package data: the embedded tiny checkpoints and their index travel with the wheel
+    shipped = sorted(p.name for p in (ROOT / "plugins" / "tiny_models" / "checkpoints").iterdir() if p.suffix in (".pt", ".json"))
+    assert len(shipped) >= 15 and all(f"sdinterp/plugins/tiny_models/checkpoints/{n}" in names for n in shipped), shipped
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     for module in re.findall(r"= (sdinterp\.[\w.]+)", text):

@@ -47,9 +47,9 @@ def test_frame_csv_and_units(report, tmp_path):
     assert list(df["layer"]) == list(PLANTED_TRUTH)
     assert {"dynamic_%", "static_%", "identical_%", "n_joint", "n_constant", "pairs_static"} <= set(df.columns)
     report.to_csv(tmp_path / "r.csv")
-    assert pd.read_csv(tmp_path / "r.csv").shape[0] == 2
+    assert pd.read_csv(tmp_path / "r.csv").shape[0] == 3
     units = report.units_frame()
-    assert units.shape[0] == 18 and list(units.loc[units.layer == "static_heavy", "unit"]) == list(range(9))
+    assert units.shape[0] == 9 + 9 + 5 and list(units.loc[units.layer == "static_heavy", "unit"]) == list(range(9))
 
 
 def test_printed_table(report):

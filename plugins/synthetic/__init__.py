@@ -2,14 +2,17 @@
 motion only, or both, and camouflaged moving objects with per-frame masks and boxes.
 
 :mod:`.render` draws one video, :mod:`.dataset` writes a dataset the toolkit reads like any other,
-:mod:`.command` is ``sdinterp synth`` (docs/synthetic.md).
+:mod:`.pairs` makes ground-truth dynamic pairs (the same video in another style, sampler
+``synthetic_restyle``), :mod:`.command` is ``sdinterp synth`` (docs/synthetic.md).
 """
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.plugins.synthetic.dataset import generate, read_labels, write_dataset
+from sdinterp.plugins.synthetic.pairs import SyntheticRestyle, synthetic_samples
 from sdinterp.plugins.synthetic.render import KINDS, SynthConfig, SynthVideo, render_video
 
-__all__ = ["KINDS", "SynthConfig", "SynthVideo", "generate", "read_labels", "render_video", "write_dataset"]
+__all__ = ["KINDS", "SynthConfig", "SynthVideo", "SyntheticRestyle", "generate", "read_labels", "render_video",
+           "synthetic_samples", "write_dataset"]
 
 
 @hookimpl
@@ -17,3 +20,4 @@ def sdinterp_register(registry):
     from sdinterp.plugins.synthetic.command import register
 
     registry.add_command("synth", register)
+    registry.add_sampler(SyntheticRestyle.name, SyntheticRestyle)

@@ -2,6 +2,8 @@
 
     sdinterp synth --kind motion --classes 4 --videos 32 --frames 16 --size 64 --seed 0 --out DIR
     sdinterp report torchvision:r3d_18 DIR/videos --n-pairs 32 --clip-length 16
+    sdinterp synth --kind motion --styles 4 --out DIR2     # + ground-truth restylings
+    sdinterp report torchvision:r3d_18 DIR2/videos --dynamic-sampler prestylized --clip-length 16
 
 The class of each video is in ``DIR/labels.csv``; masks in ``DIR/masks``, boxes and the drawn
 attributes in ``DIR/annotations.json`` (docs/synthetic.md).
@@ -31,9 +33,12 @@ def run(args: argparse.Namespace) -> int:
                              size=args.size, seed=args.seed, difficulty=args.difficulty)
     except ValueError as exc:  # name the flag: the config's fields are the flags' names
         raise UsageError(f"--{str(exc).split(' ')[0]} {str(exc).split(' ', 1)[1]}") from None
-    root = write_dataset(config, out, fmt=args.format, masks=not args.no_masks)
+    if args.styles < 0:
+        raise UsageError(f"--styles must be 0 or more, got {args.styles}")
+    root = write_dataset(config, out, fmt=args.format, masks=not args.no_masks, styles=args.styles)
     print(f"{config.videos} {config.kind} videos ({config.classes} classes, {config.frames} frames of "
-          f"{config.size}x{config.size}) in {root}; labels in {out / 'labels.csv'}")
+          f"{config.size}x{config.size}) in {root}" + (f", in styles 0..{args.styles}" if args.styles else "")
+          + f"; labels in {out / 'labels.csv'}")
     return 0
 
 
@@ -52,6 +57,9 @@ def register(subparsers: Any) -> None:
                    help="0 (exact class attributes, no noise) to 1 (jittered attributes, pixel noise) (default: 0)")
     p.add_argument("--format", choices=["frames", "avi", "mp4"], default="frames",
                    help="PNG frame folders or FFV1 .avi (both lossless), or H.264 .mp4 (default: frames)")
+    p.add_argument("--styles", type=int, default=0,
+                   help="also write K restylings of every video (same motion and shape, new colours and textures) as "
+                        "OUT/videos/style_0..K, for ground-truth dynamic pairs with --dynamic-sampler prestylized (default: 0)")
     p.add_argument("--no-masks", action="store_true", help="do not write the per-frame masks (default: written)")
     p.add_argument("--out", required=True, help="output folder (the dataset root is OUT/videos)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")

@@ -5,6 +5,9 @@ Layout of ``OUT``::
     OUT/videos/v00000/0000.png ...   frame folders (``--format frames``, lossless), or
     OUT/videos/v00000.avi            lossless FFV1 (``--format avi``) / v00000.mp4 H.264 (``--format mp4``, lossy)
     OUT/masks/v00000/0000.png ...    the object's mask of every frame (0 / 255)
+    OUT/videos/style_<k>/v00000/...  with ``--styles K``: style 0 (the videos themselves) to K (their
+                                     restylings: same trajectory and shape, new colours and textures),
+                                     the stylized layout the ``prestylized`` sampler reads
     OUT/labels.csv                   video_id,label,path
     OUT/annotations.json             the config, and per video its label, drawn attributes and boxes
 
@@ -67,14 +70,29 @@ def _write_video(path: Path, frames: np.ndarray, fmt: Format) -> None:
             container.mux(packet)
 
 
-def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format = "frames", masks: bool = True) -> Path:
+def _write_frames(folder: Path, vid: str, frames: np.ndarray, fmt: Format) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if fmt != "frames":
+        path = folder / f"{vid}.{fmt}"
+        _write_video(path, frames, fmt)
+        return path
+    path = folder / vid
+    path.mkdir(exist_ok=True)
+    for t, frame in enumerate(frames):
+        _write_png(path / f"{t:04d}.png", frame)
+    return path
+
+
+def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format = "frames", masks: bool = True,
+                  styles: int = 0) -> Path:
     """Render a dataset and write it under ``out`` (layout in the module docstring).
 
     Args:
         config: the dataset.
         out: the output folder (created; files of an earlier dataset there are overwritten).
         fmt: ``frames`` (PNG folders, lossless), ``avi`` (FFV1, lossless) or ``mp4`` (H.264, even sizes only).
-        masks: also write the per-frame masks.
+        masks: also write the per-frame masks (shared by every style: a restyling keeps the shape).
+        styles: write style folders 0..``styles`` (0: no style folders).
 
     Returns:
         The dataset root to give the toolkit (``out/videos``).
@@ -86,21 +104,21 @@ def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format 
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "mp4" and config.size % 2:
         raise ValueError(f"--format mp4 needs an even --size (H.264 4:2:0), got {config.size}")
+    if isinstance(styles, bool) or not isinstance(styles, int) or styles < 0:
+        raise ValueError(f"styles must be an integer >= 0, got {styles!r}")
     root = Path(out)
     videos, mask_root = root / "videos", root / "masks"
     videos.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     notes: dict[str, Any] = {}
     for vid, video in generate(config):
-        if fmt == "frames":
-            folder = videos / vid
-            folder.mkdir(exist_ok=True)
-            for t, frame in enumerate(video.frames):
-                _write_png(folder / f"{t:04d}.png", frame)
-            path = folder
+        if styles:
+            index = int(vid[1:])
+            path = _write_frames(videos / "style_0", vid, video.frames, fmt)
+            for k in range(1, styles + 1):
+                _write_frames(videos / f"style_{k}", vid, render_video(config, index, style=k).frames, fmt)
         else:
-            path = videos / f"{vid}.{fmt}"
-            _write_video(path, video.frames, fmt)
+            path = _write_frames(videos, vid, video.frames, fmt)
         if masks:
             folder = mask_root / vid
             folder.mkdir(parents=True, exist_ok=True)
@@ -112,7 +130,7 @@ def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format 
         writer = csv.DictWriter(fh, fieldnames=["video_id", "label", "path"])
         writer.writeheader()
         writer.writerows(rows)
-    meta = {"format": "sdinterp.synthetic/1", "config": {**vars(config)}, "video_format": fmt,
+    meta = {"format": "sdinterp.synthetic/1", "config": {**vars(config)}, "video_format": fmt, "styles": styles,
             "carried_by": {"appearance": ["appearance"], "motion": ["motion"], "both": ["appearance", "motion"],
                            "camouflage": ["motion"]}[config.kind], "videos": notes}
     (root / "annotations.json").write_text(json.dumps(meta, indent=1))

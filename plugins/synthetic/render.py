@@ -137,9 +137,9 @@ def _colourise(tex: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return (0.35 + 0.65 * tex)[..., None] * rgb
 
 
-def _appearance(config: SynthConfig, label: int, rng: np.random.Generator) -> dict[str, Any]:
+def _appearance(config: SynthConfig, label: int, rng: np.random.Generator, restyled: bool = False) -> dict[str, Any]:
     k, d = config.classes, float(config.difficulty)
-    if config.kind in ("appearance", "both"):
+    if config.kind in ("appearance", "both") and not restyled:
         hue = (label + d * 0.5 * rng.uniform(-1, 1)) / k
         return {"hue": hue % 1.0, "texture": TEXTURES[label % len(TEXTURES)], "shape": SHAPES[label % len(SHAPES)]}
     return {"hue": float(rng.uniform()), "texture": TEXTURES[int(rng.integers(len(TEXTURES)))],
@@ -163,7 +163,7 @@ def _motion(config: SynthConfig, label: int, rng: np.random.Generator, radius: f
     return {"direction": angle % (2 * math.pi), "speed": speed, "start": [float(start[0]), float(start[1])]}
 
 
-def render_video(config: SynthConfig, index: int, label: int | None = None) -> SynthVideo:
+def render_video(config: SynthConfig, index: int, label: int | None = None, style: int = 0) -> SynthVideo:
     """Render video ``index`` of a dataset (its class is ``index % K`` unless ``label`` is given).
 
     Args:
@@ -171,6 +171,14 @@ def render_video(config: SynthConfig, index: int, label: int | None = None) -> S
         index: the video's index (its random streams are ``default_rng([seed, index, s])``).
         label: render this class instead (the counterfactual: everything the class does not carry
             is drawn exactly as for the video's own class).
+        style: 0 renders the video itself; ``k >= 1`` renders its *k-th restyling*, what a perfect
+            style transfer would make: the same trajectory (the motion stream is untouched) and the
+            same object shape and size (so the masks and boxes are the video's own), with a new
+            object hue and texture, a new background and new pixel noise, drawn uniformly from
+            streams ``default_rng([seed, index, s, k])`` whatever the kind. Two styles of one video
+            are the ground-truth dynamic pair (same motion, no shared colour or texture), which a
+            weight-free restyler only approximates; for ``kind="appearance"`` a restyling keeps
+            the class's shape but not its hue or texture.
 
     Returns:
         SynthVideo.
@@ -184,9 +192,15 @@ def render_video(config: SynthConfig, index: int, label: int | None = None) -> S
     if not 0 <= label < config.classes:
         raise ValueError(f"label must be in 0..{config.classes - 1}, got {label}")
     n, t, d = config.size, config.frames, float(config.difficulty)
-    streams = {s: np.random.default_rng([config.seed, index, s]) for s in (_APPEARANCE, _MOTION, _BACKGROUND, _NOISE)}
+    style = int(style)
+    if style < 0:
+        raise ValueError(f"style must be >= 0, got {style}")
+    streams = {s: np.random.default_rng([config.seed, index, s] + ([style] if style and s != _MOTION else []))
+               for s in (_APPEARANCE, _MOTION, _BACKGROUND, _NOISE)}
     radius = n * (0.2 if config.kind == "camouflage" else 0.16) * (1.0 - (0.3 * d if config.kind == "camouflage" else 0.0))
-    look = _appearance(config, label, streams[_APPEARANCE])
+    look = _appearance(config, label, streams[_APPEARANCE], restyled=style > 0)
+    if style:  # the shape is the video's own: drawn from its unstyled stream, as for style 0
+        look["shape"] = _appearance(config, label, np.random.default_rng([config.seed, index, _APPEARANCE]))["shape"]
     move = _motion(config, label, streams[_MOTION], radius)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     bg_rng = streams[_BACKGROUND]
@@ -220,7 +234,8 @@ def render_video(config: SynthConfig, index: int, label: int | None = None) -> S
     if d > 0:
         frames += streams[_NOISE].normal(scale=d * 8.0 / 255.0, size=frames.shape)
     out = np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
-    params = {**look, **move, "radius": radius, "background_texture": bg_texture, "label": label, "kind": config.kind}
+    params = {**look, **move, "radius": radius, "background_texture": bg_texture, "label": label, "kind": config.kind,
+              "style": style}
     if config.kind == "camouflage":
         params.update(texture=bg_texture, hue=None)
     return SynthVideo(frames=out, masks=masks, boxes=_boxes(masks), label=label, params=params)

@@ -4,6 +4,7 @@
 * :class:`TinyModelAdapter` — what :func:`sdinterp.adapt` returns for them.
 * :func:`train_tiny` — the seeded CPU trainer on the generator's motion- or appearance-class data;
   :func:`save_checkpoint` / :func:`load_checkpoint`.
+* :mod:`.embedded` — the committed seed-0 checkpoints and the ``tiny:ARCH-KIND`` model specs.
 * The ``sdinterp train-tiny`` command (docs/tiny_models.md).
 """
 
@@ -25,6 +26,16 @@ def __getattr__(name: str) -> Any:
 
         return TinyModelAdapter
     raise AttributeError(name)
+
+
+@hookimpl
+def sdinterp_load_model(spec: str, options: dict[str, Any]) -> Any:
+    """``tiny:ARCH-KIND``: the embedded seed-0 checkpoint (or ``--weights`` a train-tiny one)."""
+    if not spec.startswith("tiny:"):
+        return None
+    from sdinterp.plugins.tiny_models.embedded import load_spec
+
+    return load_spec(spec, options)
 
 
 @hookimpl

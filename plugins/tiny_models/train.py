@@ -18,10 +18,14 @@ import torch
 from torch import nn
 
 from sdinterp.interfaces import Sample
-from sdinterp.plugins.synthetic import SynthConfig, generate
+from sdinterp.plugins.synthetic import SynthConfig, synthetic_samples
 from sdinterp.plugins.tiny_models.nets import TinyVideoNet, build
 
 __all__ = ["TinyTask", "task_clips", "train_tiny", "accuracy", "save_checkpoint", "load_checkpoint"]
+
+
+#: The tasks: which factor carries the class (``both``: appearance and motion, each sufficient).
+KINDS = ("motion", "appearance", "both")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +34,8 @@ class TinyTask:
 
     Attributes:
         arch: a name of :data:`~sdinterp.plugins.tiny_models.nets.ARCHITECTURES`.
-        kind: ``"motion"`` or ``"appearance"`` (which factor carries the class).
+        kind: ``"motion"``, ``"appearance"`` or ``"both"`` (which factor carries the class; with
+            ``both`` either one suffices, so a net may take the static shortcut).
         classes: 2 by default: the two motion classes are opposite directions on one axis, so
             the set of frames says nothing and only their order does (docs/synthetic.md).
         classes, frames, size, difficulty: the generator's parameters.
@@ -44,15 +49,15 @@ class TinyTask:
     frames: int = 8
     size: int = 32
     difficulty: float = 0.0
-    train_videos: int = 384
+    train_videos: int = 512
     val_videos: int = 128
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 16
     lr: float = 0.003
 
     def __post_init__(self) -> None:
-        if self.kind not in ("motion", "appearance"):
-            raise ValueError(f"kind must be 'motion' or 'appearance', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         build(self.arch)  # fails early on an unknown architecture
         for name in ("train_videos", "val_videos", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
@@ -61,13 +66,13 @@ class TinyTask:
 
 def task_clips(task: TinyTask, split: str, seed: int) -> list[Sample]:
     """The clips of ``split`` (``"train"``, ``"val"`` or ``"probe"``: clips for the bias
-    measurement, unseen in training) of training seed ``seed``, labelled in ``meta["label"]``."""
+    measurement, unseen in training) of training seed ``seed``, labelled in ``meta["label"]`` and
+    re-renderable in other styles (the ``synthetic_restyle`` sampler's ground-truth dynamic pairs)."""
     offset = {"train": 0, "val": 1, "probe": 2}[split]
     n = task.train_videos if split == "train" else task.val_videos
     config = SynthConfig(kind=task.kind, classes=task.classes, videos=n, frames=task.frames, size=task.size,
                          seed=3 * int(seed) + offset, difficulty=task.difficulty)
-    return [Sample(frames=v.frames, video_id=f"{task.kind}-{split}{seed}-{vid}", meta={"label": v.label})
-            for vid, v in generate(config)]
+    return synthetic_samples(config, id_prefix=f"{task.kind}-{split}{seed}-")
 
 
 def _inputs(model: TinyVideoNet, clips: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,13 +42,19 @@ def check_output_file(flag: str, path: str | None) -> None:
         raise UsageError(f"{flag} {path}: cannot write there (permission denied); choose another path")
 
 
-def weights_provenance(weights: str | None, seed: int) -> dict[str, Any]:
-    """What the model's parameters are, for the report: a local file and its sha256, or random
-    initialisation with the seed that made it."""
+def weights_provenance(weights: str | None, seed: int, model: Any = None) -> dict[str, Any]:
+    """What the model's parameters are, for the report: a local file and its sha256; else what the
+    model says it was loaded from (a loader that brings its own weights, e.g. a package's
+    embedded checkpoint, sets ``model.sdinterp_weights = {"source": ..., "path": ..., "sha256": ...}``);
+    else random initialisation with the seed that made it."""
     if not weights:
+        declared = getattr(model, "sdinterp_weights", None)
+        if isinstance(declared, dict) and declared.get("source"):
+            return dict(declared)
         return {"source": "random init", "seed": int(seed)}
     digest = hashlib.sha256()
     with open(weights, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return {"source": "file", "path": str(Path(weights).resolve()), "sha256": digest.hexdigest()}
+

@@ -1,5 +1,7 @@
-"""``sdinterp demo``: the main job on an embedded default — a bias report of the planted-truth
-network on synthetic clips, where the right answer is known by construction."""
+"""``sdinterp demo``: the main job on embedded defaults — a bias report of the planted-truth
+network on synthetic clips, where the right answer is known by construction; then the embedded
+trained tiny nets of a motion-class and an appearance-class task reported on real clips and
+compared (:mod:`sdinterp.commands._demo_trained`)."""
 
 from __future__ import annotations
 
@@ -18,13 +20,18 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out}: is a file; give a folder (it is created if missing)")
+    if args.videos and not Path(args.videos).is_dir():
+        raise UsageError(f"--videos {args.videos}: not a folder; give a folder of video clips")
+    if args.trained_pairs < 2:
+        raise UsageError(f"--trained-pairs must be 2 or more, got {args.trained_pairs}")
     t0 = time.perf_counter()
     clips = make_planted_clips(args.clips, seed=args.seed)
     restyle = get_registry().create("sampler", "restyle", restyler="level_permutation")
     sd = StaticDynamic(PlantedNet(), layers=list(PLANTED_TRUTH), dynamic_sampler=restyle, **PlantedNet.adapter_options())
     report = sd.attribute(clips, n_pairs=args.pairs, batch_size=48, seed=args.seed, show_progress=False)
     print("sdinterp demo: planted-truth network on synthetic moving-object clips")
-    print("(static-heavy layer: 6 static, 1 dynamic, 1 joint, 1 residual unit; dynamic-heavy: 6 dynamic, 1 static, 1 joint, 1 residual)\n")
+    print("(static-heavy layer: 6 static, 1 dynamic, 1 joint, 1 residual unit; dynamic-heavy: 6 dynamic, 1 static, 1 joint, 1 residual;\n"
+          " motion-energy: 2 dynamic, 3 static)\n")
     print(report.table())
     hits = sum(int((report[l].categories == truth).sum()) for l, truth in PLANTED_TRUTH.items())
     total = sum(len(t) for t in PLANTED_TRUTH.values())
@@ -36,7 +43,28 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report.to_json(args.json, indent=1)
         print(f"report written to {args.json}")
+    _trained_part(args, out)
     return 0 if hits == total else 1
+
+
+def _trained_part(args: argparse.Namespace, out: Path) -> None:
+    from sdinterp.commands._demo_trained import DEFAULT_VIDEOS, MODELS, trained_comparison
+
+    videos = Path(args.videos) if args.videos else DEFAULT_VIDEOS
+    if args.no_trained:
+        return
+    if not videos.is_dir():
+        print(f"\ntrained models on real clips: not run, no clip folder at {videos} (pass --videos DIR)")
+        return
+    t0 = time.perf_counter()
+    comparison = trained_comparison(videos, out / "trained", seed=args.seed, pairs=args.trained_pairs)
+    print(f"\nsdinterp demo: trained tiny I3D-like nets ({', '.join(f'{k} = {v}' for k, v in MODELS.items())}) "
+          f"on the real clips of {videos}, {args.trained_pairs} pairs per factor, 8 frames of 32x32")
+    print(comparison.table())
+    print("(real clips, default pairs: frame shuffle and the weight-free restyle; what the two nets learned, measured on\n"
+          " generator videos with ground-truth restyled pairs, is finding (a) of docs/findings.md)")
+    print(f"{time.perf_counter() - t0:.1f} s; written to {(out / 'trained').resolve()}/: compare.html, compare.csv, "
+          "compare_layers.png, compare_units.png, and one report folder per model")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,5 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="also write the report as JSON here")
     p.add_argument("--out", metavar="DIR", default="out",
                    help="folder for the table, figures and report.html, created if missing (default: ./out)")
+    p.add_argument("--videos", metavar="DIR", help="real clips for the trained-model comparison (default: ../shared/data/videos)")
+    p.add_argument("--trained-pairs", type=int, default=64, help="pairs per factor of the trained-model reports (default 64)")
+    p.add_argument("--no-trained", action="store_true", help="only the planted network (default: also the trained models)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)

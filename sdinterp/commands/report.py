@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from sdinterp.commands._checks import UsageError, check_finite, check_output_file, check_positive, weights_provenance
+from sdinterp.report.bias_report import weights_label
 from sdinterp.commands._config import add_config_option, resolve_config, save_config
 from sdinterp.commands._options import DeprecatedAlias, registry_choice
 from sdinterp.errors import ReliabilityWarning, ShortVideoWarning
@@ -172,7 +173,7 @@ def _print_settings(args: argparse.Namespace, sd: Any, entries: list[Any]) -> No
     clip = sd.adapter.describe().get("clip") or {}
     frames = args.frames or clip.get("num_frames") or "native"
     line = settings_line({
-        "model": args.model, "weights": args.weights or f"random init (seed {args.seed})",
+        "model": args.model, "weights": weights_label(weights_provenance(args.weights, args.seed, sd.adapter.model)),
         "layers": list(sd.layer_infos), "pairs": f"{args.n_pairs} ({args.protocol})",
         "frames": f"{frames} from {args.clip_length}-frame clips",
         "inputs": f"{len(entries)} video(s) from {', '.join(args.inputs)}", "batch": args.batch_size,
@@ -224,7 +225,7 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
             bootstrap=args.bootstrap, bootstrap_level=args.bootstrap_level,
         )
         report.config["model"] = {
-            "spec": args.model, "weights": weights_provenance(args.weights, args.seed), **report.config.get("model", {}),
+            "spec": args.model, "weights": weights_provenance(args.weights, args.seed, sd.adapter.model), **report.config.get("model", {}),
         }
         if skipped:
             report.config["skipped_inputs"] = skipped

@@ -13,7 +13,18 @@ import numpy as np
 
 from sdinterp.report.layer_bias import CATEGORIES, LayerBias
 
-__all__ = ["BiasReport"]
+__all__ = ["BiasReport", "weights_label"]
+
+
+def weights_label(provenance: dict[str, Any]) -> str:
+    """One phrase for a run's weights provenance (``config["model"]["weights"]``): random init with
+    its seed, a file, or weights a loader brought (e.g. an embedded checkpoint), with its sha256."""
+    source = provenance.get("source")
+    if source == "random init":
+        return f"random init (seed {provenance.get('seed')})"
+    where = provenance.get("path") or provenance.get("name") or "?"
+    sha = str(provenance.get("sha256") or "")[:12]
+    return (f"weights {where}" if source == "file" else f"{source} weights {where}") + (f" (sha256 {sha}...)" if sha else "")
 
 
 @dataclasses.dataclass
@@ -156,10 +167,8 @@ class BiasReport:
         model = c.get("model") or {}
         if model:
             weights = model.get("weights") or {}
-            if weights.get("source") == "random init":
-                w = f"random init (seed {weights.get('seed')})"
-            elif weights.get("source") == "file":
-                w = f"weights {weights.get('path')} (sha256 {str(weights.get('sha256'))[:12]}...)"
+            if weights.get("source"):
+                w = weights_label(weights)
             else:
                 w = f"state sha256 {str(model.get('state_sha256', '?'))[:12]}..."
             out.append(f"model:    {model.get('spec') or model.get('class', '?')}, {w}")

@@ -15,6 +15,16 @@ Units, each computed from the raw 0..255 input:
   under a shuffle its sign is random, so it decorrelates;
 * **joint** — mean object area: invariant to both, yet varies across videos;
 * **residual** — mean of the noise strip in the first input frame: changes under both.
+
+A third layer, ``motion_energy``, needs no flat background, so its truth also holds on clips with no
+appearance at all (the random-dot kinematograms of the ``appearance_free`` sampler, issue #13 item 5):
+
+* **dynamic** — where things move: the centroid of frame-difference energy |x[t+1] - x[t]| (summed
+  over channels), its signed displacement from the first to the second half of the clip. On the
+  planted clips every changed pixel changes between the same two colours, so the energy is uniform
+  over the changed pixels and any injective restyle keeps the centroid exactly; on a kinematogram
+  the moving dots carry it. A shuffle makes its sign random, so it decorrelates;
+* **static** — the scene's time-averaged mean colour, as in the other layers.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ NOISE_ROWS = 4
 PLANTED_TRUTH: dict[str, list[str]] = {
     "static_heavy": ["static"] * 6 + ["dynamic", "joint", "residual"],
     "dynamic_heavy": ["dynamic"] * 6 + ["static", "joint", "residual"],
+    "motion_energy": ["dynamic"] * 2 + ["static"] * 3,
 }
 
 
@@ -73,8 +84,16 @@ def make_planted_clips(n: int, num_frames: int = 8, size: int = 32, seed: int = 
 class PlantedNet(nn.Module):
     """The planted-truth network. Input: raw (B, 3, T, H, W) floats in 0..255 (no normalisation).
 
-    Layers (``nn.Identity`` taps, 9 units each, categories in :data:`PLANTED_TRUTH`):
-    ``static_heavy`` and ``dynamic_heavy``. Also ``scene_mask`` (B, 1, T, H, W) for inspection.
+    Layers (``nn.Identity`` taps, categories in :data:`PLANTED_TRUTH`): ``static_heavy`` and
+    ``dynamic_heavy`` (9 units each) and ``motion_energy`` (5 units, its truth also holds under
+    ``appearance_free`` pairs). Also ``scene_mask`` (B, 1, T, H, W) for inspection.
+
+    Examples:
+        >>> net = PlantedNet()
+        >>> clips = make_planted_clips(2, seed=0)
+        >>> x = torch.stack([torch.from_numpy(c.frames).permute(3, 0, 1, 2).float() for c in clips])
+        >>> tuple(net(x).shape), net.layer_names()
+        ((2, 9), ['static_heavy', 'dynamic_heavy', 'motion_energy'])
     """
 
     def __init__(self) -> None:
@@ -82,6 +101,7 @@ class PlantedNet(nn.Module):
         self.scene_mask = nn.Identity()
         self.static_heavy = nn.Identity()
         self.dynamic_heavy = nn.Identity()
+        self.motion_energy = nn.Identity()
 
     @staticmethod
     def adapter_options() -> dict[str, object]:
@@ -113,7 +133,26 @@ class PlantedNet(nn.Module):
         residual = (noise[:, :, 0].mean(dim=(2, 3)) / 255.0 * 50.0)[:, :1]
         self.static_heavy(torch.cat([static, dyn[:, :1], joint, residual], dim=1))
         out = self.dynamic_heavy(torch.cat([dyn, static[:, :1], joint, residual], dim=1))
+        self.motion_energy(torch.cat([self._motion_energy_shift(scene), colour], dim=1))
         return out
+
+    @staticmethod
+    def _motion_energy_shift(scene: torch.Tensor) -> torch.Tensor:
+        """(B, 2): x and y displacement of the frame-difference energy's centroid, second half of
+        the clip minus first half, scaled to a spread of order 1 on the planted clips."""
+        b, t = scene.shape[0], scene.shape[2]
+        if t < 3:  # fewer than two frame differences: no halves to compare
+            return scene.new_zeros(b, 2)
+        energy = (scene[:, :, 1:] - scene[:, :, :-1]).abs().sum(dim=1)  # (B, T-1, H, W)
+        # no motion at all (a still clip): centroid 0 rather than 0/0
+        total = energy.sum(dim=(2, 3)).clamp(min=1e-6)
+        ys = torch.arange(energy.shape[2], dtype=scene.dtype, device=scene.device).view(1, 1, -1, 1)
+        xs = torch.arange(energy.shape[3], dtype=scene.dtype, device=scene.device).view(1, 1, 1, -1)
+        cy, cx = (energy * ys).sum(dim=(2, 3)) / total, (energy * xs).sum(dim=(2, 3)) / total
+        h = (t - 1) // 2
+        # a velocity v moves the half-means apart by about v·(t-1)/2 pixels
+        scale = 0.7 / max(t - 1, 1) * 2
+        return scale * torch.stack([cx[:, h:].mean(1) - cx[:, :h].mean(1), cy[:, h:].mean(1) - cy[:, :h].mean(1)], dim=1)
 
     def layer_names(self) -> Sequence[str]:
         return list(PLANTED_TRUTH)
