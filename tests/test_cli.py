@@ -33,6 +33,9 @@ def test_demo_flags_are_checked_before_any_work(capsys, tmp_path):
     assert "--videos" in capsys.readouterr().err and not (tmp_path / "report.html").exists()
     assert main(["demo", "--trained-pairs", "1", "--out", str(tmp_path)]) != 0
     assert "--trained-pairs" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["demo", "--videos", str(tmp_path / "empty"), "--out", str(tmp_path)]) != 0
+    assert "no video files there" in capsys.readouterr().err and not (tmp_path / "report.html").exists()
 
 
 def test_layers_lists_canonical_layers(capsys):

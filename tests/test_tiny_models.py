@@ -123,6 +123,11 @@ def test_tiny_specs_refuse_bad_names_and_mismatched_weights(tmp_path):
     assert isinstance(sdinterp.load_model("tiny:c2d-appearance", weights=str(tmp_path / "c.pt")), torch.nn.Module)
     with pytest.raises(EmbeddedCheckpointError, match="a c2d-appearance checkpoint, not i3d-motion"):
         sdinterp.load_model("tiny:i3d-motion", weights=str(tmp_path / "c.pt"))
+    torch.save(build("c2d", classes=2).state_dict(), tmp_path / "bare.pt")  # a bare state dict, not train-tiny's
+    with pytest.raises(EmbeddedCheckpointError, match="bare.pt: not a `sdinterp train-tiny` checkpoint"):
+        sdinterp.load_model("tiny:c2d-appearance", weights=str(tmp_path / "bare.pt"))
+    with pytest.raises(EmbeddedCheckpointError, match="no such file"):
+        sdinterp.load_model("tiny:avos-gated-bidirectional", weights=str(tmp_path / "none.pt"))
 
 
 def test_a_damaged_embedded_checkpoint_is_refused(tmp_path, monkeypatch):

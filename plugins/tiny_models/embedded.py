@@ -127,11 +127,24 @@ def load_spec(spec: str, options: dict[str, Any]) -> Any:
     weights = options.get("weights")
     if not weights:
         return load_embedded(arch, kind)
-    net, task, _seed = load_checkpoint(weights)
+    net, task, _seed = _read(load_checkpoint, weights)
     if (task.arch, task.kind) != (arch, kind):
         raise EmbeddedCheckpointError(f"--weights {weights}: a {task.arch}-{task.kind} checkpoint, not {arch}-{kind}; "
                                       f"use the spec {PREFIX}{task.arch}-{task.kind}")
     return net
+
+
+def _read(loader: Any, path: str) -> Any:
+    """A user's ``--weights`` file through ``loader``, or one line saying it is not a train-tiny
+    checkpoint (a bare state dict, another tool's file, or one carrying Python objects, which
+    the weights-only load never unpickles)."""
+    try:
+        return loader(path)
+    except FileNotFoundError:
+        raise EmbeddedCheckpointError(f"--weights {path}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to read means the same to the user
+        raise EmbeddedCheckpointError(f"--weights {path}: not a `sdinterp train-tiny` checkpoint "
+                                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
 
 
 def _avos_spec(spec: str, variant: str, options: dict[str, Any]) -> Any:
@@ -142,7 +155,7 @@ def _avos_spec(spec: str, variant: str, options: dict[str, Any]) -> Any:
         raise EmbeddedCheckpointError(f"{spec}: tiny AVOS specs are tiny:avos-VARIANT with VARIANT one of {', '.join(STUDY_VARIANTS)}")
     if not options.get("weights"):
         return load_embedded_avos(variant)
-    net, task, _seed = load_avos_checkpoint(options["weights"])
+    net, task, _seed = _read(load_avos_checkpoint, options["weights"])
     if task.variant != variant:
         raise EmbeddedCheckpointError(f"--weights {options['weights']}: a {task.variant} checkpoint, not {variant}; "
                                       f"use the spec {PREFIX}avos-{task.variant}")

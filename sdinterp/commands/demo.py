@@ -22,6 +22,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: is a file; give a folder (it is created if missing)")
     if args.videos and not Path(args.videos).is_dir():
         raise UsageError(f"--videos {args.videos}: not a folder; give a folder of video clips")
+    if args.videos and not args.no_trained:
+        from sdinterp.commands._demo_trained import real_clip_entries
+
+        if not real_clip_entries(Path(args.videos)):
+            raise UsageError(f"--videos {args.videos}: no video files there; give a folder of .mp4/.avi/... clips")
     if args.trained_pairs < 2:
         raise UsageError(f"--trained-pairs must be 2 or more, got {args.trained_pairs}")
     t0 = time.perf_counter()
@@ -68,7 +73,7 @@ def _trained_part(args: argparse.Namespace, out: Path) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="bias report of a built-in planted-truth network (no downloads)")
+    p = sub.add_parser("demo", help="bias reports of a built-in planted-truth network and of two embedded trained nets (no downloads)")
     p.add_argument("--clips", type=int, default=128, help="synthetic clips (default 128)")
     p.add_argument("--pairs", type=int, default=128, help="pairs per factor (default 128)")
     p.add_argument("--seed", type=int, default=0)
