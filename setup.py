@@ -1,17 +1,10 @@
-"""Package discovery for the three source roots (everything else is in pyproject.toml).
+"""Package discovery: one source tree, ``sdinterp/`` (everything else is in pyproject.toml).
 
-``adapters/`` installs as ``sdinterp.adapters`` and ``plugins/`` as ``sdinterp.plugins``, so the
-folder layout shows the architecture while the import names stay under ``sdinterp``. Every
-package below each root is found automatically: a new subpackage needs no edit here.
+The folders show the architecture: the core at ``sdinterp/`` (with ``data/``, ``scoring/``,
+``pipeline/``, ``report/``), then ``sdinterp/adapters/`` and ``sdinterp/plugins/`` above it;
+tests/test_packaging.py checks that the core never imports either.
 """
 
 from setuptools import find_packages, setup
 
-ROOTS = {"sdinterp": "sdinterp", "sdinterp.adapters": "adapters", "sdinterp.plugins": "plugins"}
-
-packages = []
-for name, folder in ROOTS.items():
-    packages.append(name)
-    packages.extend(f"{name}.{sub}" for sub in find_packages(folder))
-
-setup(package_dir=ROOTS, packages=packages)
+setup(packages=find_packages(include=["sdinterp", "sdinterp.*"]))

@@ -33,11 +33,11 @@ import torch
 
 import sdinterp
 from sdinterp.capture import LayerCapture
-from sdinterp.pipeline import RunConfig, build_batch, get_protocol
+from sdinterp.pipeline import RunConfig, RunPlan, build_batch, get_protocol
 from sdinterp.plugin_manager import get_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import real_clips  # noqa: E402
+from _common import real_clips
 
 CONFIGS = {
     # name: (spec, layers, frames, size, pairs, batch)
@@ -64,7 +64,8 @@ def reference_run(adapter, layers, clips, n_pairs, batch, seed):
         kept: dict[str, list] = {"a": [], "b": [], "f": []}
         grabbed: list[torch.Tensor] = []
 
-        def hook(mod, args, out):
+        # Bound now: the hook runs inside this iteration, but the binding says so.
+        def hook(mod, args, out, info=info, grabbed=grabbed, name=name):
             value = out[0] if isinstance(out, (tuple, list)) and info.select is None else out
             if info.select is not None:
                 value = info.select(out) if callable(info.select) else out[info.select]
@@ -74,10 +75,10 @@ def reference_run(adapter, layers, clips, n_pairs, batch, seed):
         handle = module.register_forward_hook(hook)
         try:
             with torch.inference_mode():
-                for b0 in range(0, n_pairs, per_batch):
-                    idx = range(b0, min(b0 + per_batch, n_pairs))
-                    sources = [clips[i % len(clips)] for i in idx]
-                    inputs, plan = build_batch(adapter, official, static, dynamic, sources, idx, seed)
+                run = RunPlan.build(official, len(clips), n_pairs, per_batch * official.max_forwards_per_clip(), seed)
+                for batch in run.batches:
+                    sources = [clips[c.source] for c in batch.clips]
+                    inputs, plan = build_batch(adapter, run, batch, sources, static, dynamic)
                     grabbed.clear()
                     try:
                         adapter.forward(adapter.prepare(inputs))

@@ -2,11 +2,16 @@
 
 A Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012) gives every observation an
 independent Poisson(1) count per replicate instead of drawing n rows with replacement: the counts of
-one clip do not depend on any other clip, so they can be drawn where the clip is processed, and a
-replicate is an ordinary weighted moment state that merges like the point estimate. Here the
-observation is the *clip* (its static and dynamic pairs share the anchor, so they are resampled
-together) and its counts come from ``default_rng([seed, clip, STREAM])``: the same replicates
-whatever the batch size, the sharding over processes, or an interrupt and resume.
+one observation do not depend on any other, so they can be drawn where a clip is processed, and a
+replicate is an ordinary weighted moment state that merges like the point estimate.
+
+The observation is the *source video*, not the clip: clips cut from one video (several windows,
+or one clip reused because the run asks for more pairs than there are clips) are not independent,
+so they share one count — a cluster bootstrap (Field & Welsh 2007; Cameron, Gelbach & Miller 2008).
+Resampling clips instead would make an interval as narrow for 16 videos used 8 times as for 128
+videos, and it would not cover the truth (docs/confidence.md, "Reused videos"). A video's counts
+come from ``default_rng([seed, key, WEIGHT_STREAM])`` with ``key`` a stable 64-bit hash of its id:
+the same replicates whatever the batch size, the sharding over processes, or an interrupt and resume.
 
 :class:`ReplicateMoments` holds B weighted copies of the five moment fields of
 :class:`~sdinterp.stats.PairMoments` as (B, D) float64 tensors, in the owner's scaled units (the
@@ -17,12 +22,14 @@ Chan, Golub & LeVeque merge, exactly as if each pair had been repeated ``w`` tim
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["ReplicateMoments", "poisson_weights", "WEIGHT_STREAM", "FIELDS"]
+__all__ = ["ReplicateMoments", "poisson_weights", "cluster_weights", "cluster_seed", "WEIGHT_STREAM", "FIELDS"]
 
 FIELDS = ("mean_a", "mean_b", "m2_a", "m2_b", "c_ab")
 
@@ -55,6 +62,43 @@ def poisson_weights(seed: int, clips: Iterable[int], replicates: int) -> torch.T
     if not cols:
         return torch.zeros((int(replicates), 0), dtype=torch.float64)
     return torch.from_numpy(np.stack(cols, axis=1).astype(np.float64))
+
+
+def cluster_seed(key: str) -> int:
+    """A stable 64-bit integer for a cluster's id (the same in every process and Python session,
+    unlike ``hash``).
+
+    Examples:
+        >>> cluster_seed("a.mp4") == cluster_seed("a.mp4") != cluster_seed("b.mp4")
+        True
+    """
+    return int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "little")
+
+
+def cluster_weights(seed: int, replicates: int) -> Callable[[Sequence[str]], torch.Tensor]:
+    """The bootstrap counts of a run's clips by their cluster (source video).
+
+    Returns a function mapping the cluster keys of some clips to their (replicates, n) float64
+    counts; clips with one key get one column of counts, drawn once from
+    ``default_rng([seed, cluster_seed(key), WEIGHT_STREAM])``.
+
+    Examples:
+        >>> w = cluster_weights(0, 5)(["a", "b", "a"])
+        >>> tuple(w.shape), torch.equal(w[:, 0], w[:, 2]), torch.equal(w[:, 1], cluster_weights(0, 5)(["b"])[:, 0])
+        ((5, 3), True, True)
+    """
+    cache: dict[str, torch.Tensor] = {}
+
+    def counts(keys: Sequence[str]) -> torch.Tensor:
+        for key in keys:
+            if key not in cache:
+                rng = np.random.default_rng([int(seed), cluster_seed(key), WEIGHT_STREAM])
+                cache[key] = torch.from_numpy(rng.poisson(1.0, int(replicates)).astype(np.float64))
+        if not keys:
+            return torch.zeros((int(replicates), 0), dtype=torch.float64)
+        return torch.stack([cache[k] for k in keys], dim=1)
+
+    return counts
 
 
 def _np(x: Any) -> np.ndarray:
@@ -90,7 +134,7 @@ class ReplicateMoments:
         self.weight = torch.zeros(self.replicates, dtype=torch.float64)
         self.fields = {k: torch.zeros(self.replicates, self.dim, dtype=torch.float64) for k in FIELDS}
 
-    def update(self, a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor) -> "ReplicateMoments":
+    def update(self, a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor) -> ReplicateMoments:
         """Add a batch of (already scaled) pairs ``a``, ``b`` (n, D) with counts ``weights`` (B, n)."""
         if tuple(weights.shape) != (self.replicates, a.shape[0]):
             raise ValueError(
@@ -118,11 +162,11 @@ class ReplicateMoments:
         }
         return self._merge_np(w, batch)
 
-    def merge_fields(self, w2: torch.Tensor, s2: Mapping[str, torch.Tensor]) -> "ReplicateMoments":
+    def merge_fields(self, w2: torch.Tensor, s2: Mapping[str, torch.Tensor]) -> ReplicateMoments:
         """Fold in another replicate state (counts ``w2`` (B,), fields (B, D), same scale)."""
         return self._merge_np(_np(w2), {k: _np(v) for k, v in s2.items()})
 
-    def _merge_np(self, w2: np.ndarray, s2: Mapping[str, np.ndarray]) -> "ReplicateMoments":
+    def _merge_np(self, w2: np.ndarray, s2: Mapping[str, np.ndarray]) -> ReplicateMoments:
         n1, n2 = _np(self.weight)[:, None], w2[:, None]
         n = n1 + n2
         t = {k: _np(v) for k, v in self.fields.items()}
@@ -143,11 +187,11 @@ class ReplicateMoments:
         self.weight = torch.from_numpy(_np(self.weight) + w2)
         return self
 
-    def merge(self, other: "ReplicateMoments") -> "ReplicateMoments":
+    def merge(self, other: ReplicateMoments) -> ReplicateMoments:
         self._check_same(other)
         return self.merge_fields(other.weight, other.fields)
 
-    def rescaled(self, scale: Callable[[torch.Tensor, int], torch.Tensor], k: int) -> "ReplicateMoments":
+    def rescaled(self, scale: Callable[[torch.Tensor, int], torch.Tensor], k: int) -> ReplicateMoments:
         """A copy with means times ``2**k`` and second moments times ``2**(2k)``; ``scale(t, p)``
         is the owner's exact power-of-two multiply."""
         out = ReplicateMoments(self.replicates, self.dim)
@@ -155,7 +199,7 @@ class ReplicateMoments:
         out.fields = {f: scale(v, k if f.startswith("mean") else 2 * k) for f, v in self.fields.items()}
         return out
 
-    def _check_same(self, other: "ReplicateMoments") -> None:
+    def _check_same(self, other: ReplicateMoments) -> None:
         if (other.replicates, other.dim) != (self.replicates, self.dim):
             raise ValueError(
                 f"cannot merge bootstrap replicates of shape ({other.replicates}, {other.dim}) into ({self.replicates}, {self.dim})"
@@ -167,7 +211,7 @@ class ReplicateMoments:
         return torch.cat([self.weight] + [self.fields[k].reshape(-1) for k in FIELDS])
 
     @classmethod
-    def unpacked(cls, flat: torch.Tensor, replicates: int, dim: int) -> "ReplicateMoments":
+    def unpacked(cls, flat: torch.Tensor, replicates: int, dim: int) -> ReplicateMoments:
         out = cls(replicates, dim)
         out.weight = flat[:replicates].clone()
         parts = flat[replicates:].split(replicates * dim)
@@ -178,7 +222,7 @@ class ReplicateMoments:
         return {"replicates": self.replicates, "dim": self.dim, "weight": self.weight.clone(), **{k: v.clone() for k, v in self.fields.items()}}
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any]) -> "ReplicateMoments":
+    def from_state_dict(cls, state: Mapping[str, Any]) -> ReplicateMoments:
         out = cls(int(state["replicates"]), int(state["dim"]))
         out.weight = torch.as_tensor(state["weight"], dtype=torch.float64).clone()
         out.fields = {k: torch.as_tensor(state[k], dtype=torch.float64).clone() for k in FIELDS}

@@ -19,7 +19,8 @@ counts, and merges, saves and reduces move the replicates with the point estimat
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,7 +100,7 @@ class PairMoments:
         self.boot = ReplicateMoments(self.replicates, self.dim) if self.replicates else None
 
     # -- accumulation -------------------------------------------------------------------------
-    def update(self, a: Any, b: Any, batch: int | None = None, weights: Any = None) -> "PairMoments":
+    def update(self, a: Any, b: Any, batch: int | None = None, weights: Any = None) -> PairMoments:
         """Add a batch of pairs. ``a`` and ``b`` are (B, D); row k of each is one pair.
 
         ``weights`` (only with bootstrap replicates, and then required): the (replicates, B) counts
@@ -161,7 +162,7 @@ class PairMoments:
         k = self.exponent - exponent
         return {f: _pow2(v, k if f.startswith("mean") else 2 * k) for f, v in self._t.items()}
 
-    def normalised(self, exponent: int | None = None) -> "PairMoments":
+    def normalised(self, exponent: int | None = None) -> PairMoments:
         """A copy whose features are divided by ``2**exponent`` (default: its own exponent), with
         exponent 0, so its properties are scale-free moments. Estimators normalise the factors of
         a layer to one common exponent before taking ratios."""
@@ -214,7 +215,7 @@ class PairMoments:
         t["mean_b"] = t["mean_b"] + delta_b * (n2 / n)
         self.n = n
 
-    def merge(self, other: "PairMoments") -> "PairMoments":
+    def merge(self, other: PairMoments) -> PairMoments:
         """Fold ``other`` into this one (in place) and return self."""
         if other.n:
             if other.replicates != self.replicates:
@@ -224,7 +225,7 @@ class PairMoments:
             self._merge_stats(other.n, other._t, other.exponent, other.boot)
         return self
 
-    def replicate(self, k: int) -> "PairMoments":
+    def replicate(self, k: int) -> PairMoments:
         """Bootstrap replicate ``k`` as a plain PairMoments (n = its total count; 0 when every
         pair drew a zero count), to be scored like the point estimate."""
         if self.boot is None:
@@ -236,7 +237,7 @@ class PairMoments:
         return out
 
     @classmethod
-    def merged(cls, parts: Iterable["PairMoments"], name: str = "") -> "PairMoments":
+    def merged(cls, parts: Iterable[PairMoments], name: str = "") -> PairMoments:
         out = cls(name=name)
         for p in parts:
             out.merge(p)
@@ -250,7 +251,7 @@ class PairMoments:
             out["bootstrap"] = self.boot.state_dict() if self.boot is not None else None
         return out
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> "PairMoments":
+    def load_state_dict(self, state: Mapping[str, Any]) -> PairMoments:
         self.name = state.get("name", self.name)
         self.n = int(state["n"])
         self.exponent = int(state.get("exponent", 0))
@@ -262,10 +263,10 @@ class PairMoments:
         return self
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any]) -> "PairMoments":
+    def from_state_dict(cls, state: Mapping[str, Any]) -> PairMoments:
         return cls().load_state_dict(state)
 
-    def all_reduce(self, group: Any = None) -> "PairMoments":
+    def all_reduce(self, group: Any = None) -> PairMoments:
         """Merge the moments of every process of a ``torch.distributed`` group into each process.
 
         Every rank gathers every rank's state and merges them in rank order, so all ranks hold the
@@ -361,7 +362,12 @@ class PairMoments:
 
 class MomentStore:
     """PairMoments for every (layer, factor) of a run, saved, merged and reduced together
-    (``replicates=B``: each carries B bootstrap replicates)."""
+    (``replicates=B``: each carries B bootstrap replicates).
+
+    Attributes:
+        clusters: source video (cluster key) -> clips of the run drawn from it; merged by adding,
+            so a resumed, merged or sharded run counts its independent videos as one run would.
+    """
 
     def __init__(
         self, layers: Iterable[str] = (), factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC), replicates: int = 0
@@ -369,6 +375,7 @@ class MomentStore:
         self.factors = tuple(Factor.parse(f) for f in factors)
         self.replicates = int(replicates)
         self.moments: dict[str, dict[Factor, PairMoments]] = {}
+        self.clusters: dict[str, int] = {}
         for layer in layers:
             self.add_layer(layer)
 
@@ -385,17 +392,29 @@ class MomentStore:
         first = next(iter(self.moments.values()), {})
         return {f.value: pm.n for f, pm in first.items()}
 
-    def merge(self, other: "MomentStore") -> "MomentStore":
+    def merge(self, other: MomentStore) -> MomentStore:
         for layer, per_factor in other.moments.items():
             self.add_layer(layer)
             for f, pm in per_factor.items():
                 self.moments[layer].setdefault(f, PairMoments(name=layer, replicates=self.replicates)).merge(pm)
+        for key, n in other.clusters.items():
+            self.clusters[key] = self.clusters.get(key, 0) + n
         return self
 
-    def all_reduce(self, group: Any = None) -> "MomentStore":
+    def all_reduce(self, group: Any = None) -> MomentStore:
         for per_factor in self.moments.values():
             for pm in per_factor.values():
                 pm.all_reduce(group)
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1:
+            parts: list[Any] = [None] * dist.get_world_size(group)
+            dist.all_gather_object(parts, self.clusters, group=group)
+            merged: dict[str, int] = {}
+            for part in parts:
+                for key, n in part.items():
+                    merged[key] = merged.get(key, 0) + n
+            self.clusters = merged
         return self
 
     def state_dict(self) -> dict[str, Any]:
@@ -405,13 +424,16 @@ class MomentStore:
         }
         if self.replicates:
             out["replicates"] = self.replicates
+        if self.clusters:
+            out["clusters"] = dict(self.clusters)
         return out
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any]) -> "MomentStore":
+    def from_state_dict(cls, state: Mapping[str, Any]) -> MomentStore:
         store = cls(factors=state["factors"], replicates=int(state.get("replicates", 0)))
         for layer, d in state["moments"].items():
             store.moments[layer] = {Factor.parse(f): PairMoments.from_state_dict(s) for f, s in d.items()}
+        store.clusters = {str(k): int(n) for k, n in dict(state.get("clusters", {})).items()}
         return store
 
 

@@ -4,7 +4,6 @@ size, sharding and resume, bootstrap off = unchanged report) and the across-seed
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import sdinterp
+from _paths import VIDEOS
 from sdinterp.errors import RunStateError
 from sdinterp.interfaces import Factor
 from sdinterp.plugins.samplers import Restyle
@@ -25,7 +25,7 @@ from sdinterp.stats import MomentStore, PairMoments
 from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_clips
 
 CLIPS = make_planted_clips(24, seed=5)
-TREE = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
+TREE = VIDEOS / "tree.avi"
 
 
 def make() -> sdinterp.StaticDynamic:
@@ -208,7 +208,7 @@ def test_intervals_round_trip_in_json_show_in_the_table_and_old_json_loads():
     del old["intervals"]
     assert LayerBias.from_dict(old).intervals is None
     table = report.table()
-    assert "95% intervals (Poisson bootstrap over clips, 16 replicates" in table
+    assert "95% intervals (Poisson bootstrap over source videos, 16 replicates" in table
     assert f"[{iv['percent']['dynamic'][0]:.1f}, {iv['percent']['dynamic'][1]:.1f}]" in table
     assert "intervals" not in run(bootstrap=0).table()
 
@@ -226,9 +226,17 @@ def test_cli_bootstrap_writes_intervals(tmp_path, capsys):
     out = tmp_path / "r.json"
     small = ["--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "4", "--clip-length", "8", "--no-progress"]
     cmd = ["report", "torchvision:r3d_18", str(TREE), *small]
+    # Windows of one video are one observation of the cluster bootstrap: no interval, and the reason.
     assert main(cmd + ["--bootstrap", "10", "--json", str(out)]) == 0
-    assert "95% intervals (Poisson bootstrap over clips, 10 replicates" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "no intervals: the 4 clips come from one source video" in text and "95% intervals" not in text
+    assert BiasReport.from_json(out)["stage2"].intervals is None
+    assert BiasReport.from_json(out).sampling == {"clips": 4, "videos": 1}
+    two = ["report", "torchvision:r3d_18", str(TREE), str(TREE.parent / "vtest.avi"), *small]
+    assert main(two + ["--bootstrap", "10", "--json", str(out)]) == 0
+    assert "95% intervals (Poisson bootstrap over source videos, 10 replicates" in capsys.readouterr().out
     assert BiasReport.from_json(out)["stage2"].intervals["replicates"] == 10
+    assert BiasReport.from_json(out).sampling["videos"] == 2
     assert main(cmd + ["--bootstrap-level", "2"]) == 1
     assert "--bootstrap-level must be strictly between 0 and 1" in capsys.readouterr().err
 
@@ -249,19 +257,10 @@ def test_across_seed_interval_is_mean_plus_minus_196_std_over_root_n():
         across_seeds(reports[:1])
 
 
-@pytest.mark.parametrize("name", ["sdinterp.replicates", "sdinterp.scoring.bootstrap", "sdinterp.report.across_seeds"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 @pytest.mark.parametrize("name", ["official", "pearson"])
 def test_batched_replicate_scores_equal_scoring_each_replicate(name):
-    from sdinterp.scoring.bootstrap import replicate_moments
     from sdinterp.scoring.batched import batched_scores
+    from sdinterp.scoring.bootstrap import replicate_moments
 
     rng = np.random.default_rng(4)
     w = poisson_weights(1, range(40), 30)

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "data" / "videos" / "tree.avi"
-SOURCE_ROOTS = {"sdinterp": "sdinterp", "adapters": "sdinterp/adapters", "plugins": "sdinterp/plugins"}
+SOURCE_ROOTS = {"sdinterp": "sdinterp"}
 
 
 def _source_files() -> list[tuple[Path, str]]:
@@ -43,7 +43,7 @@ def test_wheel_holds_every_package_and_module(tmp_path):
     dirs = {p.parent for p, _ in _source_files()}
     assert dirs <= packages, f"folders with modules but no __init__.py: {sorted(map(str, dirs - packages))}"
     # package data: the embedded tiny checkpoints and their index travel with the wheel
-    shipped = sorted(p.name for p in (ROOT / "plugins" / "tiny_models" / "checkpoints").iterdir() if p.suffix in (".pt", ".json"))
+    shipped = sorted(p.name for p in (ROOT / "sdinterp" / "plugins" / "tiny_models" / "checkpoints").iterdir() if p.suffix in (".pt", ".json"))
     assert len(shipped) >= 15 and all(f"sdinterp/plugins/tiny_models/checkpoints/{n}" in names for n in shipped), shipped
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -96,12 +96,24 @@ def _imports(path: Path, module: str) -> set[str]:
     return {m for m in out if m.startswith("sdinterp")}
 
 
-def _core_modules() -> dict[str, Path]:
+def _all_modules() -> dict[str, Path]:
     mods = {}
     for path in (ROOT / "sdinterp").rglob("*.py"):
         rel = path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
         mods[rel.removesuffix(".__init__")] = path
     return mods
+
+
+def _core_modules() -> dict[str, Path]:
+    """The core: everything under sdinterp/ but the two rooms above it, adapters/ and plugins/."""
+    return {n: p for n, p in _all_modules().items() if not n.startswith(("sdinterp.adapters", "sdinterp.plugins"))}
+
+
+def test_one_source_tree_whose_folders_show_the_layers():
+    assert not (ROOT / "adapters").exists() and not (ROOT / "plugins").exists(), "one source tree: sdinterp/"
+    assert (ROOT / "sdinterp" / "adapters" / "__init__.py").is_file()
+    assert (ROOT / "sdinterp" / "plugins" / "__init__.py").is_file()
+    assert len(_core_modules()) > 40 and len(_core_modules()) < len(_all_modules())
 
 
 def test_core_never_imports_adapters_or_plugins():
@@ -112,8 +124,8 @@ def test_core_never_imports_adapters_or_plugins():
     assert not {k: v for k, v in offenders.items() if v}
 
 
-def test_no_import_cycles_in_the_core():
-    mods = _core_modules()
+def test_no_import_cycles():
+    mods = _all_modules()
     graph = {name: {m for m in _imports(path, name) if m in mods and m != name} for name, path in mods.items()}
     # A package's own __init__ re-exporting its modules is not a cycle with them.
     graph = {n: {m for m in deps if not n.startswith(m + ".")} for n, deps in graph.items()}
@@ -136,7 +148,7 @@ def test_no_import_cycles_in_the_core():
 
 def test_docs_cited_by_the_code_are_in_the_repository():
     cited = set()
-    for path in list((ROOT / "sdinterp").rglob("*.py")) + list((ROOT / "adapters").rglob("*.py")) + list((ROOT / "plugins").rglob("*.py")):
+    for path in list((ROOT / "sdinterp").rglob("*.py")):
         text = path.read_text()
         assert "shared/docs" not in text, f"{path} cites a file outside the repository"
         cited.update(re.findall(r"docs/([\w-]+\.md)", text))

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 import _tiny_tasks as tt
-from _ar_helpers import single_thread  # noqa: F401 (autouse fixture: one thread per test module)
 import sdinterp
 from sdinterp.adapters.generic import GenericVideoAdapter
 from sdinterp.cli import main
 from sdinterp.plugins.tracking import BiasSeries, BiasTracker, parse_step, track_checkpoints
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 LAYERS = ["conv2", "feat"]
 RUN = dict(n_pairs=16, batch_size=9, seed=3)
@@ -81,8 +82,6 @@ def test_checkpoint_series_reproduces_each_single_report_exactly(checkpoints, mo
     assert BiasSeries.from_json(series.to_json()).to_json() == series.to_json()
 
 
-@pytest.mark.skipif("bootstrap" not in {f.name for f in __import__("dataclasses").fields(sdinterp.RunConfig)},
-                    reason="this sdinterp has no bootstrap replicates")
 def test_checkpoint_series_reproduces_bootstrap_intervals(checkpoints) -> None:
     clips = tt.make_clips("motion", 8, seed=8)
     run = dict(n_pairs=8, batch_size=9, seed=3)

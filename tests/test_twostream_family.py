@@ -6,12 +6,12 @@ flow folders are read, and a few training steps lower the loss."""
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from _paths import VIDEOS
 from sdinterp.adapt import adapt, load_model
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Factor
@@ -23,11 +23,12 @@ from sdinterp.plugins.twostream.data import TwoStreamFrames
 from sdinterp.plugins.twostream.protocol import VosAlternating
 from sdinterp.plugins.twostream.spec import parse_spec
 
-VIDEO = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "tree.avi"
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
+
+VIDEO = VIDEOS / "tree.avi"
 STAGES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)]
 
 
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def test_protocol_alternates_per_item_static_first():
 
 
 def test_pairs_isolate_their_factor(clips):
-    from sdinterp.pipeline.accumulate import build_batch
+    from sdinterp.pipeline import BatchPlan, RunPlan, build_batch
 
     data, _ = clips
     adapter = _adapter("twostream:gated-none-r18-w8")
@@ -153,8 +154,10 @@ def test_pairs_isolate_their_factor(clips):
         from sdinterp.pipeline.protocols import get_protocol
 
         proto = get_protocol(protocol)
-        sources = [data[i] for i in range(4)]
-        inputs, plan = build_batch(adapter, proto, FlowJitter(), Restyle(), sources, range(4), seed=0)
+        run = RunPlan.build(proto, n_sources=len(data), n_pairs=8, batch_size=1000, seed=0)
+        batch = BatchPlan(0, run.batches[0].clips[:4])
+        sources = [data[c.source] for c in batch.clips]
+        inputs, plan = build_batch(adapter, run, batch, sources, FlowJitter(), Restyle())
         seen = set()
         for factor, first, second in plan:
             for i, j in zip(first.tolist(), second.tolist()):

@@ -1,9 +1,12 @@
 """The pipeline: :class:`StaticDynamic` (the Captum-style entry point), :class:`RunConfig` (how a
-run is carried out), protocols looked up by name, the accumulation loop, inputs and run state."""
+run is carried out), protocols looked up by name, a run as a :class:`RunPlan` plus an
+:class:`Executor`, inputs and run state."""
 
-from sdinterp.pipeline.accumulate import accumulate, build_batch
+from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
+from sdinterp.pipeline.executor import BatchResult, Executor, RunObserver, build_batch
 from sdinterp.pipeline.inputs import as_samples, compact_to_views
+from sdinterp.pipeline.plan import BatchPlan, ClipPlan, RunPlan
 from sdinterp.pipeline.protocols import get_protocol, protocol_names
 from sdinterp.pipeline.run_state import RunState
 from sdinterp.pipeline.static_dynamic import StaticDynamic
@@ -13,6 +16,12 @@ __all__ = [
     "RunConfig",
     "RunState",
     "accumulate",
+    "BatchPlan",
+    "BatchResult",
+    "ClipPlan",
+    "Executor",
+    "RunObserver",
+    "RunPlan",
     "as_samples",
     "build_batch",
     "compact_to_views",

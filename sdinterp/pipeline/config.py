@@ -6,8 +6,6 @@ import dataclasses
 import os
 from typing import Any
 
-from sdinterp._deprecation import renamed_option
-
 __all__ = ["RunConfig"]
 
 
@@ -64,11 +62,8 @@ class RunConfig:
             raise ValueError(f"bootstrap_level must be a number strictly between 0 and 1, got {self.bootstrap_level!r}")
 
     @classmethod
-    def from_options(cls, config: "RunConfig | None" = None, **options: Any) -> "RunConfig":
-        """A config from another one and/or keyword options (old spellings accepted with a warning:
-        ``checkpoint`` → ``resume``, ``checkpoint_every`` → ``save_every``)."""
-        renamed_option(options, "checkpoint", "resume", "StaticDynamic.attribute")
-        renamed_option(options, "checkpoint_every", "save_every", "StaticDynamic.attribute")
+    def from_options(cls, config: RunConfig | None = None, **options: Any) -> RunConfig:
+        """A config from another one and/or keyword options."""
         unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             valid = ", ".join(f.name for f in dataclasses.fields(cls))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,7 +106,8 @@ def bootstrap_identity(replicates: int, level: float) -> dict[str, Any]:
     if not replicates:
         return {}
     return {"bootstrap": {"replicates": int(replicates), "level": float(level),
-                          "weights": f"poisson(1) per clip from default_rng([seed, clip, {WEIGHT_STREAM:#x}])"}}
+                          "weights": f"poisson(1) per source video (cluster bootstrap) from "
+                                     f"default_rng([seed, sha256(video id)[:8], {WEIGHT_STREAM:#x}])"}}
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ their views use, loaded in batches (optionally by reader workers) and moved to t
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch

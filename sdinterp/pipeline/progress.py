@@ -4,39 +4,15 @@ ETA; and the one-line summary of a run's settings printed before it starts."""
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from typing import Any
 
-import numpy as np
+from sdinterp.pipeline.plan import RunPlan
 
-from sdinterp.interfaces import PairProtocol
-
-__all__ = ["RunProgress", "run_progress", "planned_work", "settings_line", "ProgressCallback"]
+__all__ = ["RunProgress", "run_progress", "settings_line", "ProgressCallback"]
 
 #: A progress callback: ``callback(pairs_done, pairs_total, forwards_done, forwards_total)``.
 ProgressCallback = Callable[[int, int, int, int], Any]
-
-
-def planned_work(protocol: PairProtocol, clip_indices: Sequence[int], seed: int) -> tuple[int, int]:
-    """Pairs and forwards the given clips will cost.
-
-    The pipeline draws each clip's factors first from ``default_rng([seed, i])`` (see
-    :func:`~sdinterp.pipeline.accumulate.build_batch`), so drawing them here gives the exact counts:
-    one pair per factor, one forward per pair plus the shared anchor.
-
-    Args:
-        protocol: the run's pair protocol.
-        clip_indices: the clips of the run (of this process).
-        seed: the run's seed.
-
-    Returns:
-        ``(pairs, forwards)``.
-    """
-    pairs = forwards = 0
-    for i in clip_indices:
-        k = len(protocol.factors(i, np.random.default_rng([seed, i])))
-        pairs += k
-        forwards += 1 + k
-    return pairs, forwards
 
 
 class RunProgress:
@@ -94,13 +70,12 @@ class RunProgress:
             self._bar.close()
 
 
-def run_progress(protocol: PairProtocol, batches: Sequence[range], seed: int, show: bool | ProgressCallback,
-                 done: range | None = None) -> RunProgress:
-    """The progress of a run's batches (``done``: clips already accumulated, for a resumed run)."""
+def run_progress(plan: RunPlan, show: bool | ProgressCallback) -> RunProgress:
+    """The progress of a plan's batches, counted from the plan (a resumed plan counts what was done)."""
     if not show:
         return RunProgress(0, 0, show=False)
-    pairs, forwards = planned_work(protocol, [i for b in batches for i in b], seed)
-    done_pairs, done_forwards = planned_work(protocol, done, seed) if done else (0, 0)
+    pairs, forwards = plan.work()
+    done_pairs, done_forwards = plan.done_work()
     return RunProgress(pairs + done_pairs, forwards + done_forwards, show, done_pairs, done_forwards)
 
 

@@ -41,6 +41,8 @@ class RunState:
         self.path = Path(path)
         self.config = normalise(config)
         self.key = fingerprint(config)
+        #: Observer states of the loaded run (name -> state), see RunObserver.state_dict.
+        self.observers: dict[str, Any] = {}
 
     def load(self) -> tuple[MomentStore, int] | None:
         """The saved (store, next clip index), or None if there is no saved state yet."""
@@ -57,7 +59,7 @@ class RunState:
                 f"cannot read run state {self.path}: it is not a file sdinterp wrote (foreign, damaged, or carrying "
                 "Python objects, which are never unpickled); give --resume a new path or delete the file to start afresh"
             ) from None
-        except Exception as exc:  # a truncated or foreign file: say which, don't guess
+        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say which, don't guess
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunStateError(f"cannot read run state {self.path}: {first}") from None
         if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
@@ -69,11 +71,13 @@ class RunState:
                 "give another --resume path, or delete the file to start over"
             )
         try:
+            self.observers = dict(state.get("observers", {}))
             return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RunStateError(f"run state {self.path} is damaged ({type(exc).__name__}: {exc}); delete it to start over") from None
 
-    def save(self, store: MomentStore, next_clip: int, complete: bool = False) -> None:
+    def save(self, store: MomentStore, next_clip: int, complete: bool = False,
+             observers: dict[str, Any] | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         torch.save(
@@ -84,6 +88,7 @@ class RunState:
                 "store": store.state_dict(),
                 "next_clip": int(next_clip),
                 "complete": bool(complete),
+                "observers": dict(observers or {}),
             },
             tmp,
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from sdinterp.errors import DegenerateLayerError
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, UnitScorer
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
+from sdinterp.pipeline.executor import PSEUDO_PREFIX, RunObserver
 from sdinterp.pipeline.identity import bootstrap_identity, data_identity, model_identity
 from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
@@ -79,7 +81,9 @@ class StaticDynamic:
         self.scorer: UnitScorer = get_scorer(scorer)
         self.threshold = float(threshold)
 
-    def attribute(self, data: Any, config: RunConfig | None = None, **options: Any) -> BiasReport:
+    def attribute(
+        self, data: Any, config: RunConfig | None = None, observers: Iterable[RunObserver] = (), **options: Any
+    ) -> BiasReport:
         """Estimate the bias of every requested layer.
 
         Args:
@@ -88,6 +92,7 @@ class StaticDynamic:
             config: a :class:`RunConfig`; keyword ``options`` override its fields (``n_pairs``,
                 ``batch_size``, ``seed``, ``protocol``, ``show_progress``, ``resume``,
                 ``save_every``, ``num_workers``, ``early_exit``, ``bootstrap``, ``bootstrap_level``).
+            observers: :class:`~sdinterp.pipeline.executor.RunObserver` objects that see every batch.
 
         Returns:
             BiasReport keyed by layer name.
@@ -96,45 +101,58 @@ class StaticDynamic:
         t0 = time.perf_counter()
         identity = self.identity(data, config)
         t1 = time.perf_counter()
-        store = self._accumulate(data, config, identity)
+        store = self._accumulate(data, config, identity, list(observers))
         t2 = time.perf_counter()
         report = self.score(store, seed=config.seed, config=identity, level=config.bootstrap_level)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
         return report
 
-    def accumulate(self, data: Any, config: RunConfig | None = None, **options: Any) -> MomentStore:
+    def accumulate(
+        self, data: Any, config: RunConfig | None = None, observers: Iterable[RunObserver] = (), **options: Any
+    ) -> MomentStore:
         """Run the forwards and return the moments (mergeable; see :meth:`score`)."""
         config = RunConfig.from_options(config, **options)
-        return self._accumulate(data, config, self.identity(data, config))
+        return self._accumulate(data, config, self.identity(data, config), list(observers))
 
-    def _accumulate(self, data: Any, config: RunConfig, identity: dict[str, Any]) -> MomentStore:
+    def _accumulate(
+        self, data: Any, config: RunConfig, identity: dict[str, Any], observers: list[RunObserver]
+    ) -> MomentStore:
         clips = as_samples(decode_only_views(data, self.adapter))
         protocol = get_protocol(config.protocol)
         return accumulate(
-            self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config, identity
+            self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config,
+            identity, observers,
         )
 
     def score(
         self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None, level: float = 0.95
     ) -> BiasReport:
         """Score accumulated (possibly merged or reloaded) moments; moments that carry bootstrap
-        replicates also get :attr:`~sdinterp.report.LayerBias.intervals` at ``level``."""
+        replicates also get :attr:`~sdinterp.report.LayerBias.intervals` at ``level`` when their clips
+        come from at least two source videos (a cluster bootstrap over one video has no spread to
+        resample: the intervals would claim a certainty the data cannot give)."""
         counts = store.n_pairs()
         missing = [f for f in ("dynamic", "static") if counts.get(f, 0) == 0]
         if missing:
             raise ValueError(f"no {' or '.join(missing)} pairs were accumulated (pairs per factor: {counts}); increase n_pairs")
         layers, skipped = {}, {}
+        resample = bool(store.replicates) and len(store.clusters) != 1
         for name in store.layers():
+            if name.startswith(PSEUDO_PREFIX):  # an observer's measurement, not a layer of the model
+                continue
             info = self.layer_infos[name].describe() if name in self.layer_infos else {}
             try:
                 layers[name] = self.scorer.score(name, store[name], self.threshold, info)
-                if store.replicates:
+                if resample:
                     layers[name].intervals = layer_intervals(
                         self.scorer, name, store[name], layers[name], self.threshold, info, level
                     )
             except DegenerateLayerError as exc:
                 skipped[name] = str(exc)
-        return BiasReport(layers=layers, config=config or {}, seed=seed, versions=_versions(), skipped=skipped)
+        report = BiasReport(layers=layers, config=config or {}, seed=seed, versions=_versions(), skipped=skipped)
+        if store.clusters:
+            report.sampling = {"clips": sum(store.clusters.values()), "videos": len(store.clusters)}
+        return report
 
     def identity(self, data: Any, config: RunConfig) -> dict[str, Any]:
         """What makes a run this run (inputs, model and weights, adapter options, samplers, scorer,

@@ -6,14 +6,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from sdinterp.report.layer_bias import CATEGORIES, LayerBias
 
 __all__ = ["BiasReport", "weights_label"]
+
+#: sha256 of no bytes: the state hash of a network with no parameters or buffers.
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def weights_label(provenance: dict[str, Any]) -> str:
@@ -40,6 +44,8 @@ class BiasReport:
         timings: wall-clock seconds of the run's parts. Not part of the result: printed with the
             report, but written to JSON only when asked (``to_json(timings=True)``,
             ``sdinterp report --json-timings``), so the same command twice gives identical JSON;
+        sampling: what the pairs were drawn from: ``clips`` (clips of the run) and ``videos`` (distinct
+            source videos, the independent observations of the cluster bootstrap).
             ``==`` ignores them.
     """
 
@@ -49,6 +55,7 @@ class BiasReport:
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sampling: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, layer: str) -> LayerBias:
         return self.layers[layer]
@@ -111,19 +118,27 @@ class BiasReport:
         body = []
         for lb in self.layers.values():
             c, pct = lb.category_counts, lb.category_percent
-            share = lambda k: f"{c[k]} ({pct[k]:.0f}%)"  # noqa: E731
+
+            def share(k: str, c: dict[str, int] = c, pct: dict[str, float] = pct) -> str:
+                return f"{c[k]} ({pct[k]:.0f}%)"
+
             body.append(
                 [lb.layer, str(lb.n_units), f"{lb.percent['dynamic']:.1f}", f"{lb.percent['static']:.1f}",
                  f"{lb.percent['identical']:.1f}", "|", share("dynamic"), share("static"), share("joint"),
                  share("residual"), str(c["unassigned"]), str(c["constant"])]
             )
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
-        fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+        def fmt(r: list[str]) -> str:
+            return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
         lines = self.provenance()
         lines += [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
         for layer, why in self.skipped.items():
             lines.append(f"skipped {layer}: {why}")
         lines += self.interval_lines()
+        asked = (self.config.get("bootstrap") or {}).get("replicates")
+        if asked and self.sampling.get("videos") == 1 and not any(lb.intervals for lb in self.layers.values()):
+            lines.append(f"no intervals: the {self.sampling.get('clips')} clips come from one source video, and the "
+                         "bootstrap resamples videos (one video has no spread to resample); give clips of several videos")
         if legend and self.layers:
             lam = next(iter(self.layers.values())).threshold
             lines += [
@@ -146,7 +161,8 @@ class BiasReport:
             return []
         first = rows[0].intervals
         head = ["layer", "dyn %", "stat %", "S_dynamic", "S_static", "stable units"]
-        iv = lambda pair, fmt: f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"  # noqa: E731
+        def iv(pair: Any, fmt: str) -> str:
+            return f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
         body = []
         for lb in rows:
             i = lb.intervals
@@ -156,8 +172,9 @@ class BiasReport:
                          iv(i["scores"]["dynamic"], ".3f"), iv(i["scores"]["static"], ".3f"),
                          f"{int(np.sum(scored >= i['level']))}/{scored.size}"])
         widths = [max(len(r[k]) for r in [head] + body) for k in range(len(head))]
-        fmt = lambda r: "  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over clips, {first['replicates']} replicates; "
+        def fmt(r: list[str]) -> str:
+            return "  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths)))
+        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over source videos, {first['replicates']} replicates; "
                  f"stable units: same category in >= {100 * first['level']:g}% of them):")
         return [title, fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
 
@@ -169,6 +186,8 @@ class BiasReport:
             weights = model.get("weights") or {}
             if weights.get("source"):
                 w = weights_label(weights)
+            elif model.get("state_sha256") == _EMPTY_SHA256:
+                w = "no parameters or buffers"
             else:
                 w = f"state sha256 {str(model.get('state_sha256', '?'))[:12]}..."
             out.append(f"model:    {model.get('spec') or model.get('class', '?')}, {w}")
@@ -180,6 +199,9 @@ class BiasReport:
                 out.append(f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} frames, seed {inputs.get('seed')}")
             else:
                 out.append(f"inputs:   {inputs.get('kind', '?')}, {inputs.get('n_clips', '?')} clips")
+        if self.sampling:
+            out.append(f"sampled:  {self.sampling.get('clips')} clips from {self.sampling.get('videos')} independent source "
+                       "videos (the bootstrap resamples videos)")
         for note in c.get("skipped_inputs") or []:
             out.append(f"skipped input: {note}")
         st, dy = c.get("static_sampler") or {}, c.get("dynamic_sampler") or {}
@@ -209,12 +231,14 @@ class BiasReport:
             "skipped": self.skipped,
             "layers": [lb.to_dict() for lb in self.layers.values()],
         }
+        if self.sampling:
+            out["sampling"] = self.sampling
         if timings:
             out["timings"] = self.timings
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "BiasReport":
+    def from_dict(cls, d: Mapping[str, Any]) -> BiasReport:
         if d.get("format", "").split("/")[0] != "sdinterp.BiasReport":
             raise ValueError(f"not an sdinterp report (format {d.get('format')!r})")
         layers = [LayerBias.from_dict(x) for x in d["layers"]]
@@ -225,6 +249,7 @@ class BiasReport:
             versions=dict(d.get("versions", {})),
             skipped=dict(d.get("skipped", {})),
             timings=dict(d.get("timings", {})),
+            sampling=dict(d.get("sampling", {})),
         )
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None, timings: bool = False) -> str:
@@ -236,7 +261,7 @@ class BiasReport:
         return text
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "BiasReport":
+    def from_json(cls, text_or_path: str | Path) -> BiasReport:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         text = p.read_text() if p is not None else str(text_or_path)
         return cls.from_dict(json.loads(text))

@@ -1,0 +1,233 @@
+"""The executor of a run: the plan's batches -> pairs -> forwards -> pooled features -> moments.
+
+:class:`Executor` runs whatever :class:`~sdinterp.pipeline.plan.RunPlan` it is given (a whole run, the
+rest of a resumed one, one process's shard) into a :class:`~sdinterp.stats.MomentStore`. It owns
+nothing about warnings, resuming or saving: :func:`~sdinterp.pipeline.accumulate.accumulate` composes
+those around it, and training-dynamics tracking calls it directly with prepared batches.
+
+Observers (:class:`RunObserver`) see every batch after its forward and may add pseudo-layers, named
+``validity:*``, that are accumulated over the same pairs with the same bootstrap weights as the
+requested layers — so what they measure resumes, merges and all-reduces with the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from sdinterp.capture import CaptureError, LayerCapture
+from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Sample
+from sdinterp.pipeline.inputs import compact_to_views, to_device
+from sdinterp.pipeline.plan import BatchPlan, RunPlan
+from sdinterp.replicates import cluster_weights
+from sdinterp.stats import MomentStore
+
+__all__ = ["BatchResult", "RunObserver", "Executor", "build_batch", "checked_features", "cluster_key", "PSEUDO_PREFIX"]
+
+#: Names of pseudo-layers added by observers; :meth:`StaticDynamic.score` leaves them out of the layers.
+PSEUDO_PREFIX = "validity:"
+
+#: (factor, anchor rows, partner rows) of one batch's inputs.
+Pairs = list[tuple[Factor, torch.Tensor, torch.Tensor]]
+
+
+def cluster_key(sample: Sample, source: int) -> str:
+    """The independent unit a clip belongs to: its source video (``Sample.video_id``), or its index
+    in the data when the sample names none. Clips of one key share their bootstrap weight."""
+    return sample.video_id or f"data[{source}]"
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What one forward of a run produced, as observers see it.
+
+    Attributes:
+        batch: the batch's plan.
+        inputs: anchors (clip order), then static partners, then dynamic partners.
+        pairs: (factor, anchor rows, partner rows), long tensors indexing ``inputs``.
+        features: requested layer -> pooled (len(inputs), C) float64 CPU features.
+        output: what the adapter's forward returned when it ran to the end; ``None`` when it stopped
+            early.
+        clusters: the cluster key (source video) of each clip of the batch, in anchor order.
+    """
+
+    batch: BatchPlan
+    inputs: list[Sample]
+    pairs: Pairs
+    features: dict[str, torch.Tensor]
+    output: Any | None
+    clusters: list[str]
+
+
+@runtime_checkable
+class RunObserver(Protocol):
+    """Sees every batch of a run; what :meth:`observe` returns is accumulated as pseudo-layers."""
+
+    name: str
+    #: True: the executor turns early exit off so :attr:`BatchResult.output` is filled.
+    needs_output: bool
+
+    def observe(self, result: BatchResult) -> Mapping[str, torch.Tensor]:
+        """Extra features, ``"validity:…"`` name -> (len(inputs), k) float64 CPU tensor."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Any other state (saved with a resumable run's state)."""
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+    def all_reduce(self) -> None:
+        """Sum the state over ``torch.distributed`` processes (may do nothing)."""
+
+
+def build_batch(
+    adapter: ModelAdapter,
+    plan: RunPlan,
+    batch: BatchPlan,
+    sources: Sequence[Sample],
+    static_sampler: PairSampler,
+    dynamic_sampler: PairSampler,
+) -> tuple[list[Sample], Pairs]:
+    """The inputs of one forward and, per factor, which rows pair with which.
+
+    Layout: every clip's anchor, then the static partners, then the dynamic partners (clip order
+    within each). Each clip draws from :meth:`RunPlan.stream`: the anchor, then one partner per
+    factor in the protocol's order.
+    """
+    anchors: list[Sample] = []
+    partners: dict[Factor, list[Sample]] = {f: [] for f in (Factor.STATIC, Factor.DYNAMIC)}
+    rows: dict[Factor, list[int]] = {f: [] for f in partners}
+    samplers = {Factor.STATIC: static_sampler, Factor.DYNAMIC: dynamic_sampler}
+    for j, (clip, sample) in enumerate(zip(batch.clips, sources)):
+        rng = plan.stream(clip)
+        # Views first, then drop frames no view uses: a 64-frame window feeding an 8-frame model
+        # would otherwise be restyled (and copied) in full for nothing.
+        anchor = compact_to_views(adapter.views(sample))
+        anchor = static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng)
+        anchors.append(anchor)
+        for factor in clip.factors:
+            partners[factor].append(samplers[factor].partner(anchor, rng))
+            rows[factor].append(j)
+    inputs: list[Sample] = list(anchors)
+    pairs: Pairs = []
+    offset = len(anchors)
+    for factor, made in partners.items():
+        pairs.append((factor, torch.tensor(rows[factor], dtype=torch.long), offset + torch.arange(len(made))))
+        inputs.extend(made)
+        offset += len(made)
+    return inputs, pairs
+
+
+def checked_features(
+    feats: Mapping[str, torch.Tensor], layers: Mapping[str, LayerInfo], batch: int, where: int
+) -> dict[str, torch.Tensor]:
+    """Pooled features as float64 CPU tensors, checked against the batch size and declared widths."""
+    out = {}
+    for name, z in feats.items():
+        info = layers[name]
+        if z.shape[0] != batch:
+            raise CaptureError(
+                f"layer {name!r}: pooled features have {z.shape[0]} rows for a batch of {batch} clips "
+                f"(batch {where}); a layer that folds time into the batch (2D models) needs a pooling "
+                f"that unfolds it"
+            )
+        if info.channels is not None and z.shape[1] != info.channels:
+            raise CaptureError(f"layer {name!r}: declared {info.channels} channels but produced {z.shape[1]}")
+        out[name] = z.detach().to("cpu", torch.float64)
+    return out
+
+
+class Executor:
+    """Runs a plan's forwards into moments.
+
+    Args:
+        adapter: the model's adapter.
+        layers: the requested layers.
+        static_sampler: makes static partners.
+        dynamic_sampler: makes dynamic partners.
+        replicates: Poisson-bootstrap replicates (0: none); a pair's weight is its source video's.
+        early_exit: stop each forward once every layer is captured (turned off when an observer
+            needs the model's output).
+        observers: see :class:`RunObserver`.
+
+    Examples:
+        >>> ex = Executor(adapter, layers, static, dynamic)                     # doctest: +SKIP
+        >>> store = ex.run(plan, clips, MomentStore(layers))                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        adapter: ModelAdapter,
+        layers: Mapping[str, LayerInfo],
+        static_sampler: PairSampler,
+        dynamic_sampler: PairSampler,
+        replicates: int = 0,
+        early_exit: bool = True,
+        observers: Sequence[RunObserver] = (),
+    ):
+        self.adapter, self.layers = adapter, dict(layers)
+        self.static_sampler, self.dynamic_sampler = static_sampler, dynamic_sampler
+        self.replicates = int(replicates)
+        self.observers = list(observers)
+        self.early_exit = bool(early_exit) and not any(o.needs_output for o in self.observers)
+        #: True while a batch is being added to the store (an interrupt then leaves it half-added).
+        self.updating = False
+
+    def prepare(self, plan: RunPlan, batch: BatchPlan, sources: Sequence[Sample]) -> tuple[list[Sample], Pairs, list[str]]:
+        """A batch's inputs, pairs and cluster keys (the data side, before the forward)."""
+        inputs, pairs = build_batch(self.adapter, plan, batch, sources, self.static_sampler, self.dynamic_sampler)
+        return inputs, pairs, [cluster_key(s, c.source) for s, c in zip(sources, batch.clips)]
+
+    def run(
+        self,
+        plan: RunPlan,
+        batches: Iterable[tuple[BatchPlan, Any, list[Sample] | None, Pairs, list[str]]],
+        store: MomentStore,
+        after_batch: Callable[[BatchPlan, int, int], None] | None = None,
+    ) -> MomentStore:
+        """Run prepared batches into ``store``.
+
+        Args:
+            plan: the run's plan (its seed keys the bootstrap weights).
+            batches: ``(batch, model input, samples or None, pairs, cluster keys)`` per forward; the
+                model input is what ``adapter.prepare`` made of the samples.
+            store: the moments to add to (a resumed run's, or a new one).
+            after_batch: called as ``after_batch(batch, pairs, forwards)`` once a batch is in the store.
+
+        Returns:
+            ``store``.
+        """
+        model, device = self.adapter.model, self.adapter.device
+        was_training = model.training
+        model.eval()
+        weights = cluster_weights(plan.seed, self.replicates) if self.replicates else None
+        try:
+            with torch.inference_mode(), LayerCapture(model, self.layers, early_exit=self.early_exit) as cap:
+                for batch, x, samples, pairs, keys in batches:
+                    out: list[Any] = []
+                    cap.run(lambda out=out, x=x: out.append(self.adapter.forward(to_device(x, device))))
+                    n_rows = sum(len(second) for _, _, second in pairs) + len(batch.clips)
+                    feats = checked_features(cap.collect(), self.layers, n_rows, batch.number)
+                    if self.observers and samples is not None:
+                        result = BatchResult(batch, samples, pairs, feats, out[0] if out else None, keys)
+                        for observer in self.observers:
+                            feats.update({k: v.to(torch.float64) for k, v in observer.observe(result).items()})
+                    counts = weights(keys) if weights is not None else None
+                    self.updating = True
+                    for key in keys:
+                        store.clusters[key] = store.clusters.get(key, 0) + 1
+                    for name, z in feats.items():
+                        if name not in store.layers():
+                            store.add_layer(name)
+                        for factor, first, second in pairs:
+                            w = counts[:, first] if counts is not None else None
+                            store[name][factor].update(z[first], z[second], batch=batch.number, weights=w)
+                    if after_batch is not None:
+                        after_batch(batch, batch.pairs, n_rows)
+                    self.updating = False
+        finally:
+            model.train(was_training)
+        return store
