@@ -79,11 +79,25 @@ def test_torchrun_two_processes_match_one(tmp_path):
             assert a["scores"][f] == pytest.approx(b["scores"][f], rel=1e-9, abs=1e-12)
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations only; never imported at run
+    time, as ../shared/tools/import_cycles.py counts them too)."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def _imports(path: Path, module: str) -> set[str]:
-    """Every sdinterp module imported by a file, module-level and function-level alike."""
+    """Every sdinterp module imported by a file at run time, module-level and function-level alike."""
     out: set[str] = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
