@@ -17,6 +17,7 @@ from sdinterp.pipeline.config import RunConfig
 from sdinterp.pipeline.executor import Executor, RunObserver
 from sdinterp.pipeline.inputs import load_batches
 from sdinterp.pipeline.plan import RunPlan
+from sdinterp.pipeline.prefetch import prefetched
 from sdinterp.pipeline.progress import run_progress
 from sdinterp.pipeline.run_state import RunState
 from sdinterp.stats import MomentStore
@@ -93,7 +94,7 @@ def resume(plan: RunPlan, config: RunConfig, identity: Mapping[str, Any], layers
     return state, store, plan.after(next_clip)
 
 
-def prepared_batches(executor: Executor, plan: RunPlan, clips: Sequence[Sample], num_workers: int) -> Iterator[Any]:
+def prepared_batches(executor: Executor, plan: RunPlan, clips: Sequence[Sample], num_workers: int) -> Generator[Any, None, None]:
     """The data side of each batch of the plan, in order: (batch, model input, samples, pairs, keys)."""
     ranges = [batch.indices for batch in plan.batches]
     for batch, sources in zip(plan.batches, load_batches(clips, ranges, num_workers)):
@@ -144,13 +145,15 @@ def accumulate(
             save()
             done["since_save"] = 0
 
+    batches = prefetched(prepared_batches(executor, plan, clips, config.num_workers), config.prefetch)
     try:
-        executor.run(plan, prepared_batches(executor, plan, clips, config.num_workers), store, after_batch)
+        executor.run(plan, batches, store, after_batch)
     except KeyboardInterrupt:
         if saving and not executor.updating:
             save()
         raise
     finally:
+        batches.close()  # stops the data thread at once, also on an error
         progress.close()
     store.all_reduce()
     for observer in observers:

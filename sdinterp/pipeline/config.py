@@ -31,10 +31,15 @@ class RunConfig:
         early_exit: stop each forward once every requested layer has been captured (the numbers
             are the same; a report on early layers does not pay for the rest of the network).
         bootstrap: B, Poisson-bootstrap replicates carried in the moments (0 = off, the default:
-            the report is then exactly as without the option). Each clip's B counts come from
-            ``default_rng([seed, i, WEIGHT_STREAM])``, so the replicates do not depend on batch
-            size, sharding or resume (docs/confidence.md).
+            the report is then exactly as without the option). The counts are drawn per source
+            video (a cluster bootstrap: clips of one video share them) from
+            ``default_rng([seed, video key, WEIGHT_STREAM])``, so the replicates do not depend on
+            batch size, sharding or resume (docs/confidence.md).
         bootstrap_level: the two-sided level of the bootstrap intervals (0.95).
+        prefetch: batches whose data side (decoding, pairs, ``adapter.prepare``) is made ahead of
+            the forwards by a background thread (0: in the forward loop). The report does not
+            depend on it.
+        validity: run the validity check (docs/validity.md) beside the measurement.
     """
 
     n_pairs: int = 64
@@ -48,14 +53,18 @@ class RunConfig:
     early_exit: bool = True
     bootstrap: int = 0
     bootstrap_level: float = 0.95
+    prefetch: int = 2
+    validity: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_pairs", "batch_size", "save_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
+        for name in ("num_workers", "prefetch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
         if not isinstance(self.bootstrap_level, (int, float)) or not 0.0 < float(self.bootstrap_level) < 1.0:

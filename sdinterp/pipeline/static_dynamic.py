@@ -33,10 +33,10 @@ __all__ = ["StaticDynamic"]
 
 
 def _sampler(sampler: PairSampler | str, factor: Factor, role: str) -> PairSampler:
-    sampler = get_registry().instance("sampler", sampler, PairSampler)
-    if sampler.factor is not factor:
-        raise ValueError(f"{role} must make {factor.value} pairs, but {sampler.describe()['name']!r} makes {sampler.factor.value} pairs")
-    return sampler
+    made: PairSampler = get_registry().instance("sampler", sampler, PairSampler)
+    if made.factor is not factor:
+        raise ValueError(f"{role} must make {factor.value} pairs, but {made.describe()['name']!r} makes {made.factor.value} pairs")
+    return made
 
 
 def _versions() -> dict[str, str]:
@@ -91,7 +91,8 @@ class StaticDynamic:
                 ``data[i % len(data)]``.
             config: a :class:`RunConfig`; keyword ``options`` override its fields (``n_pairs``,
                 ``batch_size``, ``seed``, ``protocol``, ``show_progress``, ``resume``,
-                ``save_every``, ``num_workers``, ``early_exit``, ``bootstrap``, ``bootstrap_level``).
+                ``save_every``, ``num_workers``, ``early_exit``, ``bootstrap``, ``bootstrap_level``,
+                ``prefetch``, ``validity``).
             observers: :class:`~sdinterp.pipeline.executor.RunObserver` objects that see every batch.
 
         Returns:
