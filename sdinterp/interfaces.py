@@ -21,7 +21,8 @@ import abc
 import dataclasses
 import difflib
 import enum
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ class Factor(str, enum.Enum):
         return _FACTOR_CODES[self]
 
     @classmethod
-    def parse(cls, value: Union["Factor", str, int, np.integer]) -> "Factor":
+    def parse(cls, value: Factor | str | int | np.integer) -> Factor:
         """Accept a Factor, its name, or the reference code's integer label (0 dyn, 1 stat, 2 ident)."""
         if isinstance(value, Factor):
             return value
@@ -152,7 +153,7 @@ class Sample:
             return (np.arange(self.num_frames, dtype=np.int64),)
         return self.views
 
-    def replace(self, **changes: Any) -> "Sample":
+    def replace(self, **changes: Any) -> Sample:
         """A shallow copy with some fields changed (arrays are shared, never mutated in place)."""
         return dataclasses.replace(self, **changes)
 
@@ -163,7 +164,7 @@ class Sample:
 #: ``"tokens_seq_first"``: (L, B, C) -> mean over L (DETR/VisTR layout);
 #: ``"flat"``: already (B, C);
 #: or any callable mapping the raw tensor to (B, C).
-Pooling = Union[Literal["channels_first", "tokens", "tokens_seq_first", "flat"], Callable[[torch.Tensor], torch.Tensor]]
+Pooling = Literal["channels_first", "tokens", "tokens_seq_first", "flat"] | Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +231,12 @@ class PairSampler(abc.ABC):
     factor: Factor
     #: Registry name (set by subclasses, used by the CLI and reports).
     name: str = ""
+    #: True when the sampler makes its partner from the anchor's frames alone, so it may work at
+    #: the model's resolution (the pipeline then shrinks clips to the adapter's
+    #: :meth:`ModelAdapter.working_size` before any pair is made: far cheaper on large videos).
+    #: False (the default, safe for samplers that read other files, re-render or compute flow)
+    #: keeps the frames as read.
+    model_resolution: bool = False
 
     def anchor(self, sample: Sample, rng: np.random.Generator) -> Sample:
         """Optionally turn a source sample into the anchor.
@@ -324,7 +331,7 @@ class UnitScorer(abc.ABC):
     @abc.abstractmethod
     def score(
         self, layer: str, moments: Mapping[Factor, Any], threshold: float = 0.5, info: Mapping[str, Any] | None = None
-    ) -> "LayerBias":
+    ) -> LayerBias:
         """Score one layer from ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``.
 
         Args:
@@ -403,6 +410,17 @@ class ModelAdapter(abc.ABC):
         if sample.views is not None:
             return sample
         return sample.replace(views=(np.arange(sample.num_frames, dtype=np.int64),))
+
+    def working_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The (height, width) that :meth:`prepare` resizes frames of this size to before anything
+        else (its crop, normalisation) — or ``None`` when it keeps them, or cannot say.
+
+        When both samplers of a run allow it (:attr:`PairSampler.model_resolution`), the pipeline
+        resizes each clip to this size once, before pairs are made, so restyling a 768x576 video for
+        a 112-pixel model costs what the model sees (docs/method.md, "Pairs at the model's
+        resolution"). ``prepare`` must then leave frames of this size as they are.
+        """
+        return None
 
     @abc.abstractmethod
     def prepare(self, samples: Sequence[Sample]) -> Any:

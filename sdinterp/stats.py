@@ -220,7 +220,8 @@ class PairMoments:
         if other.n:
             if other.replicates != self.replicates:
                 raise ValueError(
-                    f"{self._where(None)}: cannot merge moments with {other.replicates} bootstrap replicates into {self.replicates}"
+                    f"{self._where(None)}: cannot merge moments with {other.replicates} bootstrap replicates "
+                    f"into {self.replicates}"
                 )
             self._merge_stats(other.n, other._t, other.exponent, other.boot)
         return self
@@ -245,7 +246,7 @@ class PairMoments:
 
     # -- (de)serialisation and distribution ------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        out = {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
+        out: dict[str, Any] = {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
         if self.replicates:  # only then: a state without the bootstrap is as it always was
             out["replicates"] = self.replicates
             out["bootstrap"] = self.boot.state_dict() if self.boot is not None else None
@@ -283,7 +284,8 @@ class PairMoments:
         if len(known) > 1:
             raise ValueError(f"{self._where(None)}: ranks disagree on the number of units: {sorted(known)}")
         if len({int(d[1].item()) for d in dims}) > 1:
-            raise ValueError(f"{self._where(None)}: ranks disagree on the bootstrap replicates: {sorted({int(d[1].item()) for d in dims})}")
+            raise ValueError(f"{self._where(None)}: ranks disagree on the bootstrap replicates: "
+                             f"{sorted({int(d[1].item()) for d in dims})}")
         if not known:
             return self
         dim = known.pop()
@@ -379,8 +381,10 @@ class MomentStore:
         for layer in layers:
             self.add_layer(layer)
 
-    def add_layer(self, layer: str) -> None:
-        self.moments.setdefault(layer, {f: PairMoments(name=layer, replicates=self.replicates) for f in self.factors})
+    def add_layer(self, layer: str, replicates: int | None = None) -> None:
+        """Add a layer (``replicates``: its own bootstrap replicate count, default the store's)."""
+        b = self.replicates if replicates is None else int(replicates)
+        self.moments.setdefault(layer, {f: PairMoments(name=layer, replicates=b) for f in self.factors})
 
     def __getitem__(self, layer: str) -> dict[Factor, PairMoments]:
         return self.moments[layer]
@@ -394,9 +398,10 @@ class MomentStore:
 
     def merge(self, other: MomentStore) -> MomentStore:
         for layer, per_factor in other.moments.items():
-            self.add_layer(layer)
+            b = next((pm.replicates for pm in per_factor.values()), self.replicates)
+            self.add_layer(layer, replicates=b)
             for f, pm in per_factor.items():
-                self.moments[layer].setdefault(f, PairMoments(name=layer, replicates=self.replicates)).merge(pm)
+                self.moments[layer].setdefault(f, PairMoments(name=layer, replicates=b)).merge(pm)
         for key, n in other.clusters.items():
             self.clusters[key] = self.clusters.get(key, 0) + n
         return self
@@ -418,7 +423,7 @@ class MomentStore:
         return self
 
     def state_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "factors": [f.value for f in self.factors],
             "moments": {l: {f.value: pm.state_dict() for f, pm in d.items()} for l, d in self.moments.items()},
         }

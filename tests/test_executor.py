@@ -4,7 +4,8 @@ resume, sharding, observers and the data thread read it, and none of them change
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ class _Energy:
 
 def test_observers_add_pseudo_layers_scored_apart_and_resumed(tmp_path):
     sd = _sd()
-    plain = sd.attribute(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False)
+    plain = sd.attribute(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False, validity=False)
     energy = _Energy()
     store = sd.accumulate(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False, observers=[energy])
     assert "validity:mean" in store.layers() and store["validity:mean"][Factor.STATIC].n == 24

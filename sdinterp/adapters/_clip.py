@@ -1,5 +1,10 @@
 """Shared machinery of the video-model adapters: temporal views, clip preprocessing, pooling helpers.
 
+This is the clip path (a (B, 3, T, H, W) tensor from ``T`` frames) of the RGB clip adapters
+(torchvision, pytorchvideo, MMAction2, Hugging Face, generic, VisTR); two-stream (image, flow)
+models have theirs in :mod:`sdinterp.adapters.image_flow`. The normalisation statistics of both
+live here, once.
+
 Preprocessing follows the reference code's action-recognition transform (docs/method.md §3): uniform
 temporal subsampling (``UniformTemporalSubsample``: indices ``linspace(0, L-1, T)`` truncated), values
 to [0, 1], per-channel normalisation, short-side resize, centre crop. Resizing is done before
@@ -12,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +30,11 @@ from sdinterp.data.clips import uniform_temporal_subsample
 from sdinterp.interfaces import ModelAdapter, Sample
 
 __all__ = [
-    "ClipSpec",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "KINETICS_MEAN",
+    "KINETICS_STD",
+    "ClipPreprocessor",
     "VideoClipAdapter",
     "channels_last_pool",
     "load_state_dict_file",
@@ -37,6 +47,10 @@ __all__ = [
 # Kinetics statistics used by SlowFast/pytorchvideo and the reference code (docs/method.md §3).
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
+# ImageNet statistics (RGB, [0, 1] scale): the reference VOS transform's (method.md §2), VisTR's,
+# torchvision's Swin3D preset and timm/transformers' IMAGENET_DEFAULT_MEAN/STD.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # One implementation of the reference's UniformTemporalSubsample for the whole project.
@@ -55,8 +69,10 @@ def cat_pathways(outputs: Any) -> torch.Tensor:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClipSpec:
-    """How every adapter turns frames into model input: the project's one clip preprocessor.
+class ClipPreprocessor:
+    """How the clip adapters turn frames into a clip tensor (the two-stream adapters use
+    :class:`~sdinterp.adapters.image_flow.ImageFlowPreprocessor`; a :class:`~sdinterp.interfaces.Sample`
+    is the data, this is what is done to it).
 
     Steps (``docs/method.md`` §3): short-side resize (bilinear, antialiased; the long side is
     ``int(long * short_side / short)``, truncated as the reference's ``ShortSideScale``), centre crop,
@@ -76,8 +92,8 @@ class ClipSpec:
     num_frames: int | None
     crop_size: int | None
     short_side: int | None = None
-    mean: tuple[float, float, float] | None = KINETICS_MEAN
-    std: tuple[float, float, float] | None = KINETICS_STD
+    mean: tuple[float, ...] | None = KINETICS_MEAN
+    std: tuple[float, ...] | None = KINETICS_STD
     scale: float = 255.0
 
     def __post_init__(self) -> None:
@@ -96,19 +112,27 @@ class ClipSpec:
     def resize_to(self) -> int | None:
         return self.short_side if self.short_side is not None else self.crop_size
 
+    def resized_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The (height, width) frames of this size are resized to before the crop (``None``: kept)."""
+        side = self.resize_to
+        if side is None:
+            return None
+        h, w = int(height), int(width)
+        return (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
+
     def clip_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 frames (T, H, W, 3) -> float tensor (3, T, H', W')."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
         h, w = x.shape[-2:]
-        side = self.resize_to
-        if side is not None:
-            size = (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
+        size = self.resized_size(h, w)
+        if size is not None:
             if size != (h, w):
                 # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
         if self.crop_size is not None:
             if self.crop_size > min(x.shape[-2:]):
-                raise ValueError(f"crop {self.crop_size} is larger than the frames ({x.shape[-2]}x{x.shape[-1]}); set a larger short side")
+                raise ValueError(f"crop {self.crop_size} is larger than the frames "
+                                 f"({x.shape[-2]}x{x.shape[-1]}); set a larger short side")
             top = (x.shape[-2] - self.crop_size) // 2
             left = (x.shape[-1] - self.crop_size) // 2
             x = x[..., top : top + self.crop_size, left : left + self.crop_size]
@@ -149,15 +173,22 @@ class VideoClipAdapter(ModelAdapter):
 
     family = "video"
 
-    def __init__(self, model: nn.Module, clip: ClipSpec, pathway_ratios: Sequence[int] = (1,)):
+    def __init__(self, model: nn.Module, clip: ClipPreprocessor, pathway_ratios: Sequence[int] = (1,)):
         super().__init__(model)
         self.clip = clip
         self.pathway_ratios = tuple(int(r) for r in pathway_ratios)
         if clip.num_frames is None:
-            raise ValueError(f"{type(self).__name__} needs ClipSpec.num_frames")
+            raise ValueError(f"{type(self).__name__} needs ClipPreprocessor.num_frames")
         for r in self.pathway_ratios:
             if r < 1 or clip.num_frames % r:
                 raise ValueError(f"num_frames={clip.num_frames} is not divisible by pathway stride {r}")
+
+    @property
+    def num_frames(self) -> int:
+        """``clip.num_frames``: every clip adapter has one (``__init__`` refuses ``None``)."""
+        if self.clip.num_frames is None:  # only if clip was replaced after __init__
+            raise ValueError(f"{type(self).__name__} needs ClipPreprocessor.num_frames")
+        return self.clip.num_frames
 
     def views(self, sample: Sample) -> Sample:
         """One index array per pathway: ``num_frames`` uniform frames of the clip, and every
@@ -165,7 +196,7 @@ class VideoClipAdapter(ModelAdapter):
         pathway by subsampling the fast frames). Existing views are kept."""
         if sample.views is not None:
             return sample
-        fast = uniform_indices(sample.num_frames, self.clip.num_frames)
+        fast = uniform_indices(sample.num_frames, self.num_frames)
         views = tuple(fast[np.linspace(0, len(fast) - 1, len(fast) // r).astype(np.int64)] for r in self.pathway_ratios)
         return sample.replace(views=views)
 
@@ -180,6 +211,10 @@ class VideoClipAdapter(ModelAdapter):
                     f"{len(self.pathway_ratios)} pathways; call adapter.views(sample) first"
                 )
         return [self.clip.batch(samples, k) for k in range(len(self.pathway_ratios))]
+
+    def working_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The clip's short-side resize (``ClipPreprocessor.resized_size``): pairs are made at this size."""
+        return self.clip.resized_size(height, width)
 
     def prepare(self, samples: Sequence[Sample]) -> Any:
         """Single pathway: a (B, 3, T, H, W) tensor; several: a list of them."""

@@ -1,7 +1,8 @@
 """Generic adapter: any ``nn.Module`` taking a float clip (B, 3, T, H, W).
 
 Its layers are the named modules that run in a forward (canonical name = module path), found with
-their widths by one probe forward of a small dummy clip; containers that never run are not listed.
+their widths by a probe of a small dummy clip (:mod:`sdinterp.probe`: a trace, then the widths through
+the report's capture path); containers that never run are not listed.
 Also resolves the model spec ``python:package.module:factory`` (calls ``factory()``), so any user
 model can be used from the command line without writing an adapter.
 
@@ -12,20 +13,20 @@ a subclass that overrides :meth:`GenericVideoAdapter.prepare` (and :meth:`forwar
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-import numpy as np
-
-from sdinterp.adapters._clip import KINETICS_MEAN, KINETICS_STD, ClipSpec
-from sdinterp.capture import pool
+from sdinterp.adapters._clip import KINETICS_MEAN, KINETICS_STD, ClipPreprocessor
 from sdinterp.data.clips import uniform_temporal_subsample
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
+from sdinterp.models import PYTHON_PREFIX, load_python_object
+from sdinterp.probe import evaluating, probe_widths, tolerant_pooling, trace
 
 #: Where users read how to adapt a model the generic adapter cannot feed.
 OWN_MODEL_DOCS = "docs/your_model.md"
@@ -43,7 +44,7 @@ def clips_to_tensor(
     scale: float = 255.0,
 ) -> torch.Tensor:
     """Stack one view of each sample into a float (B, 3, T, H, W) tensor with the project's one clip
-    preprocessor (:class:`~sdinterp.adapters._clip.ClipSpec`).
+    preprocessor (:class:`~sdinterp.adapters._clip.ClipPreprocessor`).
 
     Args:
         samples: samples with views set.
@@ -53,12 +54,12 @@ def clips_to_tensor(
         mean, std: per-channel normalisation after dividing by ``scale`` (``None`` to skip).
         scale: divisor mapping uint8 to [0, 1] (1.0 keeps 0..255).
     """
-    spec = ClipSpec(None, crop, size, _triple(mean), _triple(std), scale)
+    spec = ClipPreprocessor(None, crop, size, _triple(mean), _triple(std), scale)
     return spec.batch(samples, view)
 
 
-def _triple(v: Sequence[float] | None) -> tuple[float, float, float] | None:
-    return None if v is None else tuple(float(x) for x in v)  # type: ignore[return-value]
+def _triple(v: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if v is None else tuple(float(x) for x in v)
 
 
 class GenericVideoAdapter(ModelAdapter):
@@ -86,8 +87,8 @@ class GenericVideoAdapter(ModelAdapter):
         num_frames: int | None = None,
         short_side: int | None = None,
         crop_size: int | None = None,
-        mean: Sequence[float] | None = (0.45, 0.45, 0.45),
-        std: Sequence[float] | None = (0.225, 0.225, 0.225),
+        mean: Sequence[float] | None = KINETICS_MEAN,
+        std: Sequence[float] | None = KINETICS_STD,
         scale: float = 255.0,
         channels: dict[str, int] | None = None,
         pooling: Any = "channels_first",
@@ -97,7 +98,7 @@ class GenericVideoAdapter(ModelAdapter):
         self.short_side, self.crop_size = short_side, crop_size
         self.mean, self.std, self.scale = mean, std, scale
         # One preprocessor for every adapter; built now so bad options fail before any forward.
-        self.clip = ClipSpec(num_frames, crop_size, short_side, _triple(mean), _triple(std), scale)
+        self.clip = ClipPreprocessor(num_frames, crop_size, short_side, _triple(mean), _triple(std), scale)
         self.channels = dict(channels or {})
         self.default_pooling = pooling
         unknown = set(self.channels) - {n for n, _ in model.named_modules()}
@@ -136,28 +137,20 @@ class GenericVideoAdapter(ModelAdapter):
             return self._ran
         from sdinterp.pipeline.inputs import to_device
 
-        ran: dict[str, int | None] = {}
-        names = {m: n for n, m in self.model.named_modules() if n}
-
-        def record(module: nn.Module, _inputs: Any, output: Any) -> None:
-            name = names[module]
-            width = None
-            if isinstance(output, torch.Tensor) and output.dim() >= 2 and output.is_floating_point():
-                try:
-                    width = int(pool(output, self.default_pooling, name).shape[1])
-                except Exception:  # noqa: BLE001 - a layer that does not pool this way has no width yet
-                    width = None
-            ran.setdefault(name, width)
-
-        handles = [m.register_forward_hook(record) for m in names]
-        was_training = self.model.training
-        self.model.eval()
         try:
             samples = [self.views(s) for s in self.probe_samples()]
             x = self.prepare(samples)
-            with torch.inference_mode():
-                self.forward(to_device(x, self.device))
-        except Exception as exc:  # noqa: BLE001 - any failure means this adapter cannot feed the model
+            x = to_device(x, self.device)
+            def run() -> Any:
+                return self.forward(x)
+            with evaluating(self.model), torch.inference_mode():
+                ran = trace(self.model, run)
+            # widths through the report's own capture path; a module whose output does not pool
+            # with this adapter's pooling (or is not a float tensor) has no width yet
+            measurable = {n: LayerInfo(n, n, None, "rgb", pooling=tolerant_pooling(self.default_pooling, n), call=0)
+                          for n, t in ran.items() if t.tensor_output and t.shape is not None and len(t.shape) >= 2}
+            widths = probe_widths(self.model, measurable, run).widths if measurable else {}
+        except Exception as exc:
             raise UnsupportedModelError(
                 f"the {type(self).__name__} cannot feed {type(self.model).__name__}: its forward failed on a probe "
                 f"input of {_shapes(x) if 'x' in locals() else 'clips'} ({type(exc).__name__}: "
@@ -165,17 +158,17 @@ class GenericVideoAdapter(ModelAdapter):
                 f"num_frames/crop_size (--frames/--crop-size); if its forward takes a dict, a list of pathways or "
                 f"extra arguments, subclass GenericVideoAdapter and override prepare()/forward(): see {OWN_MODEL_DOCS}"
             ) from exc
-        finally:
-            for h in handles:
-                h.remove()
-            self.model.train(was_training)
-        self._ran = ran
-        return ran
+        self._ran = {n: widths.get(n) for n in ran}
+        return self._ran
 
     def views(self, sample: Sample) -> Sample:
         if self.num_frames is None or sample.views is not None:
             return super().views(sample)
         return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, self.num_frames),))
+
+    def working_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The clip's short-side resize (``ClipPreprocessor.resized_size``): pairs are made at this size."""
+        return self.clip.resized_size(height, width)
 
     def prepare(self, samples: Sequence[Sample]) -> torch.Tensor:
         return self.clip.batch(samples, 0)
@@ -217,17 +210,7 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> ModelAdapter | None:
 @hookimpl
 def sdinterp_load_model(spec: str, options: dict[str, Any]) -> nn.Module | ModelAdapter | None:
     """``python:package.module:factory`` -> ``factory()`` (a model or an adapter)."""
-    if not spec.startswith("python:"):
+    if not spec.startswith(PYTHON_PREFIX):
         return None
-    target = spec[len("python:"):]
-    module_name, _, attr = target.rpartition(":")
-    if not module_name or not attr:
-        raise ValueError(f"model spec {spec!r}: expected python:package.module:factory")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(f"model spec {spec!r}: cannot import {module_name!r}: {exc}") from exc
-    factory = getattr(module, attr, None)
-    if factory is None:
-        raise ValueError(f"model spec {spec!r}: {module_name!r} has no attribute {attr!r}")
+    factory = load_python_object(spec)
     return factory() if callable(factory) and not isinstance(factory, nn.Module) else factory

@@ -8,7 +8,7 @@ only wires the parts together.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from sdinterp.errors import ReliabilityWarning

@@ -20,7 +20,7 @@ import torch
 
 from sdinterp.capture import CaptureError, LayerCapture
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Sample
-from sdinterp.pipeline.inputs import compact_to_views, to_device
+from sdinterp.pipeline.inputs import compact_to_views, to_device, to_working_size
 from sdinterp.pipeline.plan import BatchPlan, RunPlan
 from sdinterp.replicates import cluster_weights
 from sdinterp.stats import MomentStore
@@ -101,11 +101,15 @@ def build_batch(
     partners: dict[Factor, list[Sample]] = {f: [] for f in (Factor.STATIC, Factor.DYNAMIC)}
     rows: dict[Factor, list[int]] = {f: [] for f in partners}
     samplers = {Factor.STATIC: static_sampler, Factor.DYNAMIC: dynamic_sampler}
+    shrink = static_sampler.model_resolution and dynamic_sampler.model_resolution
     for j, (clip, sample) in enumerate(zip(batch.clips, sources)):
         rng = plan.stream(clip)
         # Views first, then drop frames no view uses: a 64-frame window feeding an 8-frame model
-        # would otherwise be restyled (and copied) in full for nothing.
+        # would otherwise be restyled (and copied) in full for nothing. Then, where both samplers
+        # allow it, down to the size the adapter would resize to anyway: pairs cost what the model sees.
         anchor = compact_to_views(adapter.views(sample))
+        if shrink:
+            anchor = to_working_size(anchor, adapter.working_size(*anchor.frames.shape[1:3]))
         anchor = static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng)
         anchors.append(anchor)
         for factor in clip.factors:
@@ -208,7 +212,7 @@ class Executor:
             with torch.inference_mode(), LayerCapture(model, self.layers, early_exit=self.early_exit) as cap:
                 for batch, x, samples, pairs, keys in batches:
                     out: list[Any] = []
-                    cap.run(lambda out=out, x=x: out.append(self.adapter.forward(to_device(x, device))))
+                    cap.run(lambda: out.append(self.adapter.forward(to_device(x, device))))  # noqa: B023 - run now, in this iteration
                     n_rows = sum(len(second) for _, _, second in pairs) + len(batch.clips)
                     feats = checked_features(cap.collect(), self.layers, n_rows, batch.number)
                     if self.observers and samples is not None:
@@ -220,10 +224,12 @@ class Executor:
                     for key in keys:
                         store.clusters[key] = store.clusters.get(key, 0) + 1
                     for name, z in feats.items():
+                        # An observer's pseudo-layers are judged on their point values: no replicates.
+                        pseudo = name.startswith(PSEUDO_PREFIX)
                         if name not in store.layers():
-                            store.add_layer(name)
+                            store.add_layer(name, replicates=0 if pseudo else None)
                         for factor, first, second in pairs:
-                            w = counts[:, first] if counts is not None else None
+                            w = counts[:, first] if counts is not None and not pseudo else None
                             store[name][factor].update(z[first], z[second], batch=batch.number, weights=w)
                     if after_batch is not None:
                         after_batch(batch, batch.pairs, n_rows)

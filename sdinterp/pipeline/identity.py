@@ -78,7 +78,7 @@ def data_identity(data: Any) -> dict[str, Any]:
     if isinstance(data, (np.ndarray, torch.Tensor, Sample)):
         arr = data.numpy() if isinstance(data, torch.Tensor) else data
         _clip_digest(digest, arr)
-        n = 1 if isinstance(data, Sample) or np.ndim(arr) == 4 else len(arr)
+        n = 1 if isinstance(arr, Sample) or arr.ndim == 4 else len(arr)
         return {"kind": "clips in memory", "n_clips": n, "sha256": digest.hexdigest()}
     n = len(data)
     if isinstance(data, (list, tuple)):
@@ -147,7 +147,8 @@ def _short(value: Any, limit: int = 60) -> str:
 def differences(saved: Mapping[str, Any], now: Mapping[str, Any], limit: int = 3) -> list[str]:
     """``"key: saved -> now"`` for every differing leaf of two identities (JSON-normalised), the
     first ``limit`` in full and the rest counted."""
-    a, b = {}, {}
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
     _flatten(normalise(saved), "", a)
     _flatten(normalise(now), "", b)
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k, "<absent>") != b.get(k, "<absent>")]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Generator, Iterable, TypeVar
+from collections.abc import Generator, Iterable
+from typing import TypeVar
 
 __all__ = ["prefetched"]
 
@@ -66,7 +67,7 @@ def prefetched(items: Iterable[T], depth: int) -> Generator[T, None, None]:
                 if not put(item):
                     return
             put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it in its own thread
             put(_Failure(exc))
 
     worker = threading.Thread(target=produce, name="sdinterp-data", daemon=True)

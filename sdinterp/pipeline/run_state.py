@@ -57,7 +57,8 @@ class RunState:
             # one thing never to do, so say what the file is instead.
             raise RunStateError(
                 f"cannot read run state {self.path}: it is not a file sdinterp wrote (foreign, damaged, or carrying "
-                "Python objects, which are never unpickled); give --resume a new path or delete the file to start afresh"
+                "Python objects, which are never unpickled); give --resume a new path or delete the file to "
+                "start afresh"
             ) from None
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say which, don't guess
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -28,6 +28,7 @@ from sdinterp.report import BiasReport
 from sdinterp.scoring.bootstrap import layer_intervals
 from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import MomentStore
+from sdinterp.validity import ValidityMonitor
 
 __all__ = ["StaticDynamic"]
 
@@ -68,8 +69,8 @@ class StaticDynamic:
         self,
         model: Any,
         layers: Iterable[str | torch.nn.Module] | str | torch.nn.Module | None = None,
-        static_sampler: PairSampler | str = "frame_shuffle",
-        dynamic_sampler: PairSampler | str = "restyle",
+        static_sampler: PairSampler | str | None = "frame_shuffle",
+        dynamic_sampler: PairSampler | str | None = "restyle",
         scorer: str | UnitScorer = "official",
         threshold: float = 0.5,
         **adapter_options: Any,
@@ -101,12 +102,21 @@ class StaticDynamic:
         config = RunConfig.from_options(config, **options)
         t0 = time.perf_counter()
         identity = self.identity(data, config)
+        monitor = self.validity_monitor() if config.validity else None
         t1 = time.perf_counter()
-        store = self._accumulate(data, config, identity, list(observers))
+        store = self._accumulate(data, config, identity, [*observers, *([monitor] if monitor else [])])
         t2 = time.perf_counter()
         report = self.score(store, seed=config.seed, config=identity, level=config.bootstrap_level)
+        if monitor is not None:
+            report.validity = monitor.verdict(store, report)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
         return report
+
+    def validity_monitor(self) -> ValidityMonitor:
+        """The validity check a run carries (docs/validity.md): controls, partner shifts and shared
+        nuisances, measured on the run's own forwards (the model's output is not needed, so early
+        exit stays on)."""
+        return ValidityMonitor(self.adapter, self.layer_infos, use_output=False)
 
     def accumulate(
         self, data: Any, config: RunConfig | None = None, observers: Iterable[RunObserver] = (), **options: Any
@@ -177,4 +187,6 @@ class StaticDynamic:
             "threshold": self.threshold,
             "adapter": self.adapter.describe(),
             **bootstrap_identity(config.bootstrap, config.bootstrap_level),
+            # A resumed run must carry the check over all its batches, or over none.
+            **({"validity": True} if config.validity else {}),
         }

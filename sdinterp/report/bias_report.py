@@ -47,6 +47,10 @@ class BiasReport:
         sampling: what the pairs were drawn from: ``clips`` (clips of the run) and ``videos`` (distinct
             source videos, the independent observations of the cluster bootstrap).
             ``==`` ignores them.
+        validity: the run's validity verdict (:class:`~sdinterp.validity.ValidityVerdict`: ok /
+            doubtful / invalid per factor, with the numbers and a reason), or ``None`` when the check
+            was not run. Printed before everything else when the pairs are doubtful or invalid, and
+            written to the JSON (``"validity"``) whenever present.
     """
 
     layers: dict[str, LayerBias]
@@ -56,6 +60,20 @@ class BiasReport:
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, Any] = dataclasses.field(default_factory=dict)
     sampling: dict[str, Any] = dataclasses.field(default_factory=dict)
+    validity: Any = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.validity, Mapping):  # a verdict as JSON data (e.g. from another tool)
+            self.validity = _verdict_from_dict(self.validity)
+
+    @property
+    def trusted(self) -> bool | None:
+        """Whether the validity check judged every factor's pairs ok (``None``: no check was run)."""
+        return None if self.validity is None else self.validity.status == "ok"
+
+    def validity_lines(self) -> list[str]:
+        """The validity section of the printed report (empty without a verdict)."""
+        return [] if self.validity is None else self.validity.lines()
 
     def __getitem__(self, layer: str) -> LayerBias:
         return self.layers[layer]
@@ -130,7 +148,12 @@ class BiasReport:
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
         def fmt(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
-        lines = self.provenance()
+        doubt = self.validity is not None and self.validity.status != "ok"
+        # A result that should not be trusted says so before anything else; an ok one says it in
+        # one line after the provenance.
+        lines = (self.validity_lines() + [""] if doubt else []) + self.provenance()
+        if self.validity is not None and not doubt:
+            lines.append(self.validity.headline())
         lines += [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
         for layer, why in self.skipped.items():
             lines.append(f"skipped {layer}: {why}")
@@ -144,11 +167,14 @@ class BiasReport:
             lines += [
                 "legend:",
                 "  dyn % / stat % / ident %: layer-wise softmax dims (official code; paper Fig. 3 left): softmax over",
-                "    (S_dynamic, S_static, 1) times the units, truncated. A share of the layer's capacity, not a unit count.",
-                f"  dynamic .. residual: unit categories at threshold {lam} (paper Eq. 3; Fig. 3 right): units whose own",
+                "    (S_dynamic, S_static, 1) times the units, truncated. A share of the layer's capacity, not "
+                "a unit count.",
+                f"  dynamic .. residual: unit categories at threshold {lam} (paper Eq. 3; Fig. 3 right): units "
+                "whose own",
                 "    scores pass it for the dynamic factor only, the static only, both (joint) or neither (residual);",
                 "    (%) = share of these categorised units.",
-                "  unasg: a score exactly at the threshold (the official code drops them); const: no variance, not scored.",
+                "  unasg: a score exactly at the threshold (the official code drops them); const: no variance, "
+                "not scored.",
             ]
         return "\n".join(lines)
 
@@ -159,13 +185,13 @@ class BiasReport:
         rows = [lb for lb in self.layers.values() if lb.intervals]
         if not rows:
             return []
-        first = rows[0].intervals
+        first = rows[0].intervals or {}
         head = ["layer", "dyn %", "stat %", "S_dynamic", "S_static", "stable units"]
         def iv(pair: Any, fmt: str) -> str:
             return f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
         body = []
         for lb in rows:
-            i = lb.intervals
+            i = lb.intervals or {}  # rows hold only layers with intervals
             stab = np.asarray(i["category_stability"], dtype=float)
             scored = stab[lb.valid] if lb.valid.shape == stab.shape else stab
             body.append([lb.layer, iv(i["percent"]["dynamic"], ".1f"), iv(i["percent"]["static"], ".1f"),
@@ -174,7 +200,8 @@ class BiasReport:
         widths = [max(len(r[k]) for r in [head] + body) for k in range(len(head))]
         def fmt(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths)))
-        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over source videos, {first['replicates']} replicates; "
+        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over source videos, "
+                 f"{first['replicates']} replicates; "
                  f"stable units: same category in >= {100 * first['level']:g}% of them):")
         return [title, fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
 
@@ -196,7 +223,8 @@ class BiasReport:
             if "videos" in inputs:
                 vids = inputs["videos"]
                 names = ", ".join(v.get("id", "?") for v in vids[:3]) + (f", ... ({len(vids)} videos)" if len(vids) > 3 else "")
-                out.append(f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} frames, seed {inputs.get('seed')}")
+                out.append(f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} "
+                           f"frames, seed {inputs.get('seed')}")
             else:
                 out.append(f"inputs:   {inputs.get('kind', '?')}, {inputs.get('n_clips', '?')} clips")
         if self.sampling:
@@ -211,7 +239,8 @@ class BiasReport:
                        f"{c.get('protocol', '?')}; {self.n_pairs.get('static', 0)} static and "
                        f"{self.n_pairs.get('dynamic', 0)} dynamic pairs; batch {c.get('batch_size', '?')}; seed {self.seed}")
         scorer = c.get("scorer") or (next(iter(self.layers.values())).scorer if self.layers else "?")
-        out.append(f"scorer:   {scorer}, threshold {c.get('threshold', next(iter(self.layers.values())).threshold if self.layers else '?')}")
+        out.append(f"scorer:   {scorer}, threshold "
+                   f"{c.get('threshold', next(iter(self.layers.values())).threshold if self.layers else '?')}")
         if self.versions:
             out.append("versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()))
         if self.timings:
@@ -233,6 +262,8 @@ class BiasReport:
         }
         if self.sampling:
             out["sampling"] = self.sampling
+        if self.validity is not None:  # only then, so a report without the check is unchanged
+            out["validity"] = self.validity.to_dict()
         if timings:
             out["timings"] = self.timings
         return out
@@ -250,6 +281,7 @@ class BiasReport:
             skipped=dict(d.get("skipped", {})),
             timings=dict(d.get("timings", {})),
             sampling=dict(d.get("sampling", {})),
+            validity=_verdict_from_dict(d["validity"]) if d.get("validity") is not None else None,
         )
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None, timings: bool = False) -> str:
@@ -270,6 +302,12 @@ class BiasReport:
         if not isinstance(other, BiasReport):
             return NotImplemented
         return self.to_json() == other.to_json()
+
+
+def _verdict_from_dict(d: Mapping[str, Any]) -> Any:
+    from sdinterp.report.validity_verdict import ValidityVerdict
+
+    return ValidityVerdict.from_dict(d)
 
 
 def _json_default(o: Any) -> Any:

@@ -12,13 +12,15 @@ import base64
 import html
 import io
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sdinterp.report.bias_report import BiasReport
 from sdinterp.report.layer_bias import CATEGORIES
 
-__all__ = ["render_html", "write_html", "figure_html", "page", "html_table", "units_table_frame"]
+__all__ = ["render_html", "write_html", "figure_html", "page", "html_table", "units_table_frame", "validity_banner",
+           "validity_section"]
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;
@@ -36,6 +38,11 @@ th{background:#f4f4f6;position:sticky;top:0} td:first-child,th:first-child{text-
 .cat-joint{color:#8e44ad;font-weight:600} .cat-residual{color:#777} .cat-constant,.cat-unassigned{color:#aaa}
 .controls{margin:8px 0} .controls input,.controls select{margin-right:12px;padding:2px 4px}
 .scroll{max-height:640px;overflow:auto;border:1px solid #eee} .wide{overflow-x:auto}
+.validity{border:2px solid;border-radius:4px;padding:8px 12px;margin:12px 0;font-weight:600}
+.validity-ok{border-color:#2e7d32;color:#1b5e20;background:#f1f8f1}
+.validity-doubtful{border-color:#e69500;color:#7a4f00;background:#fff8e6}
+.validity-invalid{border-color:#c62828;color:#8e0000;background:#fdecea}
+td.status-ok{color:#2e7d32} td.status-doubtful{color:#b36b00;font-weight:600} td.status-invalid{color:#c62828;font-weight:700}
 """
 
 # Sorting compares data-v (the raw number) where a cell has one, else the text; ties keep the unit
@@ -132,13 +139,56 @@ def _summary(report: BiasReport) -> str:
     for lb in report:
         c, pct = lb.category_counts, lb.category_percent
         iv = getattr(lb, "intervals", None) or {}
-        def pc(f: str) -> str:
+
+        def pc(f: str, iv: dict[str, Any] = iv, lb: Any = lb) -> str:
             band = (iv.get("percent") or {}).get(f)
             return f"{lb.percent[f]:.1f}" + (f" [{band[0]:.1f}, {band[1]:.1f}]" if band else "")
         rows.append([lb.layer, lb.n_units, pc("dynamic"), pc("static"), pc("identical"), float(lb.scores["dynamic"]),
                      float(lb.scores["static"]), *[f"{c[k]} ({pct[k]:.0f}%)" for k in CATEGORIES[:4]],
                      c["unassigned"], c["constant"]])
     return html_table(header, rows, "summary")
+
+
+def validity_banner(report: BiasReport) -> str:
+    """The verdict's headline as a coloured box (empty when the run has no validity check)."""
+    v = getattr(report, "validity", None)
+    if v is None:
+        return ""
+    return f'<div class="validity validity-{_esc(v.status)}" id="validity-banner">{_esc(v.headline())}</div>'
+
+
+def _validity_findings(v: Any) -> str:
+    rows = []
+    for fv in v.factors.values():
+        for x in fv.findings:
+            rows.append(f'<tr><td>{_esc(fv.factor)} ({_esc(fv.sampler)})</td><td class="status-{_esc(x["status"])}">'
+                        f'{_esc(x["status"])}</td><td>{_esc(x["check"])}</td><td style="text-align:left;white-space:normal">'
+                        f'{_esc(x["text"])}</td></tr>')
+    return ('<div class="wide"><table id="validity"><thead><tr><th>pairs</th><th>status</th><th>check</th><th>finding</th>'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def validity_section(report: BiasReport, findings: bool = True) -> str:
+    """The validity check in full: the verdict and one row per factor and finding (``findings``),
+    then the partner shift per layer and the nuisance shares (docs/validity.md)."""
+    v = getattr(report, "validity", None)
+    if v is None:
+        return ""
+    shift_rows = []
+    for factor, d in (v.numbers.get("shift") or {}).items():
+        for layer, n in (d.get("layers") or {}).items():
+            shift_rows.append([factor, layer, n.get("shift"), n.get("scale"), n.get("rms_ratio")])
+        out = d.get("output")
+        if out:
+            shift_rows.append([factor, "output (top-1 agreement, class shift)", out.get("agreement"), out.get("class_shift"), None])
+    shifts = html_table(["pairs", "layer", "mean shift (anchor sd)", "spread ratio", "RMS ratio"], shift_rows, "validity-shift")
+    nuis_rows = [[layer, k, x.get("median_share"), x.get("groups"), x.get("clips")]
+                 for layer, d in (v.numbers.get("nuisance") or {}).items() for k, x in d.items()]
+    nuis = html_table(["layer", "nuisance", "median share of unit variance", "groups", "anchors"], nuis_rows, "validity-nuisance")
+    return ("<h2>Validity</h2>" + (validity_banner(report) + _validity_findings(v) if findings else "")
+            + f"<h3>Partner shift (anchor to partner, per factor)</h3><div class=\"wide\">{shifts}</div>"
+            + f"<h3>Shared nuisances (over the anchors)</h3><div class=\"wide\">{nuis}</div>"
+            + '<p class="legend">What each check measures and the measurements behind its thresholds: docs/validity.md.</p>')
 
 
 def _legend(report: BiasReport) -> str:
@@ -197,7 +247,8 @@ def _units(report: BiasReport, attributions: Any, max_units: int) -> str:
                 cells.append(_cell(x.item() if hasattr(x, "item") else x))
         body.append(f'<tr data-i="{i}" data-cat="{_esc(row[cols.index("category")])}">{"".join(cells)}</tr>')
     options = "".join(f'<option value="{c}">{c}</option>' for c in CATEGORIES)
-    controls = ('<div class="controls"><label>filter <input id="filter" type="search" placeholder="layer, unit, text..."></label>'
+    controls = ('<div class="controls"><label>filter <input id="filter" type="search" placeholder="layer, unit, '
+                'text..."></label>'
                 f'<label>category <select id="category"><option value="">any</option>{options}</select></label>'
                 '<span id="shown"></span></div>')
     return (f"{controls}{note}<div class=\"scroll\"><table id=\"units\"><thead><tr>{head}</tr></thead>"
@@ -238,10 +289,17 @@ def render_html(
     title = title or (f"sdinterp report: {spec}" if spec else "sdinterp report")
     skipped = "".join(f"<li>skipped {_esc(k)}: {_esc(v)}</li>" for k, v in report.skipped.items())
     figs = "".join(f"<figure><figcaption>{_esc(cap)}</figcaption>{figure_html(f, embed, cap)}</figure>" for cap, f in figures.items())
+    v = getattr(report, "validity", None)
+    doubt = v is not None and v.status != "ok"
     body = (
-        f"<h1>{_esc(title)}</h1><h2>Provenance</h2><div class=\"prov\">{_esc(chr(10).join(report.provenance()))}</div>"
+        f"<h1>{_esc(title)}</h1>"
+        # A result that should not be trusted says so first; the full check follows the summary.
+        + (validity_banner(report) + _validity_findings(v) if doubt else "")
+        + f"<h2>Provenance</h2><div class=\"prov\">{_esc(chr(10).join(report.provenance()))}</div>"
         + (f"<ul>{skipped}</ul>" if skipped else "")
+        + (validity_banner(report) if v is not None and not doubt else "")
         + f"<h2>Summary</h2><div class=\"wide\">{_summary(report)}</div>{_legend(report)}"
+        + validity_section(report, findings=not doubt)
         + f"<h2>Figures</h2><div class=\"figs\">{figs}</div>"
         + f"<h2>Units</h2>{_units(report, attributions, max_units)}"
     )

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from sdinterp.report.bias_report import BiasReport
 from sdinterp.report.layer_bias import CATEGORIES, LayerBias
 
 __all__ = [
-    "COLORS", "FIGURE_CAPTIONS", "layer_interval", "plot_layers", "plot_unit_categories", "plot_unit_scatter", "save_figure", "report_figures", "standard_figures",
+    "COLORS", "FIGURE_CAPTIONS", "VALIDITY_COLORS", "mark_validity", "layer_interval", "plot_layers",
+    "plot_unit_categories", "plot_unit_scatter", "save_figure", "report_figures", "standard_figures",
 ]
 
 #: The paper's colours: static red, dynamic blue (Fig. 1, 3); joint and residual in between / neutral.
@@ -251,7 +253,7 @@ def plot_unit_scatter(report: BiasReport | LayerBias, layers: Iterable[str] | No
         ax.set_title(f"{lb.layer} ({lb.n_units} units{const})", fontsize="small")
         ax.set_xlabel("static unit score")
         ax.set_ylabel("dynamic unit score")
-    handles = {}
+    handles: dict[str, Any] = {}
     for ax in axes.ravel():
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
@@ -306,7 +308,50 @@ def report_figures(report: BiasReport, out_dir: str | Path, formats: Sequence[st
 
 
 def standard_figures(report: BiasReport) -> dict[str, Any]:
-    """``{name: Figure}`` of :data:`FIGURE_CAPTIONS` for a report (empty if no layer was scored)."""
+    """``{name: Figure}`` of :data:`FIGURE_CAPTIONS` for a report (empty if no layer was scored);
+    each carries the run's validity verdict above it (:func:`mark_validity`)."""
     if not report.layers:
         return {}
-    return {"layers": plot_layers(report), "units": plot_unit_categories(report), "scatter": plot_unit_scatter(report)}
+    figs = {"layers": plot_layers(report), "units": plot_unit_categories(report), "scatter": plot_unit_scatter(report)}
+    for fig in figs.values():
+        mark_validity(fig, report)
+    return figs
+
+
+#: Colours of the validity verdicts on figures.
+VALIDITY_COLORS = {"ok": "#2e7d32", "doubtful": "#b36b00", "invalid": "#c62828"}
+
+
+def mark_validity(fig: Any, report: BiasReport) -> Any:
+    """Write the report's validity verdict above a figure (nothing when the run had no check), so a
+    figure that leaves the report still says whether its numbers can be trusted. The note is short
+    (status and which pairs); the reasons are in the report.
+
+    Args:
+        fig: a Figure of this module.
+        report: the report it shows.
+
+    Returns:
+        ``fig``; the note is a text with gid ``validity-<status>``.
+
+    Examples:
+        >>> fig = mark_validity(plot_layers(report), report)   # doctest: +SKIP
+    """
+    import textwrap
+
+    v = getattr(report, "validity", None)
+    if v is None:
+        return fig
+    if v.status == "ok":
+        text = "validity: ok"
+    else:
+        lead = "INVALID: do not trust these scores" if v.status == "invalid" else "DOUBTFUL: read with care"
+        bad = ", ".join(f"{f.factor} pairs ({f.sampler}) {f.status}" for f in v.factors.values() if f.status != "ok")
+        text = f"validity: {lead} -- {bad} (reasons: the report's validity section)"
+    # about 14 characters per inch at this size; 11 keeps the note off a narrow figure's edges and
+    # off a legend placed outside the axes
+    width = max(30, int(fig.get_figwidth() * 11))
+    title = fig.suptitle("\n".join(textwrap.wrap(text, width)), color=VALIDITY_COLORS.get(v.status, "black"),
+                         fontsize="small", fontweight="bold" if v.status != "ok" else "normal")
+    title.set_gid(f"validity-{v.status}")
+    return fig

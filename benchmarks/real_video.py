@@ -1,0 +1,112 @@
+"""A report on real video files vs the bare forwards of the same inputs, side by side in one process.
+
+For each model and each shared real clip (concert 176x144, vtest 768x576) it times
+  (a) ``StaticDynamic.attribute`` on the video file (decoding, views, pairs, prepare, capture,
+      moments, the validity check: everything a user waits for), and
+  (b) the bare forwards: the model run on the same number of already-prepared inputs in the same
+      batch sizes, with no hooks and no data side;
+and prints report / bare. It also prints the data side's own throughput (clips/s with the model
+replaced by nothing: decoding, views, pairs and prepare only), beside the forward throughput, so a
+GPU user can read whether the data side keeps up with a fast device.
+
+    .venv/bin/python benchmarks/real_video.py            # r3d_18, MViT-v2-S, two-stream
+    .venv/bin/python benchmarks/real_video.py --quick    # r3d_18 only, 4 pairs
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import sdinterp
+from sdinterp.pipeline import RunPlan, get_protocol
+from sdinterp.pipeline.accumulate import prepared_batches
+from sdinterp.pipeline.executor import Executor
+from sdinterp.pipeline.inputs import as_samples, decode_only_views
+from sdinterp.pipeline.prefetch import prefetched
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+CLIPS = ("concert_176x144.mp4", "vtest.avi")
+
+#: name -> (spec, adapter options, layers, data maker)
+MODELS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+    "r3d_18": ("torchvision:r3d_18", {"num_frames": 8, "crop_size": 112}, ["stage5"]),
+    "mvit_v2_s": ("torchvision:mvit_v2_s", {}, ["block15"]),
+    "twostream-128": ("twostream:gated-bidirectional-r18", {"frame_size": 128}, ["fusion5"]),
+}
+
+
+def _data(model: str, path: Path, n: int) -> Any:
+    if model.startswith("twostream"):
+        from sdinterp.plugins.twostream.data import TwoStreamFrames
+
+        return TwoStreamFrames(str(path), frames_per_item=2, num_items=n, flow="dis")
+    from sdinterp.data import VideoClipDataset
+
+    return VideoClipDataset(str(path), clip_length=32, style=None, num_clips=n)
+
+
+def _samplers(model: str) -> dict[str, str]:
+    return {"static_sampler": "flow_jitter"} if model.startswith("twostream") else {}
+
+
+def measure(model: str, clip: str, pairs: int, batch: int) -> dict[str, float]:
+    spec, options, layers = MODELS[model]
+    adapter = sdinterp.load_adapter(spec, **options)
+    data = _data(model, VIDEOS / clip, pairs)
+    sd = sdinterp.StaticDynamic(adapter, layers=layers, **_samplers(model))
+    run = dict(n_pairs=pairs, batch_size=batch, seed=0, show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd.attribute(data, **{**run, "n_pairs": 1, "batch_size": 3})  # warm-up: decoders, caches, kernels
+        t0 = time.perf_counter()
+        sd.attribute(data, **run)
+        report_s = time.perf_counter() - t0
+        # The data side alone, exactly as the run makes it.
+        config = sdinterp.RunConfig(**run)
+        clips = as_samples(decode_only_views(data, adapter))
+        plan = RunPlan.build(get_protocol(config.protocol), len(clips), pairs, batch, 0)
+        executor = Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler)
+        t0 = time.perf_counter()
+        prepared = list(prefetched(prepared_batches(executor, plan, clips, 0), 0))
+        data_s = time.perf_counter() - t0
+    n_inputs = sum(len(s) for _, _, s, _, _ in prepared)
+    model_ = adapter.model.eval()
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        for _, x, _, _, _ in prepared:
+            adapter.forward(x)
+        bare_s = time.perf_counter() - t0
+    return {"report": report_s, "bare": bare_s, "ratio": report_s / bare_s, "data_clips_per_s": n_inputs / data_s,
+            "forward_clips_per_s": n_inputs / bare_s, "inputs": n_inputs, "model": type(model_).__name__}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--pairs", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--quick", action="store_true", help="r3d_18 only, 4 pairs")
+    args = ap.parse_args()
+    if args.quick:
+        args.models, args.pairs = ["r3d_18"], 4
+    torch.manual_seed(0)
+    print(f"torch threads {torch.get_num_threads()}; {args.pairs} pairs per factor, batch {args.batch}")
+    head = f"{'model':<15}{'clip':<22}{'report s':>9}{'bare s':>9}{'ratio':>8}{'data clips/s':>14}{'fwd clips/s':>13}"
+    print(head)
+    print("-" * len(head))
+    for model in args.models:
+        for clip in CLIPS:
+            r = measure(model, clip, args.pairs, args.batch)
+            print(f"{model:<15}{clip:<22}{r['report']:9.2f}{r['bare']:9.2f}{r['ratio']:8.3f}"
+                  f"{r['data_clips_per_s']:14.1f}{r['forward_clips_per_s']:13.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
