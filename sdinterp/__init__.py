@@ -9,8 +9,9 @@ Spatiotemporal Networks" (TPAMI) / "A Deeper Dive Into What Deep Spatiotemporal 
 * :class:`PairMoments` — the mergeable statistics every estimate is computed from.
 
 Layout: the core (this package: contracts, statistics, scoring, capture, pipeline, data, report,
-plugin machinery) never imports ``sdinterp.adapters`` or ``sdinterp.plugins``; those register
-through the ``sdinterp`` entry-point group like any third-party plugin.
+plugin machinery) never imports ``sdinterp.adapters`` or ``sdinterp.plugins``; the plugin manager
+loads them by name (``sdinterp.plugin_manager.DEFAULT_PLUGINS``) and they provide their parts through
+the same hooks a third-party plugin implements.
 """
 
 from sdinterp._version import __version__

@@ -1,8 +1,11 @@
 """Plugin hook specifications (pluggy project name ``sdinterp``).
 
-Every built-in adapter, sampler and scorer registers through these same hooks, from modules listed
-under the ``sdinterp`` entry-point group, exactly as a third-party package does. Each hook below is
-documented; ``tests/test_plugins.py`` fails if one is not.
+Every built-in adapter, sampler and scorer implements these same hooks, as a third-party package
+does; the built-ins are registered in code (``sdinterp.plugin_manager.DEFAULT_PLUGINS``), third-party
+plugins through the ``sdinterp`` entry-point group. Each kind of extension has one way in: model
+objects -> :func:`sdinterp_adapt`, model specs -> :func:`sdinterp_load_model`, every named
+component -> :func:`sdinterp_register` (docs/plugins.md). Each hook below is documented;
+``tests/test_plugins.py`` fails if one is not.
 
 A plugin is any module or object with functions decorated by :data:`hookimpl`::
 
@@ -37,7 +40,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def sdinterp_adapt(model: Any, options: dict[str, Any]) -> "ModelAdapter | None":
+def sdinterp_adapt(model: Any, options: dict[str, Any]) -> ModelAdapter | None:
     """Wrap a model object in a :class:`~sdinterp.interfaces.ModelAdapter`.
 
     Called by :func:`sdinterp.adapt` for any object that is not already an adapter. Return an adapter
@@ -51,7 +54,7 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> "ModelAdapter | None"
 
 
 @hookspec(firstresult=True)
-def sdinterp_load_model(spec: str, options: dict[str, Any]) -> "nn.Module | ModelAdapter | None":
+def sdinterp_load_model(spec: str, options: dict[str, Any]) -> nn.Module | ModelAdapter | None:
     """Resolve a command-line model spec to a model (or directly to an adapter).
 
     Specs look like ``family:rest``, e.g. ``mmaction2:CONFIG[:WEIGHTS]``,
@@ -65,9 +68,11 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> "nn.Module | Mode
 
 
 @hookspec
-def sdinterp_register(registry: "Registry") -> None:
+def sdinterp_register(registry: Registry) -> None:
     """Add named components to the registry: samplers, restylers, scorers, pair protocols, or any other kind.
 
-    Called once per plugin when the plugin manager is first used. Use the ``registry.add_*`` methods;
-    names must be unique across plugins (a clash raises with both owners named).
+    Called once per plugin when the registry is first used. Use the ``registry.add_*`` methods or
+    ``registry.add(kind, name, factory)``. A name another plugin also registers is kept for both: only
+    using the bare name fails, naming both owners, and ``distribution:name`` chooses. If the hook
+    raises, whatever it added is removed and the plugin is listed as failed.
     """

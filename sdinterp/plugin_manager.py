@@ -1,11 +1,17 @@
-"""The plugin manager: loads every plugin from the ``sdinterp`` entry-point group.
+"""The plugin manager: the built-in plugins, registered in code, then third-party plugins from the
+``sdinterp`` entry-point group.
 
-Built-in adapters and plugins are listed in sdinterp's own ``pyproject.toml`` under that group, so
-the same discovery path serves them and third-party packages (datasette's approach).
+One mechanism: every plugin is a module (or object) of pluggy hook implementations
+(:mod:`sdinterp.hookspecs`). The built-ins are the modules named in :data:`DEFAULT_PLUGINS`
+(datasette's ``DEFAULT_PLUGINS``): imported by name here, so no core module imports them and they
+work from a source checkout without installed metadata. Entry points are for other distributions
+only. Either way a plugin that fails to import is listed with its distribution and error and never
+takes the host down.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import threading
 from typing import Any
@@ -13,11 +19,47 @@ from typing import Any
 import pluggy
 
 from sdinterp import hookspecs
+from sdinterp._version import __version__
 from sdinterp.registry import Registry
 
-__all__ = ["get_plugin_manager", "get_registry", "list_plugins", "plugin_notes", "register_plugin", "reset"]
+__all__ = [
+    "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager", "get_registry", "list_plugins", "plugin_notes",
+    "register_plugin", "unregister_plugin", "reset",
+]
 
 ENTRY_POINT_GROUP = "sdinterp"
+BUILTIN_DISTRIBUTION = "sdinterp"
+
+#: The built-in plugins: plugin name -> module (``sdinterp plugins`` lists them under these names).
+#: A module of ``sdinterp/adapters`` or ``sdinterp/plugins`` with hook implementations must be
+#: listed here (tests/test_import_rules.py checks it).
+DEFAULT_PLUGINS: dict[str, str] = {
+    "ablation": "sdinterp.plugins.ablation",
+    "appearance_free": "sdinterp.plugins.samplers.appearance_free",
+    "builtin_flow_jitter": "sdinterp.plugins.samplers.flow_jitter",
+    "builtin_fusion": "sdinterp.plugins.fusion.plugin",
+    "builtin_prestylized": "sdinterp.plugins.samplers.prestylized",
+    "builtin_protocols": "sdinterp.plugins.protocols",
+    "builtin_restylers": "sdinterp.plugins.restylers",
+    "builtin_samplers": "sdinterp.plugins.samplers.basic",
+    "builtin_scorers": "sdinterp.plugins.scorers",
+    "dataset_bias": "sdinterp.plugins.dataset_bias",
+    "generic": "sdinterp.adapters.generic",
+    "huggingface": "sdinterp.adapters.huggingface",
+    "matnet": "sdinterp.adapters.matnet",
+    "mmaction2": "sdinterp.adapters.mmaction2",
+    "natural_restylers": "sdinterp.plugins.natural_restylers",
+    "pytorchvideo": "sdinterp.adapters.pytorchvideo",
+    "rtnet": "sdinterp.adapters.rtnet",
+    "segmentation_eval": "sdinterp.plugins.segmentation_eval",
+    "static_dropout": "sdinterp.plugins.static_dropout",
+    "synthetic": "sdinterp.plugins.synthetic",
+    "tiny_models": "sdinterp.plugins.tiny_models",
+    "torchvision_video": "sdinterp.adapters.torchvision_video",
+    "tracking": "sdinterp.plugins.tracking",
+    "twostream": "sdinterp.plugins.twostream.plugin",
+    "vistr": "sdinterp.adapters.vistr",
+}
 
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
@@ -29,31 +71,40 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def _load(pm: pluggy.PluginManager, name: str, dist: tuple[str, str], load: Any) -> None:
+    """Import one plugin and register it; any failure, even ``sys.exit()`` at import, stays its own."""
+    try:
+        pm.register(load(), name=name)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of one plugin stays its own
+        # `sdinterp plugins` lists it with its error, and a spec or name it would have provided
+        # says it failed to load.
+        _broken[name] = (dist[0], dist[1], _first_line(exc))
+        return
+    _dists[name] = dist
+
+
 def _new_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    # Sorted by entry-point name (then distribution) so hook call order, and so "first result",
-    # is reproducible.
+    # Built-ins first, then third parties, each sorted by name, so hook call order (and so "first
+    # result") is reproducible; pluggy asks the last registered first, so a third-party adapter or
+    # model family is asked before the built-ins (the generic adapter stays last: trylast).
+    for name, module in sorted(DEFAULT_PLUGINS.items()):
+        _load(pm, name, (BUILTIN_DISTRIBUTION, __version__), lambda module=module: importlib.import_module(module))
     eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist_of(ep)[0]))
     for ep in eps:
         dist = _dist_of(ep)
+        if dist[0] == BUILTIN_DISTRIBUTION:
+            continue  # the built-ins are DEFAULT_PLUGINS (an older install may still declare them)
         name = ep.name
         if name in _dists or name in _broken:
-            # Two distributions declare the same entry-point name: keep both, the later one
-            # qualified by its distribution, and say so (`sdinterp plugins`).
+            # Two plugins have the same name: keep both, the later one qualified by its
+            # distribution, and say so (`sdinterp plugins`).
             first = _dists.get(name, _broken.get(name, ("?", "?", "")))[0]
             name = f"{dist[0]}:{ep.name}"
             _notes.append(f"entry-point name {ep.name!r} is declared by {first} and by {dist[0]}; "
                           f"the second is loaded as {name!r}")
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=name)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of one plugin stays its own
-            # A broken plugin must not take the tool down; `sdinterp plugins` lists it with its
-            # error, and a spec or name it would have provided says it failed to load.
-            _broken[name] = (dist[0], dist[1], _first_line(exc))
-            continue
-        _dists[name] = dist
+        _load(pm, name, dist, ep.load)
     return pm
 
 
@@ -85,15 +136,14 @@ def get_registry() -> Registry:
             reg = Registry()
             _register_failures.clear()
             for impl in reversed(pm.hook.sdinterp_register.get_hookimpls()):
-                reg._current_owner = impl.plugin_name
-                reg._current_dist = _dists.get(impl.plugin_name, ("<runtime>", ""))[0]
                 try:
-                    impl.function(registry=reg)
+                    # Whatever a plugin added before its hook raised is removed by owned_by.
+                    with reg.owned_by(impl.plugin_name, _dists.get(impl.plugin_name, ("<runtime>", ""))[0]):
+                        impl.function(registry=reg)
                 except Exception as exc:  # noqa: BLE001 - one plugin's bug never hides the others
-                    reg._drop_owner(impl.plugin_name)
                     _register_failures[impl.plugin_name] = f"sdinterp_register failed: {_first_line(exc)}"
-            reg._current_owner, reg._current_dist = "<runtime>", "<runtime>"
-            reg.failed = {**{n: b[2] for n, b in _broken.items()}, **_register_failures}
+            for name, error in {**{n: b[2] for n, b in _broken.items()}, **_register_failures}.items():
+                reg.mark_failed(name, error)
             _registry = reg
         return _registry
 
@@ -109,6 +159,7 @@ def register_plugin(plugin: Any, name: str | None = None) -> None:
 
 
 def unregister_plugin(name: str) -> None:
+    """Remove a plugin registered with :func:`register_plugin` and refresh the registry."""
     global _registry
     with _lock:
         get_plugin_manager().unregister(name=name)
@@ -117,7 +168,7 @@ def unregister_plugin(name: str) -> None:
 
 
 def reset() -> None:
-    """Forget the loaded plugins (the next use re-reads entry points)."""
+    """Forget the loaded plugins (the next use loads the built-ins and re-reads entry points)."""
     global _pm, _registry
     with _lock:
         _pm = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sdinterp.errors import UnknownComponentError
 
@@ -44,17 +46,60 @@ class Registry:
     Two plugins may register the same name: both are kept and :meth:`clashes` (and ``sdinterp
     plugins``) reports it. Only using the bare name fails, naming both owners; a name qualified by
     distribution (``sdinterp:frame_shuffle``, ``my-dist:frame_shuffle``) or by plugin name chooses.
+
+    The plugin manager fills it with one :meth:`owned_by` block per plugin (so every entry records
+    its owner, and a plugin whose hook fails half-way leaves nothing behind) and :meth:`mark_failed`
+    for plugins that could not load. Names added outside such a block belong to ``<runtime>``.
+
+    Examples:
+        >>> reg = Registry()
+        >>> with reg.owned_by("my_plugin", "my-dist"):
+        ...     reg.add_sampler("jitter", dict)
+        >>> reg.owner("sampler", "jitter"), reg.registration("sampler", "my-dist:jitter").distribution
+        ('my_plugin', 'my-dist')
     """
 
     def __init__(self) -> None:
         self._items: dict[str, dict[str, list[Registration]]] = {}
-        self._current_owner = "<unknown>"
+        self._current_owner = "<runtime>"
         self._current_dist = "<runtime>"
         #: plugin name -> error, for plugins that failed to load or register (named in lookups).
         self.failed: dict[str, str] = {}
 
+    # -- who is adding ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def owned_by(self, plugin: str, distribution: str) -> Iterator[Registry]:
+        """Everything added inside the block belongs to ``plugin`` of ``distribution``.
+
+        If the block raises, whatever ``plugin`` added is removed first (:meth:`remove_plugin`), so
+        nothing half-registered is ever used; the error propagates.
+
+        Args:
+            plugin: the plugin's name (its entry-point or built-in name).
+            distribution: the distribution that ships it (``sdinterp`` for built-ins, ``<runtime>``
+                for plugins registered in a running process).
+        """
+        previous = self._current_owner, self._current_dist
+        self._current_owner, self._current_dist = plugin, distribution
+        try:
+            yield self
+        except BaseException:
+            self.remove_plugin(plugin)
+            raise
+        finally:
+            self._current_owner, self._current_dist = previous
+
+    def mark_failed(self, plugin: str, error: str) -> None:
+        """Record that ``plugin`` failed to load or register: lookups of unknown names mention it."""
+        self.failed[plugin] = error
+
     # -- adding ---------------------------------------------------------------------------------
     def add(self, kind: str, name: str, factory: Callable[..., Any]) -> None:
+        """Register ``factory`` as ``name`` of ``kind`` (any kind; :data:`KINDS` are sdinterp's own).
+
+        Raises:
+            ValueError: an empty name or one containing ``:`` (that separates a qualifier).
+        """
         if not isinstance(name, str) or not name or ":" in name:
             raise ValueError(f"{kind} names must be non-empty strings without ':', got {name!r} (from {self._current_owner})")
         entries = self._items.setdefault(kind, {}).setdefault(name, [])
@@ -78,8 +123,8 @@ class Registry:
         """A CLI subcommand: ``register(subparsers)`` adds its parser and sets ``func``."""
         self.add("command", name, register)
 
-    def _drop_owner(self, plugin: str) -> None:
-        """Forget everything ``plugin`` added (its registration hook failed half-way)."""
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` added (e.g. its registration hook failed half-way)."""
         for table in self._items.values():
             for name in list(table):
                 table[name] = [r for r in table[name] if r.plugin != plugin]

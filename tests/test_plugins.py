@@ -1,4 +1,4 @@
-"""The plugin system: entry-point discovery (built-ins and a real third-party distribution),
+"""The plugin system: built-ins registered in code, entry-point discovery of a real third-party distribution,
 documented hookspecs, the registry, and `sdinterp plugins`."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sdinterp
+from _paths import VIDEOS
 from sdinterp import hookspecs
 from sdinterp.plugin_manager import get_registry, list_plugins, register_plugin, unregister_plugin
 from sdinterp.testing.planted import make_planted_clips
@@ -33,13 +34,37 @@ def test_every_hookspec_is_documented(hook):
     assert f"`{hook}" in (ROOT / "docs" / "plugins.md").read_text(), f"{hook} missing from docs/plugins.md"
 
 
-def test_builtins_register_through_entry_points():
-    eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="sdinterp")}
+def test_builtins_are_registered_in_code_and_entry_points_are_for_third_parties():
+    from sdinterp.plugin_manager import DEFAULT_PLUGINS
+
     for name in ("builtin_samplers", "builtin_scorers", "builtin_restylers", "builtin_protocols", "generic"):
-        assert name in eps and eps[name].dist.name == "sdinterp"
+        assert name in DEFAULT_PLUGINS
+    eps = importlib.metadata.entry_points(group="sdinterp")
+    assert {ep.dist.name for ep in eps} == {"sdinterp-example-plugin"}  # sdinterp declares none
+    rows = {r["name"]: r for r in list_plugins()}
+    builtin = rows["builtin_samplers"]
+    assert (builtin["distribution"], builtin["version"]) == ("sdinterp", sdinterp.__version__)
     registry = get_registry()
     assert registry.owner("sampler", "frame_shuffle") == "builtin_samplers"
     assert registry.owner("scorer", "official") == "builtin_scorers"
+
+
+def test_builtins_load_without_installed_metadata():
+    """A source checkout with no entry points at all still has every built-in; a built-in that fails
+    to import is listed with its distribution (sdinterp) and the rest works."""
+    code = ("import importlib.metadata as m\n"
+            "m.entry_points = lambda **kw: []\n"
+            "from sdinterp import plugin_manager as pm\n"
+            "reg = pm.get_registry()\n"
+            "print(reg.owner('sampler', 'frame_shuffle'), reg.owner('protocol', 'official'), "
+            "'ablate' in reg.names('command'), sum(1 for r in pm.list_plugins() if r['error']))\n"
+            "pm.reset()\n"
+            "pm.DEFAULT_PLUGINS['zz_broken'] = 'sdinterp.plugins.no_such_module'\n"
+            "row = next(r for r in pm.list_plugins() if r['name'] == 'zz_broken')\n"
+            "print(row['distribution'], row['error'].split(':')[0], pm.get_registry().owner('scorer', 'official'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:4] == ["builtin_samplers", "builtin_protocols", "True", "0"]
+    assert out[4:] == ["sdinterp", "ModuleNotFoundError", "builtin_scorers"]
 
 
 def test_third_party_distribution_is_discovered_and_used():
@@ -111,7 +136,7 @@ def test_cli_scorer_choices_come_from_the_registry(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "sdinterp", "report", "--help"], capture_output=True, text=True, check=True).stdout
     for name in ("official", "pearson", "uncentred_cosine", "shared-anchor", "time_reverse", "photometric"):
         assert name in help_text
-    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
+    video = VIDEOS / "tree.avi"
     out = tmp_path / "r.json"
     run = subprocess.run(
         [sys.executable, "-m", "sdinterp", "report", "example:tiny", str(video), "--scorer", "uncentred_cosine",

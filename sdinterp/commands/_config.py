@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sdinterp.commands._checks import UsageError
+from sdinterp.cli_kit import UsageError
 
 __all__ = ["add_config_option", "resolve_config", "save_config", "config_keys", "load_config_file"]
 
@@ -77,14 +79,21 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
             data = yaml.safe_load(p.read_text()) or {}
         elif suffix == ".toml":
-            import tomllib
-
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # Python 3.10: tomllib is new in 3.11; tomli is the same parser
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise UsageError(
+                        f"--config {path}: TOML needs Python 3.11+ or `pip install tomli`; or use a .yaml file"
+                    ) from None
             data = tomllib.loads(p.read_text())
         else:
             raise UsageError(f"--config {path}: unknown format {suffix or '(none)'}; use .yaml, .yml or .toml")
     except UsageError:
         raise
-    except Exception as exc:  # a syntax error of either parser: one line, with its position
+    except Exception as exc:  # noqa: BLE001 - a syntax error of either parser: one line, with its position
         raise UsageError(f"--config {path}: cannot parse ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of settings, got {type(data).__name__}")
@@ -114,7 +123,7 @@ def _coerce(key: str, value: Any, action: argparse.Action, source: str) -> Any:
             if isinstance(item, bool) or (action.type is int and isinstance(item, float)):
                 raise UsageError(f"{source}: {key} must be {'an integer' if action.type is int else 'a ' + kind}, got {item!r}")
             try:
-                item = action.type(item)
+                item = cast(Callable[[Any], Any], action.type)(item)  # our flags' types are callables
             except (TypeError, ValueError):
                 raise UsageError(f"{source}: {key}: {item!r} is not a valid {kind}") from None
         elif action.type is None and not isinstance(item, str):

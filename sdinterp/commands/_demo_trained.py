@@ -56,7 +56,7 @@ def trained_comparison(videos: Path, out: Path, seed: int = 0, pairs: int = 64) 
         UsageError: no video files under ``videos``.
     """
     from sdinterp.adapt import load_model
-    from sdinterp.commands._checks import UsageError, weights_provenance
+    from sdinterp.cli_kit import UsageError, weights_provenance
     from sdinterp.data.datasets import VideoClipDataset
     from sdinterp.pipeline import StaticDynamic
     from sdinterp.report.bundle import write_report_folder

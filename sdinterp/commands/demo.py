@@ -11,10 +11,10 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdinterp.commands._checks import UsageError
+    from sdinterp.cli_kit import UsageError
+    from sdinterp.pipeline import StaticDynamic
     from sdinterp.plugin_manager import get_registry
     from sdinterp.report.bundle import write_report_folder
-    from sdinterp.pipeline import StaticDynamic
     from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_clips
 
     out = Path(args.out)
@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     sd = StaticDynamic(PlantedNet(), layers=list(PLANTED_TRUTH), dynamic_sampler=restyle, **PlantedNet.adapter_options())
     report = sd.attribute(clips, n_pairs=args.pairs, batch_size=48, seed=args.seed, show_progress=False)
     print("sdinterp demo: planted-truth network on synthetic moving-object clips")
-    print("(static-heavy layer: 6 static, 1 dynamic, 1 joint, 1 residual unit; dynamic-heavy: 6 dynamic, 1 static, 1 joint, 1 residual;\n"
+    print("(static-heavy layer: 6 static, 1 dynamic, 1 joint, 1 residual unit; dynamic-heavy: 6 dynamic, 1 "
+          "static, 1 joint, 1 residual;\n"
           " motion-energy: 2 dynamic, 3 static)\n")
     print(report.table())
     hits = sum(int((report[l].categories == truth).sum()) for l, truth in PLANTED_TRUTH.items())
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     written = write_report_folder(report, out)
     (out / "table.txt").write_text(report.table() + "\n")
     print(f"\nwritten to {out.resolve()}/: table.txt, report.html (open it in a browser), report.json, "
-          f"layers.csv, units.csv, figures/ ({', '.join(p.name for k, p in written.items() if k in ('layers', 'units', 'scatter'))})")
+          "layers.csv, units.csv, figures/ "
+          f"({', '.join(p.name for k, p in written.items() if k in ('layers', 'units', 'scatter'))})")
     if args.json:
         report.to_json(args.json, indent=1)
         print(f"report written to {args.json}")
@@ -66,7 +68,8 @@ def _trained_part(args: argparse.Namespace, out: Path) -> None:
     print(f"\nsdinterp demo: trained tiny I3D-like nets ({', '.join(f'{k} = {v}' for k, v in MODELS.items())}) "
           f"on the real clips of {videos}, {args.trained_pairs} pairs per factor, 8 frames of 32x32")
     print(comparison.table())
-    print("(real clips, default pairs: frame shuffle and the weight-free restyle; what the two nets learned, measured on\n"
+    print("(real clips, default pairs: frame shuffle and the weight-free restyle; what the two nets learned, "
+          "measured on\n"
           " generator videos with ground-truth restyled pairs, is finding (a) of docs/findings.md)")
     print(f"{time.perf_counter() - t0:.1f} s; written to {(out / 'trained').resolve()}/: compare.html, compare.csv, "
           "compare_layers.png, compare_units.png, and one report folder per model")

@@ -8,7 +8,7 @@ import json
 
 def run(args: argparse.Namespace) -> int:
     from sdinterp.adapt import load_adapter
-    from sdinterp.commands._checks import check_positive
+    from sdinterp.cli_kit import check_positive
 
     options = {}
     for flag, key in (("frames", "num_frames"), ("crop_size", "crop_size"), ("short_side", "short_side")):
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("layers", help="list a model's canonical layers (module path, channels, stream)")
-    p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory")
+    p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, "
+                                 "mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory")
     p.add_argument("--frames", type=int, help="frames the model takes (default: the model's native count)")
     p.add_argument("--crop-size", type=int, help="centre crop in pixels (default: the model's native size)")
     p.add_argument("--short-side", type=int, help="short-side resize in pixels (default: the model's native size)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sdinterp.commands._checks import UsageError
+from sdinterp.cli_kit import UsageError
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,6 +34,24 @@ MIN_RELIABLE_PAIRS = 16
 MIN_INDEPENDENT_VIDEOS = 30
 
 
+#: Most memory the bootstrap replicates of a run may take before the run is refused.
+MAX_REPLICATE_BYTES = 8 << 30
+
+
+def check_replicate_memory(layers: Mapping[str, LayerInfo], replicates: int) -> None:
+    """Refuse, before any forward, a bootstrap whose replicates would not fit in memory."""
+    if not replicates:
+        return
+    units = sum(info.channels or 0 for info in layers.values())
+    need = units * int(replicates) * 5 * 8 * 2  # five float64 fields per unit, two factors
+    if need > MAX_REPLICATE_BYTES:
+        raise ValueError(
+            f"bootstrap={replicates} replicates of {units} units would take {need / (1 << 30):.1f} GiB "
+            f"(limit {MAX_REPLICATE_BYTES >> 30} GiB); use fewer replicates (1,000 suffice for a 95% interval) "
+            "or fewer layers"
+        )
+
+
 def warn_about_plan(plan: RunPlan, n_pairs: int, protocol: PairProtocol) -> None:
     """Warn about pair counts and clips the plan leaves unused or reuses."""
     if n_pairs < MIN_RELIABLE_PAIRS:
@@ -122,6 +140,7 @@ def accumulate(
         identity: what makes this run this run; a saved run state is resumed only if it matches.
         observers: see :class:`~sdinterp.pipeline.executor.RunObserver`.
     """
+    check_replicate_memory(layers, config.bootstrap)
     plan = RunPlan.build(protocol, len(clips), config.n_pairs, config.batch_size, config.seed)
     warn_about_plan(plan, config.n_pairs, protocol)
     state, store, plan = resume(plan, config, identity, layers, observers)

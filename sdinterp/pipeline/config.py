@@ -9,6 +9,12 @@ from typing import Any
 __all__ = ["RunConfig"]
 
 
+#: Most pairs per factor one run plans (each clip's plan is held in memory: ~200 bytes).
+MAX_PAIRS = 10_000_000
+#: Most bootstrap replicates (each holds 5 float64 numbers per unit, layer and factor).
+MAX_REPLICATES = 100_000
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """The options of one run of :class:`~sdinterp.StaticDynamic`.
@@ -67,6 +73,13 @@ class RunConfig:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
+        # Counts that would allocate before any work: refused here, naming the limit.
+        if self.n_pairs > MAX_PAIRS:
+            raise ValueError(f"n_pairs={self.n_pairs} is more than {MAX_PAIRS:,} pairs per factor, which the run plan "
+                             "cannot hold; split the run (e.g. shards merged with MomentStore.merge)")
+        if self.bootstrap > MAX_REPLICATES:
+            raise ValueError(f"bootstrap={self.bootstrap} is more than {MAX_REPLICATES:,} replicates; a percentile "
+                             "interval needs about 1,000 (docs/confidence.md), and each replicate costs memory per unit")
         if not isinstance(self.bootstrap_level, (int, float)) or not 0.0 < float(self.bootstrap_level) < 1.0:
             raise ValueError(f"bootstrap_level must be a number strictly between 0 and 1, got {self.bootstrap_level!r}")
 

@@ -13,7 +13,8 @@ sequence-first (L, B, C) layers, whose batch is not the first axis Captum pertur
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -103,7 +104,7 @@ def removal_attribution(
                                   attribute_to_layer_input=info.where == "input")
     # Every element of a group carries that group's output difference; read it at its first unit.
     out = {}
-    for g, (name, units) in enumerate(groups.items()):
+    for name, units in groups.items():
         picked = attr.select(axis, int(list(units)[0]))
         batch_axis = 0
         out[name] = picked.reshape(picked.shape[batch_axis], -1)[:, 0].detach()

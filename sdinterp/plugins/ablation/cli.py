@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sdinterp.commands._checks import UsageError
-from sdinterp.plugins.ablation.cli_support import (
-    add_clip_flags,
-    check_clip_flags,
-    load_adapter_from_args,
+from sdinterp.cli_kit import (
+    MODEL_FLAGS,
+    UsageError,
+    adapter_from_args,
+    add_flags,
+    check_flags,
     load_callable,
     load_clips,
     write_json,
@@ -24,7 +25,7 @@ from sdinterp.plugins.ablation.cli_support import (
 
 
 def _check(args: argparse.Namespace) -> None:
-    check_clip_flags(args)
+    check_flags(args)
     bad = [x for x in args.percent if not 0 <= x <= 100]
     if bad:
         raise UsageError(f"--percent {bad[0]:g}: percentages must be in [0, 100]")
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if report is not None and args.layer not in report.layers:
         raise UsageError(f"--report {args.report} has no layer {args.layer!r} (it has {', '.join(report.layers)})")
     clips, skipped = load_clips(args)
-    adapter = load_adapter_from_args(args)
+    adapter = adapter_from_args(args)
     adapter.resolve(args.layer)  # an unknown layer fails before any forward
     if report is None:
         from sdinterp.pipeline import StaticDynamic
@@ -86,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--selection", nargs="*", default=[], help="more selection rules to evaluate (default: none)")
     p.add_argument("--seeds", type=int, default=5, help="seeds of stochastic rules (default: 5)")
     p.add_argument("--report", metavar="FILE", help="a report JSON of this model to rank units by, instead of measuring one")
-    p.add_argument("--weights", metavar="FILE", help="local model weights (default: random init; never downloaded)")
-    add_clip_flags(p)
+    # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
+    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", *MODEL_FLAGS, "skip-bad", "json",
+              "no-progress", "debug", helps={"json": "write the result as JSON (default: none)"})
     p.set_defaults(func=run)

@@ -9,7 +9,8 @@ for ``input:`` layers, its first positional input (forward pre-hook) — and rem
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -112,6 +113,8 @@ def _replace(value: Any, info: LayerInfo, intervention: Intervention) -> Any:
         )
     if isinstance(value, dict):
         return {**value, select: intervention.apply(value[select], info)}
+    if not isinstance(select, int):
+        raise CaptureError(f"layer {info.name!r} selects {select!r} but produced a {type(value).__name__}, not a dict")
     items = list(value)
     items[select] = intervention.apply(items[select], info)
     return type(value)(items) if isinstance(value, tuple) else items

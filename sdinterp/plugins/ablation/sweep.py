@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,8 @@ class RemovalCurves:
             cells = [f"{v:.4f}" + (f" ± {spread['std'][i]:.4f}" if spread else "") for i, v in enumerate(values)]
             body.append([name] + cells)
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
-        line = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+        def line(r: list[str]) -> str:
+            return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
         seeds = f"; stochastic rules: mean ± std over {len(self.seeds)} seeds" if self.spread else ""
         out = [f"layer {self.layer} ({self.n_units} units); metric {self.metric or '?'} with nothing removed: "
                f"{self.baseline:.4f}{seeds}", line(head), "  ".join("-" * w for w in widths)]
@@ -100,7 +102,7 @@ class RemovalCurves:
         return {"format": "sdinterp.RemovalCurves/1", **dataclasses.asdict(self)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RemovalCurves":
+    def from_dict(cls, d: Mapping[str, Any]) -> RemovalCurves:
         if str(d.get("format", "")).split("/")[0] != "sdinterp.RemovalCurves":
             raise ValueError(f"not a removal sweep (format {d.get('format')!r})")
         fields = {f.name for f in dataclasses.fields(cls)}

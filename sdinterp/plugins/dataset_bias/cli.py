@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from sdinterp.plugins.ablation.cli_support import (
-    add_clip_flags,
-    check_clip_flags,
-    load_adapter_from_args,
+from sdinterp.cli_kit import (
+    MODEL_FLAGS,
+    UsageError,
+    adapter_from_args,
+    add_flags,
+    check_flags,
     load_callable,
     load_clips,
     write_json,
@@ -21,14 +23,12 @@ from sdinterp.plugins.ablation.cli_support import (
 def run(args: argparse.Namespace) -> int:
     from sdinterp.plugins.dataset_bias.shuffle import shuffle_test
 
-    check_clip_flags(args)
+    check_flags(args)
     metric = load_callable(args.metric, "--metric", called_as="fn(adapter, clips) -> float")
     if args.clips is not None and args.clips < 1:
-        from sdinterp.commands._checks import UsageError
-
         raise UsageError(f"--clips must be a positive integer, got {args.clips}")
     clips, skipped = load_clips(args, n_clips=args.clips or 0)
-    adapter = load_adapter_from_args(args)
+    adapter = adapter_from_args(args)
     result = shuffle_test(adapter, clips, metric, seed=args.seed)
     print(result.table())
     write_json(args.json, {"model": args.model, "metric": args.metric, **result.to_dict(),
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
     p.add_argument("--metric", required=True, metavar="python:MODULE:FUNCTION", help="fn(adapter, clips) -> float")
     p.add_argument("--clips", type=int, help="clips to evaluate, round robin over the videos (default: one per video)")
-    p.add_argument("--weights", metavar="FILE", help="local model weights (default: random init; never downloaded)")
-    add_clip_flags(p, n_pairs=64)
+    # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
+    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", *MODEL_FLAGS, "skip-bad", "json",
+              "no-progress", "debug", helps={"json": "write the result as JSON (default: none)"})
     p.set_defaults(func=run)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,8 @@ class LayerComparison:
         for f in ("dynamic", "static"):
             sa, sb = self.mean_score[f]
             na, nb = self.n_pairs[f]
-            stats = f"mean {f} unit score {sa:.3f} vs {sb:.3f}, z = {self.z[f]:.2f}, p = {self.p[f]:.3g} with {na} and {nb} pairs"
+            stats = (f"mean {f} unit score {sa:.3f} vs {sb:.3f}, z = {self.z[f]:.2f}, p = {self.p[f]:.3g} with "
+                     f"{na} and {nb} pairs")
             if self.p[f] < alpha:
                 parts.append(f"{a if sa > sb else b} encodes more {f} information ({stats})")
             else:
@@ -88,7 +90,8 @@ class ModelComparison:
                  *(f"{v:.3f}" for v in lc.mean_score["static"]), f"{lc.p['static']:.3g}",
                  *(f"{100 * v:.1f}%" for v in lc.dynamic_units), f"{lc.dynamic_units_p:.3g}"] for lc in self.layers]
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-        fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+        def fmt(r: list[str]) -> str:
+            return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
         return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows] + self.statements())
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,12 +115,13 @@ def _compare(name: str, a: LayerBias, b: LayerBias) -> LayerComparison:
         z[f] = (_fisher(sa) - _fisher(sb)) / math.sqrt(1.0 / (na - 3) + 1.0 / (nb - 3))
         p[f] = _two_sided(z[f])
     counts = [(lb.category_counts["dynamic"], sum(lb.category_counts[c] for c in ("dynamic", "static", "joint", "residual"))) for lb in (a, b)]
-    shares = tuple(k / n if n else 0.0 for k, n in counts)
+    share_a, share_b = (k / n if n else 0.0 for k, n in counts)
+    shares = (share_a, share_b)
     (ka, na_), (kb, nb_) = counts
     pooled = (ka + kb) / (na_ + nb_) if na_ + nb_ else 0.0
     se = math.sqrt(pooled * (1 - pooled) * (1 / max(na_, 1) + 1 / max(nb_, 1)))
     p_units = _two_sided((shares[0] - shares[1]) / se) if se > 0 else 1.0
-    return LayerComparison(name, n_pairs, mean, z, p, shares, p_units, percent)  # type: ignore[arg-type]
+    return LayerComparison(name, n_pairs, mean, z, p, shares, p_units, percent)
 
 
 def compare_reports(a: BiasReport, b: BiasReport, layers: Sequence[str] | Mapping[str, str] | None = None,

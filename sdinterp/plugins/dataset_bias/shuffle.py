@@ -15,7 +15,8 @@ permutation comes from ``numpy.random.default_rng([seed, i])``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +28,9 @@ __all__ = ["ShuffleResult", "TrainingDrop", "shuffle_test", "shuffled_training_d
 
 def shuffled_views(adapter: ModelAdapter, clips: Any, seed: int = 0) -> list[Sample]:
     """Each clip with the frames the model takes put in a random order (every view its own permutation)."""
-    from sdinterp.plugins.samplers.basic import FrameShuffle
+    from sdinterp.plugin_manager import get_registry
 
-    shuffle = FrameShuffle()
+    shuffle = get_registry().create("sampler", "sdinterp:frame_shuffle")  # the built-in, whatever else is installed
     samples = as_samples(clips)
     return [shuffle.partner(adapter.views(samples[i]), np.random.default_rng([seed, i])) for i in range(len(samples))]
 

@@ -1,4 +1,4 @@
-"""Built-in pair samplers, one module each and each registered through its own entry point:
+"""Built-in pair samplers, one module each and each a built-in plugin of its own (``DEFAULT_PLUGINS``):
 ``frame_shuffle``, ``restyle``, ``identical`` (:mod:`.basic`), ``flow_jitter`` (two-stream models,
 :mod:`.flow_jitter`) and ``prestylized`` (real stylized folders, :mod:`.prestylized`)."""
 

@@ -19,7 +19,7 @@ __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdinterp.commands._checks import UsageError
+    from sdinterp.cli_kit import UsageError
     from sdinterp.plugins.synthetic.dataset import write_dataset
     from sdinterp.plugins.synthetic.render import SynthConfig
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.plugins.tiny_models.nets import ARCHITECTURES, TinyVideoNet, build
-from sdinterp.plugins.tiny_models.train import TinyTask, accuracy, load_checkpoint, save_checkpoint, task_clips, train_tiny
+from sdinterp.plugins.tiny_models.train import (
+    TinyTask,
+    accuracy,
+    load_checkpoint,
+    save_checkpoint,
+    task_clips,
+    train_tiny,
+)
 
 __all__ = ["ARCHITECTURES", "TinyVideoNet", "TinyTask", "build", "train_tiny", "task_clips", "accuracy",
            "save_checkpoint", "load_checkpoint", "TinyModelAdapter"]
@@ -43,10 +50,14 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> Any:
     """The tiny nets' adapter (canonical ``stageK`` / ``slow.stageK`` / ``fast.stageK`` layers)."""
     if not isinstance(model, TinyVideoNet):
         return None
-    from sdinterp.adapters.generic import _GENERIC_OPTIONS
+    import inspect
+
+    from sdinterp.adapters.generic import GenericVideoAdapter
     from sdinterp.plugins.tiny_models.adapter import TinyModelAdapter
 
-    return TinyModelAdapter(model, **{k: v for k, v in options.items() if k in _GENERIC_OPTIONS})
+    # The generic adapter's own options (its public signature); the rest are other families'.
+    accepted = set(inspect.signature(GenericVideoAdapter).parameters) - {"model"}
+    return TinyModelAdapter(model, **{k: v for k, v in options.items() if k in accepted})
 
 
 def _register_train_tiny(sub: Any) -> None:

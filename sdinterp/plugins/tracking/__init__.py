@@ -26,7 +26,7 @@ from sdinterp.plugins.tracking.tracker import BiasTracker
 __all__ = ["track_checkpoints", "find_checkpoints", "parse_step", "PreparedPairs", "BiasSeries", "BiasTracker"]
 
 if "mmengine.registry" in sys.modules:  # an MMEngine user: register the hook now (MMEngine is loaded)
-    import sdinterp.plugins.tracking.mmengine_hook  # noqa: F401
+    import sdinterp.plugins.tracking.mmengine_hook  # noqa: F401 - imported for its registration
 
 
 def _register_track(sub: Any) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -68,9 +69,10 @@ def _steps(items: Sequence[Any], steps: Sequence[float] | None) -> tuple[list[fl
             raise ValueError(f"{len(steps)} steps given for {len(items)} checkpoints")
         return [s for s in steps], "step"
     parsed = [parse_step(str(i)) if isinstance(i, (str, os.PathLike)) else None for i in items]
-    if all(p is not None for p in parsed):
-        units = {p[1] for p in parsed}
-        return [p[0] for p in parsed], units.pop() if len(units) == 1 else "step"
+    found = [p for p in parsed if p is not None]
+    if len(found) == len(parsed):
+        units = {p[1] for p in found}
+        return [p[0] for p in found], units.pop() if len(units) == 1 else "step"
     return list(range(len(items))), "checkpoint"
 
 
@@ -78,7 +80,7 @@ def _load(model: nn.Module, item: Any, strict: bool, trust_weights: bool) -> str
     if isinstance(item, Mapping):
         model.load_state_dict(item, strict=strict)
         return "state dict"
-    from sdinterp.adapters._clip import load_state_dict_file
+    from sdinterp.adapters.common import load_state_dict_file
 
     load_state_dict_file(model, item, strict=strict, trusted=trust_weights)
     return str(item)

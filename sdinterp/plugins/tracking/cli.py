@@ -11,14 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdinterp.commands._checks import UsageError
-from sdinterp.plugins.ablation.cli_support import (
-    add_clip_flags,
-    check_clip_flags,
-    load_adapter_from_args,
-    load_clips,
-    write_json,
-)
+from sdinterp.cli_kit import UsageError, adapter_from_args, add_flags, check_flags, load_clips, write_json
 
 
 def _checkpoints(paths: list[str]) -> list[Path]:
@@ -40,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.paths) < 2:
         raise UsageError("give at least one CHECKPOINT and then the INPUT videos (the last argument)")
-    check_clip_flags(args)
+    check_flags(args)
     checkpoints, args.inputs = _checkpoints(args.paths[:-1]), [args.paths[-1]]
     if args.steps is not None and len(args.steps) != len(checkpoints):
         raise UsageError(f"--steps gives {len(args.steps)} steps for {len(checkpoints)} checkpoints")
     clips, skipped = load_clips(args)
-    adapter = load_adapter_from_args(args)
+    adapter = adapter_from_args(args)
     series = track_checkpoints(adapter, checkpoints, clips, layers=args.layers, steps=args.steps,
                                strict=not args.non_strict, trust_weights=args.trust_weights, n_pairs=args.n_pairs,
                                batch_size=args.batch_size, seed=args.seed, protocol=args.protocol)
@@ -64,8 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="CHECKPOINT... INPUT",
                    help="checkpoint files or folders, then the input videos (the last argument)")
     p.add_argument("--model", required=True, help="model spec of the architecture, as for `sdinterp report`")
-    p.add_argument("--layers", nargs="+", help="layer names (default: every canonical layer)")
+    add_flags(p, "layers")
     p.add_argument("--steps", type=float, nargs="+", help="epoch/iteration of each checkpoint (default: from the names)")
     p.add_argument("--non-strict", action="store_true", help="load checkpoints with strict=False (default: strict)")
-    add_clip_flags(p)
+    # The flags `sdinterp report` reads videos and builds models with; the weights are the checkpoints.
+    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", "frames", "short-side", "crop-size",
+              "trust-weights", "skip-bad", "json", "no-progress", "debug",
+              helps={"json": "write the result as JSON (default: none)"})
     p.set_defaults(func=run, weights=None)

@@ -13,8 +13,9 @@ Reports go to ``<work_dir>/sdinterp/epoch_<n>.json`` (n = completed epochs, as t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -29,7 +30,7 @@ def _clips(data: Any, clip_length: int, seed: int) -> Any:
     """Clips from what a config can hold: a ``python:module:function`` spec (called), video files /
     folders (a :class:`~sdinterp.data.VideoClipDataset`), or clips already in memory."""
     if isinstance(data, str) and data.startswith("python:"):
-        from sdinterp.plugins.ablation.cli_support import load_callable
+        from sdinterp.cli_kit import load_callable
 
         return load_callable(data, "StaticDynamicHook data")()
     if isinstance(data, (str, Path)) or (isinstance(data, Sequence) and data and all(isinstance(d, (str, Path)) for d in data)):

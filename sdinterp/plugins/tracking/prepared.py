@@ -11,9 +11,10 @@ the single ``StaticDynamic(...).attribute(...)`` report of those weights, bit fo
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from sdinterp.pipeline import Executor, RunConfig, RunPlan, StaticDynamic
+from sdinterp.pipeline import Executor, RunConfig, RunObserver, RunPlan, StaticDynamic
 from sdinterp.pipeline.identity import model_identity
 from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
@@ -54,12 +55,12 @@ class PreparedPairs:
         self.plan = RunPlan.build(get_protocol(cfg.protocol), len(clips), cfg.n_pairs, cfg.batch_size, cfg.seed)
         self.executor = Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler,
                                  replicates=cfg.bootstrap, early_exit=cfg.early_exit)
-        #: One entry per forward: (batch plan, prepared model input, None, pairs, cluster keys); the
-        #: samples themselves are not kept, only what the model takes.
-        self.batches: list[tuple[Any, Any, None, Any, list[str]]] = []
+        #: One entry per forward: (batch plan, prepared model input, samples, pairs, cluster keys); the
+        #: samples are kept only for the validity check, which reads their frames.
+        self.batches: list[tuple[Any, Any, Any, Any, list[str]]] = []
         for batch in self.plan.batches:
             inputs, pairs, keys = self.executor.prepare(self.plan, batch, [clips[c.source] for c in batch.clips])
-            self.batches.append((batch, adapter.prepare(inputs), None, pairs, keys))
+            self.batches.append((batch, adapter.prepare(inputs), inputs if cfg.validity else None, pairs, keys))
         self.prepare_seconds = time.perf_counter() - t0
         # The run's identity without its model part, which is recomputed for every set of weights.
         self._identity = sd.identity(data, cfg)
@@ -68,18 +69,25 @@ class PreparedPairs:
         """The identity a single run of the model's current weights records."""
         return {**self._identity, "model": model_identity(self.sd.adapter.model)}
 
-    def accumulate(self) -> MomentStore:
+    def accumulate(self, observers: Sequence[RunObserver] = ()) -> MomentStore:
         """The moments of every layer for the model's current weights (forwards only)."""
         store = MomentStore(self.sd.layer_infos, replicates=self.config.bootstrap)
-        return self.executor.run(self.plan, self.batches, store)
+        self.executor.observers = list(observers)
+        try:
+            return self.executor.run(self.plan, self.batches, store)
+        finally:
+            self.executor.observers = []
 
     def report(self) -> BiasReport:
         """The bias report of the model's current weights: the same as a single run's."""
         t0 = time.perf_counter()
         identity = self.identity()
+        monitor = self.sd.validity_monitor() if self.config.validity else None
         t1 = time.perf_counter()
-        store = self.accumulate()
+        store = self.accumulate([monitor] if monitor is not None else [])
         t2 = time.perf_counter()
         report = self.sd.score(store, seed=self.config.seed, config=identity, level=self.config.bootstrap_level)
+        if monitor is not None:
+            report.validity = monitor.verdict(store, report)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
         return report

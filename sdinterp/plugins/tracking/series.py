@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sdinterp.report import BiasReport
 
@@ -73,7 +74,10 @@ class BiasSeries:
                              f"{lb.scores['dynamic']:.3f}", f"{lb.scores['static']:.3f}",
                              *(str(c[k]) for k in ("dynamic", "static", "joint", "residual"))])
             widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-            fmt = lambda r: "  ".join(v.rjust(w) for v, w in zip(r, widths))  # noqa: E731
+
+            def fmt(r: list[str], widths: list[int] = widths) -> str:
+                return "  ".join(v.rjust(w) for v, w in zip(r, widths))
+
             lines += [f"layer {layer}", fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
         return "\n".join(lines)
 
@@ -82,7 +86,7 @@ class BiasSeries:
                 "sources": list(self.sources), "reports": [r.to_dict() for r in self.reports]}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "BiasSeries":
+    def from_dict(cls, d: Mapping[str, Any]) -> BiasSeries:
         if str(d.get("format", "")).split("/")[0] != "sdinterp.BiasSeries":
             raise ValueError(f"not a bias series (format {d.get('format')!r})")
         return cls(steps=list(d["steps"]), unit=d["unit"], reports=[BiasReport.from_dict(r) for r in d["reports"]],
@@ -95,7 +99,7 @@ class BiasSeries:
         return text
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "BiasSeries":
+    def from_json(cls, text_or_path: str | Path) -> BiasSeries:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         return cls.from_dict(json.loads(p.read_text() if p is not None else str(text_or_path)))
 

@@ -17,8 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sdinterp.commands._checks import UsageError, check_finite, check_output_file, check_positive
-from sdinterp.commands._options import registry_choice
+from sdinterp.cli_kit import (
+    PAIR_FLAGS,
+    UsageError,
+    add_flags,
+    check_flags,
+    check_output_file,
+    check_positive,
+    samplers_from_args,
+)
 
 __all__ = ["register_study", "register_train"]
 
@@ -46,12 +53,11 @@ def _study(args: argparse.Namespace) -> int:
     for path in inputs:
         if not Path(path).exists():
             raise UsageError(f"input {path}: no such file or folder (model specs start with twostream:)")
-    for flag in ("n_pairs", "batch_size", "frames_per_item", "depth", "width", "cascades"):
+    check_flags(args)  # the shared flags: --n-pairs, --batch-size, --threshold, --json
+    for flag in ("frames_per_item", "depth", "width", "cascades"):
         check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
     if args.size is not None and min(args.size) < 1:
         raise UsageError(f"--size must be two positive integers H W, got {args.size}")
-    check_finite("--threshold", args.threshold)
-    check_output_file("--json", args.json)
     if args.figure:
         check_output_file("--figure", args.figure + "_layers.png")
     if not models:
@@ -59,13 +65,11 @@ def _study(args: argparse.Namespace) -> int:
     for spec in models:
         if spec.startswith("twostream:"):
             parse_spec(spec)  # a bad spec costs nothing
-    registry = get_registry()
-    static = registry.create("sampler", args.static_sampler)
-    dynamic = registry.create("sampler", args.dynamic_sampler, **({"restyler": args.restyler} if args.restyler else {}))
+    static, dynamic = samplers_from_args(args)
     if args.protocol == "vos-alternating":
         protocol: Any = VosAlternating(args.frames_per_item)
     else:
-        protocol = registry.create("protocol", args.protocol)
+        protocol = get_registry().create("protocol", args.protocol)
     n_clips = protocol.n_clips(args.n_pairs)
     entries = []
     for path in inputs:
@@ -82,8 +86,8 @@ def _study(args: argparse.Namespace) -> int:
         out = {"models": list(reports), "rows": rows, "reports": {k: r.to_dict() for k, r in reports.items()}}
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     if args.figure:
-        for path in _figures(reports, args.figure):
-            print(f"figure: {path}", file=sys.stderr)
+        for figure in _figures(reports, args.figure):
+            print(f"figure: {figure}", file=sys.stderr)
     return 0
 
 
@@ -117,10 +121,11 @@ def register_study(sub: argparse._SubParsersAction) -> None:
     p.add_argument("items", nargs="+", metavar="MODEL_OR_INPUT",
                    help="two-stream model specs (twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]; default: the "
                         "paper's four variants) followed by video files, frame folders or a Stylized-DAVIS root")
-    p.add_argument("--n-pairs", type=int, default=64, help="pairs (in total under vos-alternating; default: 64)")
+    # The shared flags (sdinterp.cli_kit): `sdinterp report`'s names, defaults and checks.
+    add_flags(p, "n-pairs", "batch-size", "seed",
+              helps={"n-pairs": "pairs (in total under vos-alternating; default: {default})",
+                     "batch-size": "(image, flow) clips per forward pass (default: {default})"})
     p.add_argument("--frames-per-item", type=int, default=8, help="frames per sequence item; the factor alternates per item (default: 8)")
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pairs and of random weights (default: 0)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=[480, 854],
                    help="resize image and flow to H W (reference: 480 854; default: 480 854)")
     p.add_argument("--depth", type=int, default=18, help="ResNet depth of the default models (default: 18)")
@@ -131,16 +136,13 @@ def register_study(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow-cache", metavar="DIR", help="folder to cache computed flow (default: a temporary folder)")
     p.add_argument("--style", default=None, help="style of the anchor images of a stylized dataset: random or an id (default: none)")
     p.add_argument("--protocol", default="vos-alternating", help="vos-alternating (reference; default) or any registered protocol")
-    registry_choice(p, "--static-sampler", "sampler", "flow_jitter", "static-pair sampler")
-    registry_choice(p, "--dynamic-sampler", "sampler", "restyle", "dynamic-pair sampler")
-    registry_choice(p, "--restyler", "restyler", None, "restyler of the restyle sampler (default: photometric)")
-    p.add_argument("--layers", nargs="+", help="layer names (default: every stream and fusion layer)")
-    p.add_argument("--threshold", type=float, default=0.5, help="λ of the unit categories (default: 0.5)")
-    p.add_argument("--json", metavar="FILE", help="write the rows and every report as JSON (default: none)")
+    # Two-stream models take (image, flow): the static pair jitters the flow instead of shuffling frames.
+    add_flags(p, *PAIR_FLAGS, "layers", "threshold", "json", defaults={"static-sampler": "flow_jitter"},
+              helps={"layers": "layer names (default: every stream and fusion layer)",
+                     "json": "write the rows and every report as JSON (default: none)"})
     p.add_argument("--figure", metavar="STEM", help="draw every model in one layer-wise and one unit-category figure, "
                                                    "STEM_layers.png/.svg and STEM_units.png/.svg (default: none)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
+    add_flags(p, "quiet", "debug", helps={"quiet": "no progress lines on stderr (default: off)"})
     p.set_defaults(func=_study)
 
 
@@ -148,8 +150,10 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from sdinterp.adapt import adapt, load_model
+    from sdinterp.plugins.twostream.adapter import TwoStreamAdapter
     from sdinterp.plugins.twostream.train import train_synthetic
 
+    check_flags(args)  # the shared flags: --seed, --debug
     for flag in ("steps", "batch_size", "size"):
         check_positive("--" + flag.replace("_", "-"), getattr(args, flag))
     if args.batch_size < 2:
@@ -157,6 +161,8 @@ def _train(args: argparse.Namespace) -> int:
     check_output_file("--out", args.out)
     torch.manual_seed(args.seed)
     adapter = adapt(load_model(args.model), frame_size=(args.size, args.size))
+    if not isinstance(adapter, TwoStreamAdapter):
+        raise UsageError(f"{args.model}: not a two-stream (image, flow) model; give a twostream:... spec")
     result = train_synthetic(adapter, steps=args.steps, batch_size=args.batch_size, size=args.size, lr=args.lr,
                              seed=args.seed, time_limit=args.time_limit, log=lambda m: print(m, file=sys.stderr))
     torch.save(adapter.model.state_dict(), args.out)
@@ -171,10 +177,10 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="two-stream model spec, e.g. twostream:gated-unidirectional-r18-w16")
     p.add_argument("--out", required=True, metavar="FILE", help="where to save the trained state dict")
     p.add_argument("--steps", type=int, default=300, help="optimiser steps (default: 300)")
-    p.add_argument("--batch-size", type=int, default=8, help="samples per step, at least 2 (default: 8)")
+    # Not the shared --batch-size (videos per forward of a report): samples per optimiser step.
+    p.add_argument("--batch-size", type=int, default=8, help="training samples per step, at least 2 (default: 8)")
     p.add_argument("--size", type=int, default=64, help="side of the synthetic frames (default: 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
-    p.add_argument("--seed", type=int, default=0, help="seed of data and initialisation (default: 0)")
     p.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (default: none)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
+    add_flags(p, "seed", "debug")
     p.set_defaults(func=_train)
