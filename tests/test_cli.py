@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
+from _paths import VIDEOS
 from sdinterp.cli import main
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
 def test_demo_recovers_planted_units_and_compares_the_trained_nets_on_real_clips(capsys, tmp_path):
     assert main(["demo", "--clips", "64", "--pairs", "64", "--out", str(tmp_path), "--videos", str(VIDEOS),
-                 "--trained-pairs", "32"]) == 0
+                 "--trained-pairs", "32", "--probe-pairs", "96"]) == 0
     out = capsys.readouterr().out
     assert "unit categories recovered: 23/23" in out
     assert "static_heavy" in out and "dynamic_heavy" in out and "motion_energy" in out
     assert "motion-class: tiny:i3d-motion" in out and "appearance-class: tiny:i3d-appearance" in out
+    # what the method can see: the nets on their own probe videos, ground-truth pairs beside the default
+    probe = out[out.index("unseen probe videos"):out.index("the same nets on the real clips")]
+    rows = {tuple(line.split()[:2]): line for line in probe.splitlines() if line.startswith(("motion-class", "appearance-class"))}
+    assert rows[("motion-class", "ground")].rstrip().endswith("ok") and rows[("appearance-class", "ground")].rstrip().endswith("ok")
+    motion_gt_dynamic = int(rows[("motion-class", "ground")].split()[4].split("/")[0])
+    appearance_gt_dynamic = int(rows[("appearance-class", "ground")].split()[4].split("/")[0])
+    assert motion_gt_dynamic >= 12 and appearance_gt_dynamic == 0, rows
+    # the real-clip part carries each net's verdict, and a warning shared by both nets is printed once
+    assert "validity (motion-class): " in out and "validity (appearance-class): " in out
+    assert out.count("clips are reused") <= 1
     frame = pd.read_csv(tmp_path / "trained" / "compare.csv")
     assert sorted(set(frame["report"])) == ["appearance-class", "motion-class"]
     assert list(frame["layer"].unique()) == ["stage1", "stage2", "stage3"] and frame["dynamic_%"].notna().all()

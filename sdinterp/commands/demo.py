@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
         if not real_clip_entries(Path(args.videos)):
             raise UsageError(f"--videos {args.videos}: no video files there; give a folder of .mp4/.avi/... clips")
-    if args.trained_pairs < 2:
-        raise UsageError(f"--trained-pairs must be 2 or more, got {args.trained_pairs}")
+    for flag in ("trained_pairs", "probe_pairs"):
+        if getattr(args, flag) < 2:
+            raise UsageError(f"--{flag.replace('_', '-')} must be 2 or more, got {getattr(args, flag)}")
     t0 = time.perf_counter()
     clips = make_planted_clips(args.clips, seed=args.seed)
     restyle = get_registry().create("sampler", "restyle", restyler="level_permutation")
@@ -55,22 +56,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trained_part(args: argparse.Namespace, out: Path) -> None:
-    from sdinterp.commands._demo_trained import DEFAULT_VIDEOS, MODELS, trained_comparison
+    from sdinterp.commands._demo_trained import DEFAULT_VIDEOS, MODELS, probe_comparison, trained_comparison, verdict_cell
 
-    videos = Path(args.videos) if args.videos else DEFAULT_VIDEOS
     if args.no_trained:
         return
+    t0 = time.perf_counter()
+    table, _ = probe_comparison(seed=args.seed, pairs=args.probe_pairs)
+    print(f"\nsdinterp demo: trained tiny I3D-like nets ({', '.join(f'{k} = {v}' for k, v in MODELS.items())}) on "
+          f"{args.probe_pairs} unseen probe videos of the task each was trained for, with ground-truth dynamic pairs "
+          "(the\n generator's re-renderings: same motion, new appearance) and with the default pairs; static pairs: "
+          "frame shuffle")
+    print(table)
+    print(f"(what the method can see: the motion-class net's units are dynamic, the appearance-class net's static; "
+          f"docs/validity.md explains the verdicts) {time.perf_counter() - t0:.1f} s")
+    videos = Path(args.videos) if args.videos else DEFAULT_VIDEOS
     if not videos.is_dir():
         print(f"\ntrained models on real clips: not run, no clip folder at {videos} (pass --videos DIR)")
         return
     t0 = time.perf_counter()
-    comparison = trained_comparison(videos, out / "trained", seed=args.seed, pairs=args.trained_pairs)
-    print(f"\nsdinterp demo: trained tiny I3D-like nets ({', '.join(f'{k} = {v}' for k, v in MODELS.items())}) "
-          f"on the real clips of {videos}, {args.trained_pairs} pairs per factor, 8 frames of 32x32")
+    comparison, reports, notes = trained_comparison(videos, out / "trained", seed=args.seed, pairs=args.trained_pairs)
+    print(f"\nsdinterp demo: the same nets on the real clips of {videos}, {args.trained_pairs} pairs per factor, "
+          "8 frames of 32x32, default pairs")
     print(comparison.table())
-    print("(real clips, default pairs: frame shuffle and the weight-free restyle; what the two nets learned, "
-          "measured on\n"
-          " generator videos with ground-truth restyled pairs, is finding (a) of docs/findings.md)")
+    for label, report in reports.items():
+        print(f"validity ({label}): {verdict_cell(report)}")
+    for note in notes:
+        print(f"note: {note}")
+    print("(real clips are far from what these nets were trained on; read the verdicts before the numbers)")
     print(f"{time.perf_counter() - t0:.1f} s; written to {(out / 'trained').resolve()}/: compare.html, compare.csv, "
           "compare_layers.png, compare_units.png, and one report folder per model")
 
@@ -85,6 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder for the table, figures and report.html, created if missing (default: ./out)")
     p.add_argument("--videos", metavar="DIR", help="real clips for the trained-model comparison (default: ../shared/data/videos)")
     p.add_argument("--trained-pairs", type=int, default=64, help="pairs per factor of the trained-model reports (default 64)")
+    p.add_argument("--probe-pairs", type=int, default=128,
+                   help="probe videos (= pairs per factor) of the trained nets' own tasks (default 128)")
     p.add_argument("--no-trained", action="store_true", help="only the planted network (default: also the trained models)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)

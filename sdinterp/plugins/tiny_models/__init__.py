@@ -66,6 +66,17 @@ def _register_train_tiny(sub: Any) -> None:
     register(sub)
 
 
+def probe_clips(spec: str, n: int, seed: int = 0) -> list[Any]:
+    """``n`` unseen probe videos of the task a ``tiny:ARCH-KIND`` net was trained on (generator
+    seed ``3 * seed + 2``), re-renderable by the ``synthetic_restyle`` sampler (ground-truth
+    dynamic pairs). Registered as the ``probe_clips`` component ``tiny``."""
+    from sdinterp.plugins.tiny_models.train import TinyTask, task_clips
+
+    arch, _, kind = spec.removeprefix("tiny:").partition("-")
+    return task_clips(TinyTask(arch=arch, kind=kind, val_videos=int(n)), "probe", seed)
+
+
 @hookimpl
 def sdinterp_register(registry: Any) -> None:
     registry.add_command("train-tiny", _register_train_tiny)
+    registry.add("probe_clips", "tiny", lambda: probe_clips)
