@@ -53,11 +53,10 @@ def _splat(x: np.ndarray, y: np.ndarray, colour: np.ndarray, h: int, w: int, sig
         wts.append(values[ok] * wgt[ok, None])
     flat, weight = np.concatenate(idx), np.concatenate(wts)
     acc = np.stack([np.bincount(flat, weight[:, c], minlength=h * w) for c in range(4)], axis=1)
-    acc = acc.reshape(h, w, 4).astype(np.float32)
-    acc = cv2.GaussianBlur(acc, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    blurred = cv2.GaussianBlur(acc.reshape(h, w, 4).astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     peak = 1.0 / (2 * np.pi * sigma * sigma)  # a lone dot's centre weight: full opacity there
-    alpha = np.clip(acc[..., 3:] / peak, 0.0, 1.0)
-    colour_img = acc[..., :3] / np.maximum(acc[..., 3:], 1e-6)
+    alpha = np.clip(blurred[..., 3:] / peak, 0.0, 1.0)
+    colour_img = blurred[..., :3] / np.maximum(blurred[..., 3:], 1e-6)
     return alpha * colour_img + (1.0 - alpha) * _BACKGROUND
 
 
