@@ -15,8 +15,8 @@ VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 def real_clips(n: int, length: int, short_side: int) -> list[sdinterp.Sample]:
     """``n`` clips of ``length`` frames from the shared real videos, resized so their short side is
     about ``short_side`` (reading full-size frames would time the decoder, not the model)."""
-    import torch.nn.functional as F
     import torch
+    import torch.nn.functional as F
 
     names = sorted(p for p in VIDEOS.iterdir() if p.suffix in (".avi", ".mp4"))
     out = []

@@ -23,8 +23,7 @@ import torch
 
 import sdinterp
 from sdinterp.plugins.synthetic import SyntheticRestyle
-from sdinterp.plugins.tiny_models.avos import (AvosTask, avos_adapter, avos_iou, avos_samples,
-                                               baseline_ious, train_avos)
+from sdinterp.plugins.tiny_models.avos import AvosTask, avos_adapter, avos_iou, avos_samples, baseline_ious, train_avos
 from sdinterp.plugins.twostream.protocol import VosAlternating
 
 __all__ = ["measure_g", "verdict_g", "CRITERION_G", "TITLE_G", "VARIANTS_G", "ALL_VARIANTS_G", "FULL_G", "QUICK_G"]
@@ -76,7 +75,8 @@ def measure_g(seed: int, quick: bool = False, task: AvosTask | None = None,
 
 def verdict_g(per_seed: list[dict[str, float]]) -> bool:
     """:data:`CRITERION_G` over the seeds' rows of :func:`measure_g`."""
-    mean = lambda k: float(np.mean([r[k] for r in per_seed]))  # noqa: E731
+    def mean(k):
+        return float(np.mean([r[k] for r in per_seed]))
     flags = [r["gated_iou"] > r["convex_iou"] and r["gated_dyn_pct"] > r["convex_dyn_pct"] for r in per_seed]
     return mean("gated_iou") > mean("convex_iou") and mean("gated_dyn_pct") > mean("convex_dyn_pct") and sum(flags) * 2 > len(flags)
 

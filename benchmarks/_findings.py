@@ -76,8 +76,9 @@ def _trained(task: TinyTask, seed: int, hook: Any = None) -> nn.Module:
 #: The dynamic pairs every finding is measured with: the probe clip and the same video re-rendered in
 #: another generator style (same trajectory and shape, new colours, textures and background): the
 #: ground truth of "same motion, different appearance" that the default weight-free ``restyle`` only
-#: approximates. On these videos ``restyle`` keeps the textures, so it scores every unit of every
-#: net static (measured: 0 dynamic units in any net, docs/findings.md); finding (a) reports it too.
+#: approximates. The earlier default ``restyle`` (photometric, random-style anchor) scored every unit of
+#: every net static: its restyles are out of distribution for the nets and its restyled anchor is shared
+#: by the static pairs (docs/restylers.md, docs/method.md); finding (a) reports ``restyle`` too.
 DYNAMIC_PAIRS = "synthetic_restyle"
 
 

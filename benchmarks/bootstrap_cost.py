@@ -5,7 +5,7 @@ The replicates are one (B, n) x (n, 5D) matmul per layer, factor and batch while
 accumulate, and B scorings of each layer at the end (docs/confidence.md); the target is under 5%
 of a report's time on a real adapter.
 
-    .venv/bin/python benchmarks/bootstrap_cost.py            # r3d_18, 8x112x112, 32 pairs per factor, every canonical layer
+    .venv/bin/python benchmarks/bootstrap_cost.py            # r3d_18, 8x112x112, 32 pairs/factor, all canonical layers
     .venv/bin/python benchmarks/bootstrap_cost.py --quick    # seconds: smoke test
 """
 
@@ -22,7 +22,7 @@ import torch
 import sdinterp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import real_clips  # noqa: E402
+from _common import real_clips
 
 
 def timed(adapter, clips, pairs, batch, replicates):
@@ -83,9 +83,11 @@ def main() -> int:
     for a, b in zip(r_off, r_on):  # the bootstrap must not move a point estimate
         assert a.scores == b.scores and a.percent == b.percent, a.layer
     layers = ", ".join(r_on.layers)
-    print(f"r3d_18, {args.pairs} pairs per factor, {args.frames}x{args.size}x{args.size}, layers [{layers}], best of {args.repeats}")
+    print(f"r3d_18, {args.pairs} pairs per factor, {args.frames}x{args.size}x{args.size}, layers [{layers}], "
+          f"best of {args.repeats}")
     print(f"  report, bootstrap off                  {t_off:7.2f} s  (scoring {r_off.timings['scoring']:.3f} s)")
-    print(f"  report, bootstrap B={args.replicates:<4d}              {t_on:7.2f} s  (scoring {r_on.timings['scoring']:.3f} s)")
+    print(f"  report, bootstrap B={args.replicates:<4d}              {t_on:7.2f} s  (scoring "
+          f"{r_on.timings['scoring']:.3f} s)")
     print(f"  extra: {100.0 * (t_on / t_off - 1.0):+.1f}%")
     print(f"  ratio B={args.replicates} / B=0: {t_on / t_off:.3f}x")
     # The side-by-side ratio is at the mercy of other load on the machine; the bootstrap's own work

@@ -20,7 +20,7 @@ import torch
 import sdinterp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import real_clips  # noqa: E402
+from _common import real_clips
 
 
 def timed(adapter, layers, clips, pairs, batch, early_exit):

@@ -83,7 +83,8 @@ def main() -> None:
     stored_bytes = sum(f.nbytes for f in feats)
     moments_bytes = sum(5 * 8 * w for w in widths)
 
-    print(f"model r3d_18 (random init), {args.frames} frames @ {args.size}px, {n_forwards} clip forwards, batch {per_batch}")
+    print(f"model r3d_18 (random init), {args.frames} frames @ {args.size}px, {n_forwards} clip forwards, batch "
+          f"{per_batch}")
     print(f"{'bare forwards':<34}{bare:8.2f} s")
     print(f"{'full pipeline (5 layers captured)':<34}{full:8.2f} s")
     print(f"{'pipeline / bare':<34}{full / bare:8.3f}x   (overhead {100 * (full / bare - 1):+.1f}%)")

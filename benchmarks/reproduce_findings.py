@@ -17,15 +17,16 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _finding_g as G  # noqa: E402
-import _findings as F  # noqa: E402
+import _finding_g as G
+import _findings as F
 
 FINDINGS = ("a", "b", "c", "d", "e", "f", "g")
 TITLES = {
@@ -59,7 +60,8 @@ def _majority(flags: list[bool]) -> bool:
 
 def verdict(finding: str, rows: list[dict[str, float]]) -> tuple[str, str, bool]:
     """(measured numbers, pass criterion, passed) of one finding over the seeds' rows."""
-    mean = lambda k: _mean_std(rows, k)[0]  # noqa: E731
+    def mean(k):
+        return _mean_std(rows, k)[0]
     if finding == "a":
         nums = ", ".join(_fmt(rows, k) for k in ("motion_dyn_pct", "appearance_dyn_pct", "motion_dyn_units", "appearance_dyn_units",
                                                   "motion_val_acc", "appearance_val_acc", "motion_dyn_pct_restyle",
@@ -159,8 +161,11 @@ def run(findings: list[str], seeds: list[int], scale: F.Scale, log: Callable[[st
 NOTES = {
     "a": "I3D-like nets, stage3 (the last layer). Dynamic pairs: the same probe video re-rendered in another "
          "generator style (same trajectory and shape, new colours and textures: `synthetic_restyle`); static "
-         "pairs: frames shuffled. `*_restyle`: the same nets under the default weight-free `restyle` pairs, which "
-         "on these videos keep the textures and score every unit static (shown, not judged).",
+         "pairs: frames shuffled. `*_restyle`: the same nets under the weight-free `restyle` pairs as they were then "
+         "(`photometric`, random-style anchor), which score every unit static (shown, not judged) because those restyles "
+         "are out of distribution for the nets (luma inverted in two styles; stage3 activations double) and the restyled "
+         "anchor is shared by the static pairs (the anchor effect, docs/method.md) — not because they keep the textures; "
+         "the default is now `natural_colour` with the anchor original (docs/restylers.md).",
     "b": "C2D-like nets on the motion and the appearance tasks; SlowFast-like net (slow: every 4th frame) on the "
          "task where both appearance and motion carry the class (`kind=both`), as the paper's SlowFast is measured "
          "on data where both matter. On the motion-only task (`*_motion_task`) there is nothing static to learn and "
@@ -234,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append({**r, "title": TITLES[r["finding"]], "numbers": nums, "criterion": criterion,
                             "verdict": "PASS" if passed else "FAIL"})
         write_markdown(results, Path(args.out), saved["command"], F.Scale(**saved["scale"]), saved["seconds"], Path(args.render).name)
-        print(f"{args.out} rewritten from {args.render} ({sum(r['verdict'] == 'PASS' for r in results)} of {len(results)} pass)")
+        print(f"{args.out} rewritten from {args.render} ({sum(r['verdict'] == 'PASS' for r in results)} of "
+              f"{len(results)} pass)")
         return 0
     seeds = args.seeds if args.seeds else ([0] if args.quick else [0, 1, 2])
     if any(s < 0 for s in seeds):

@@ -32,8 +32,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -111,7 +111,8 @@ def ssim_gray(a: np.ndarray, b: np.ndarray) -> float:
     import cv2
 
     g1, g2 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (a, b))
-    blur = lambda z: cv2.GaussianBlur(z, (0, 0), 1.5)  # noqa: E731
+    def blur(z):
+        return cv2.GaussianBlur(z, (0, 0), 1.5)
     m1, m2 = blur(g1), blur(g2)
     v1, v2, c12 = blur(g1 * g1) - m1**2, blur(g2 * g2) - m2**2, blur(g1 * g2) - m1 * m2
     k1, k2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -205,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = {"real": evaluate(fn, real), "synthetic": evaluate(fn, synth)}
         print(f"  {name}: {time.time() - t0:.0f}s", file=sys.stderr)
     default = RestyleSampler().restyler.name
-    print(f"\nstatic corr. of unrelated videos (estimator floor): real {correlation_floor(real):.2f}, synthetic {correlation_floor(synth):.2f}")
-    print("\n| restyler | real rel. EPE | real SSIM | real hist. dist. | real static corr. (colour / hist. / texture) | synth. rel. EPE | synth. static corr. | eligible as default |")
+    print(f"\nstatic corr. of unrelated videos (estimator floor): real {correlation_floor(real):.2f}, synthetic "
+          f"{correlation_floor(synth):.2f}")
+    print("\n| restyler | real rel. EPE | real SSIM | real hist. dist. | real static corr. (colour / hist. / "
+          "texture) | synth. rel. EPE | synth. static corr. | eligible as default |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         re, sy = r["real"], r["synthetic"]
@@ -214,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         mark = "yes" if ok else "no"
         label = f"**{name}** (default)" if name == default else name
         fam = " / ".join(f"{re[f'corr {f}']:.2f}" for f in ("mean colour", "histogram", "texture"))
-        print(f"| {label} | {re['rel_epe']:.3f} | {re['ssim']:.2f} | {re['hist_dist']:.2f} | {re['static_corr']:.2f} ({fam}) | {sy['rel_epe']:.3f} | {sy['static_corr']:.2f} | {mark if not name.startswith('(') else '-'} |")
+        print(f"| {label} | {re['rel_epe']:.3f} | {re['ssim']:.2f} | {re['hist_dist']:.2f} | "
+              f"{re['static_corr']:.2f} ({fam}) | {sy['rel_epe']:.3f} | {sy['static_corr']:.2f} | "
+              f"{mark if not name.startswith('(') else '-'} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

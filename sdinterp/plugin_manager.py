@@ -48,7 +48,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "huggingface": "sdinterp.adapters.huggingface",
     "matnet": "sdinterp.adapters.matnet",
     "mmaction2": "sdinterp.adapters.mmaction2",
-    "natural_restylers": "sdinterp.plugins.natural_restylers",
+    "natural_restylers": "sdinterp.plugins.restylers.natural",
     "pytorchvideo": "sdinterp.adapters.pytorchvideo",
     "rtnet": "sdinterp.adapters.rtnet",
     "segmentation_eval": "sdinterp.plugins.segmentation_eval",

@@ -30,22 +30,6 @@ PENDING: set[tuple[str, str]] = {
     ("sdinterp/plugins/twostream/model.py", "sdinterp.plugins.fusion.plugin"),
     ("sdinterp/plugins/twostream/spec.py", "sdinterp.plugins.fusion.plugin"),
     ("sdinterp/plugins/twostream/fusionseg.py", "sdinterp.plugins.fusion.plugin"),
-    # the tiny two-stream (AVOS) nets are trained on the synthetic generator, built from twostream
-    # specs and scored with segmentation_eval's IoU.
-    ("sdinterp/plugins/tiny_models/avos.py", "sdinterp.plugins.synthetic.render"),
-    ("sdinterp/plugins/tiny_models/avos.py", "sdinterp.plugins.twostream.spec"),
-    ("sdinterp/plugins/tiny_models/avos.py", "sdinterp.plugins.twostream.adapter"),
-    ("sdinterp/plugins/tiny_models/avos.py", "sdinterp.plugins.segmentation_eval.region"),
-    ("sdinterp/plugins/tiny_models/embedded.py", "sdinterp.plugins.twostream.spec"),
-    ("sdinterp/plugins/tiny_models/command.py", "sdinterp.plugins.twostream.spec"),
-    ("sdinterp/plugins/tiny_models/train.py", "sdinterp.plugins.synthetic"),
-    ("sdinterp/plugins/tiny_models/train.py", "sdinterp.plugins.synthetic.render"),
-    # the natural restylers reuse the restylers module's private helpers (make them public, or one package).
-    ("sdinterp/plugins/natural_restylers.py", "sdinterp.plugins.restylers._check_frames"),
-    ("sdinterp/plugins/natural_restylers.py", "sdinterp.plugins.restylers._compose"),
-    ("sdinterp/plugins/natural_restylers.py", "sdinterp.plugins.restylers._filter_frames"),
-    ("sdinterp/plugins/natural_restylers.py", "sdinterp.plugins.restylers._split"),
-    ("sdinterp/plugins/natural_restylers.py", "sdinterp.plugins.restylers"),
 }
 
 

@@ -11,9 +11,9 @@ import torch
 import sdinterp
 from sdinterp.cli import main
 from sdinterp.interfaces import Sample
-from sdinterp.plugins.synthetic import SynthConfig, SyntheticRestyle, render_video, synthetic_samples, write_dataset
+from sdinterp.plugins.synthetic import SynthConfig, SyntheticRestyle, render_video, synthetic_samples
 
-from _ar_helpers import single_thread  # noqa: F401  (autouse fixture)
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 
 @pytest.mark.parametrize("kind", ["motion", "appearance", "both", "camouflage"])

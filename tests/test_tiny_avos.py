@@ -12,8 +12,16 @@ import torch
 from sdinterp.interfaces import Factor
 from sdinterp.plugins.samplers.flow_jitter import FlowJitter
 from sdinterp.plugins.synthetic import SyntheticRestyle
-from sdinterp.plugins.tiny_models.avos import (AvosTask, avos_iou, avos_samples, baseline_ious, build_avos,
-                                               load_avos_checkpoint, save_avos_checkpoint, train_avos)
+from sdinterp.plugins.tiny_models.avos import (
+    AvosTask,
+    avos_iou,
+    avos_samples,
+    baseline_ious,
+    build_avos,
+    load_avos_checkpoint,
+    save_avos_checkpoint,
+    train_avos,
+)
 
 TINY = AvosTask(variant="convex_gated-bidirectional", size=32, cascades=1, train_videos=4, val_videos=2, probe_videos=2,
                 epochs=1)
@@ -100,8 +108,17 @@ def test_verdict_g_needs_both_the_mean_and_a_majority():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from _finding_g import verdict_g
 
-    row = lambda gi, ci, gd, cd: {"gated_iou": gi, "convex_iou": ci, "gated_dyn_pct": gd, "convex_dyn_pct": cd}  # noqa: E731
+    def row(gi, ci, gd, cd):
+
+        return {"gated_iou": gi, "convex_iou": ci, "gated_dyn_pct": gd, "convex_dyn_pct": cd}
     assert verdict_g([row(0.9, 0.8, 30, 20)] * 3)
     assert not verdict_g([row(0.9, 0.8, 20, 30)] * 3)  # more IoU, less dynamic
     assert not verdict_g([row(0.9, 0.8, 30, 20), row(0.7, 0.8, 30, 20), row(0.7, 0.8, 30, 20)])  # one seed of three
     assert not verdict_g([row(0.81, 0.8, 30, 20), row(0.81, 0.8, 30, 20), row(0.5, 0.9, 30, 20)])  # majority, not the mean
+
+
+def test_avos_variants_are_the_two_stream_familys_study_variants():
+    from sdinterp.plugins.tiny_models.avos import AVOS_VARIANTS
+    from sdinterp.plugins.twostream.spec import STUDY_VARIANTS
+
+    assert AVOS_VARIANTS == STUDY_VARIANTS

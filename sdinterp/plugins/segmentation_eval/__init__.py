@@ -21,7 +21,7 @@ from sdinterp.plugins.segmentation_eval.moca import (
     moca_scores,
     predicted_box,
 )
-from sdinterp.plugins.segmentation_eval.region import jaccard, mean_jaccard
+from sdinterp.scoring.region import jaccard, mean_jaccard  # region IoU lives in the core (tiny nets use it too)
 
 __all__ = [
     "SR_THRESHOLDS",

@@ -5,8 +5,8 @@ nearest-neighbour to a common size (480 x 854), summed over the dataset, min-max
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 

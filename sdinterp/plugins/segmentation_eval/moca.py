@@ -25,7 +25,8 @@ reference uses is open (method.md §7), and the two differ little for boxes of m
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,8 @@ def box_iou(a: Sequence[float], b: Sequence[float], pixel_inclusive: bool = Fals
     iw = min(a[2], b[2]) - max(a[0], b[0]) + extra
     ih = min(a[3], b[3]) - max(a[1], b[1]) + extra
     inter = max(0.0, iw) * max(0.0, ih)
-    area = lambda r: (r[2] - r[0] + extra) * (r[3] - r[1] + extra)  # noqa: E731
+    def area(r: Any) -> Any:
+        return (r[2] - r[0] + extra) * (r[3] - r[1] + extra)
     union = area(a) + area(b) - inter
     return float(inter / union) if union > 0 else 0.0
 

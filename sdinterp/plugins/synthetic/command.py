@@ -21,7 +21,7 @@ __all__ = ["register", "run"]
 def run(args: argparse.Namespace) -> int:
     from sdinterp.cli_kit import UsageError
     from sdinterp.plugins.synthetic.dataset import write_dataset
-    from sdinterp.plugins.synthetic.render import SynthConfig
+    from sdinterp.data.synthetic import SynthConfig
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

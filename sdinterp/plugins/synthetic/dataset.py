@@ -21,12 +21,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from sdinterp.plugins.synthetic.render import SynthConfig, SynthVideo, render_video
+from sdinterp.data.synthetic import SynthConfig, SynthVideo, render_video
 
 __all__ = ["generate", "write_dataset", "read_labels", "FORMATS"]
 
@@ -39,7 +40,7 @@ def generate(config: SynthConfig) -> Iterator[tuple[str, SynthVideo]]:
     need no files).
 
     Examples:
-        >>> from sdinterp.plugins.synthetic.render import SynthConfig
+        >>> from sdinterp.data.synthetic import SynthConfig
         >>> [vid for vid, _ in generate(SynthConfig(videos=2, frames=2, size=16))]
         ['v00000', 'v00001']
     """

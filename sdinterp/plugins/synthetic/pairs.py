@@ -1,12 +1,15 @@
 """Ground-truth dynamic pairs for synthetic videos: the same video re-rendered in another style.
 
-A weight-free restyler only approximates "same motion, different appearance" (the photometric one
-keeps a texture correlation of 0.82 on real clips, docs/restylers.md), and on the generator's videos
-it keeps the object's and background's textures outright, so a network's appearance units look
-dynamic to it and its motion units cannot be told apart (docs/findings.md). The generator knows the
-truth: :func:`~sdinterp.plugins.synthetic.render.render_video` with ``style=k`` draws the same
-trajectory and shape with new colours, textures, background and noise. :class:`SyntheticRestyle`
-pairs a clip with such a re-rendering, the analogue of the reference's pre-stylized datasets
+A weight-free restyler only approximates "same motion, different appearance". On the trained tiny
+nets the earlier default (``photometric``, random-style anchor) scored every unit of the motion net
+static: its restyles are out of distribution for the net (luma inverted in two styles, stage3
+activations doubled, units no longer tracking motion) and its restyled anchor is shared by the static
+pairs (the anchor effect), not — as was once written here — because it keeps textures, which would
+raise s_dyn. ``benchmarks/pair_validity.py`` scores every sampler against this module's pairs
+(docs/restylers.md). The generator knows the truth:
+:func:`~sdinterp.data.synthetic.render_video` with ``style=k`` draws the same trajectory
+and shape with new colours, textures, background and noise. :class:`SyntheticRestyle` pairs a clip
+with such a re-rendering, the analogue of the reference's pre-stylized datasets
 (YorkUCVIL/Static-Dynamic-Interpretability, ``dataset_factory/ssv2.py``, factor 0) with a perfect
 style transfer. For a dataset written to disk, ``sdinterp synth --styles K`` writes the same styles
 as ``style_<k>`` folders, which the ``prestylized`` sampler reads.
@@ -15,36 +18,15 @@ as ``style_<k>`` folders, which the ``prestylized`` sampler reads.
 from __future__ import annotations
 
 import functools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from sdinterp.data.synthetic import META_KEY, SynthConfig, render_video, synthetic_samples
 from sdinterp.interfaces import Factor, PairSampler, Sample
-from sdinterp.plugins.synthetic.render import SynthConfig, render_video
 
 __all__ = ["SyntheticRestyle", "synthetic_samples"]
-
-#: ``Sample.meta`` key under which a synthetic clip carries ``{"config": {...}, "index": i}``.
-META_KEY = "synthetic"
-
-
-def synthetic_samples(config: SynthConfig, id_prefix: str = "") -> list[Sample]:
-    """Every video of ``config`` as a :class:`~sdinterp.interfaces.Sample`, labelled in
-    ``meta["label"]`` and carrying what :class:`SyntheticRestyle` needs to re-render it.
-
-    Examples:
-        >>> s = synthetic_samples(SynthConfig(videos=2, frames=4, size=16))[1]
-        >>> s.video_id, s.meta["label"], s.meta["synthetic"]["index"]
-        ('v00001', 1, 1)
-    """
-    fields = dict(vars(config))
-    out = []
-    for i in range(config.videos):
-        video = render_video(config, i)
-        out.append(Sample(frames=video.frames, video_id=f"{id_prefix}v{i:05d}", style=0,
-                          frame_indices=np.arange(config.frames, dtype=np.int64),
-                          meta={"label": video.label, META_KEY: {"config": fields, "index": i}}))
-    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,7 +69,8 @@ class SyntheticRestyle(PairSampler):
         if anchor_style not in ("original", "random"):
             raise ValueError(f"anchor_style must be 'original' or 'random', got {anchor_style!r}")
         if len(set(self.styles)) < (2 if anchor_style == "random" else 1):
-            raise ValueError(f"synthetic_restyle needs {'two styles' if anchor_style == 'random' else 'a style'} to make a pair, got {list(self.styles)}")
+            raise ValueError(f"synthetic_restyle needs {'two styles' if anchor_style == 'random' else 'a style'} "
+                             f"to make a pair, got {list(self.styles)}")
         self.anchor_style = anchor_style
 
     def _render(self, sample: Sample, style: int) -> np.ndarray:

@@ -29,6 +29,7 @@ class TinyModelAdapter(GenericVideoAdapter):
     """
 
     family = "tiny_models"
+    model: TinyVideoNet
 
     def __init__(self, model: TinyVideoNet, **options: Any):
         super().__init__(model, **options)

@@ -26,17 +26,35 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from sdinterp.interfaces import Sample
-from sdinterp.plugins.synthetic.render import SynthConfig, render_video
+from sdinterp.data.synthetic import SynthConfig, render_video
 
 __all__ = ["AvosTask", "avos_samples", "train_avos", "avos_adapter", "avos_predict", "avos_iou", "baseline_ious",
            "save_avos_checkpoint", "load_avos_checkpoint", "max_speed"]
+
+
+#: The variants the tiny AVOS nets are trained as: the paper's fusion/cross study, gated (G) or
+#: convex-combination gated (CCG) fusion with unidirectional (U) or bidirectional (B) cross
+#: connections (the two-stream family's ``STUDY_VARIANTS``; tests/test_tiny_avos.py checks they agree).
+AVOS_VARIANTS = ("gated-unidirectional", "gated-bidirectional", "convex_gated-unidirectional", "convex_gated-bidirectional")
+
+
+def _check_variant(variant: str) -> None:
+    """A ``FUSION-CROSS`` variant whose parts the two-stream family has registered."""
+    from sdinterp.plugin_manager import get_registry
+
+    fusion, _, cross = str(variant).partition("-")
+    registry = get_registry()
+    if fusion not in registry.names("fusion") or cross not in registry.names("cross"):
+        raise ValueError(f"AVOS variant {variant!r} is not FUSION-CROSS with FUSION one of "
+                         f"{', '.join(registry.names('fusion'))} and CROSS one of {', '.join(registry.names('cross'))}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +91,7 @@ class AvosTask:
     lr: float = 0.003
 
     def __post_init__(self) -> None:
-        from sdinterp.plugins.twostream.spec import parse_spec
-
-        parse_spec(self.spec)  # fails early on an unknown fusion / cross connection
+        _check_variant(self.variant)  # fails early on an unknown fusion / cross connection
         for name in ("train_videos", "val_videos", "probe_videos", "epochs", "cascades", "decoder_channels"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -146,17 +162,19 @@ def avos_samples(task: AvosTask, split: str, seed: int) -> list[Sample]:
 
 
 def avos_adapter(model: nn.Module) -> Any:
-    """The family's adapter at the samples' own size (no resize)."""
-    from sdinterp.plugins.twostream.adapter import TwoStreamFamilyAdapter
+    """The family's adapter at the samples' own size (no resize), found by the adapter plugins as
+    for any user's model."""
+    from sdinterp.adapt import adapt
 
-    return TwoStreamFamilyAdapter(model, frame_size=None)
+    return adapt(model, frame_size=None)
 
 
 def build_avos(task: AvosTask) -> nn.Module:
-    """A freshly initialised model of the task (from the current torch seed)."""
-    from sdinterp.plugins.twostream.spec import build_model
+    """A freshly initialised model of the task (from the current torch seed), through its
+    ``twostream:`` model spec as a user would load it."""
+    from sdinterp.adapt import load_model
 
-    return build_model(task.spec, cascades=task.cascades, decoder_channels=task.decoder_channels)
+    return load_model(task.spec, cascades=task.cascades, decoder_channels=task.decoder_channels)
 
 
 def _tensors(adapter: Any, samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -222,9 +240,9 @@ def avos_predict(model: nn.Module, samples: Sequence[Sample], batch_size: int = 
 
 
 def avos_iou(model: nn.Module, samples: Sequence[Sample]) -> float:
-    """Mean region IoU (Jaccard, :func:`~sdinterp.plugins.segmentation_eval.region.mean_jaccard`)
-    of the model's masks on samples."""
-    from sdinterp.plugins.segmentation_eval.region import mean_jaccard
+    """Mean region IoU (Jaccard, :func:`~sdinterp.scoring.region.mean_jaccard`) of the model's
+    masks on samples."""
+    from sdinterp.scoring.region import mean_jaccard
 
     return mean_jaccard(list(avos_predict(model, samples)), [s.meta["mask"] for s in samples])
 
@@ -232,7 +250,7 @@ def avos_iou(model: nn.Module, samples: Sequence[Sample]) -> float:
 def baseline_ious(samples: Sequence[Sample]) -> dict[str, float]:
     """Mean IoU of trivial predictors: all background (0 on every non-empty mask) and the best
     centred square (its side chosen on these very samples, an upper bound of that baseline)."""
-    from sdinterp.plugins.segmentation_eval.region import mean_jaccard
+    from sdinterp.scoring.region import mean_jaccard
 
     gts = [s.meta["mask"] for s in samples]
     n = gts[0].shape[0]

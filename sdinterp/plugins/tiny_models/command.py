@@ -46,11 +46,11 @@ def _index(out: Path) -> dict[str, Any]:
 
 
 def _avos_variants(args: argparse.Namespace) -> list[str]:
-    from sdinterp.plugins.twostream.spec import STUDY_VARIANTS
+    from sdinterp.plugins.tiny_models.avos import AVOS_VARIANTS
 
     if args.avos is None:
         return []
-    return list(args.avos) or list(STUDY_VARIANTS)
+    return list(args.avos) or list(AVOS_VARIANTS)
 
 
 def _train_avos(variant: str, args: argparse.Namespace, out: Path, index: dict[str, Any]) -> None:
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                 "arch": arch, "kind": kind, "seed": args.seed, "val_accuracy": round(acc, 4), "bytes": path.stat().st_size,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "task": dataclasses.asdict(task), **machine(),
             }
-            print(f"{arch:9s} {kind:10s} seed {args.seed}: val acc {acc:.3f}  {seconds:5.1f} s  {path.stat().st_size} B -> {path}",
+            print(f"{arch:9s} {kind:10s} seed {args.seed}: val acc {acc:.3f}  {seconds:5.1f} s  "
+                  f"{path.stat().st_size} B -> {path}",
                   flush=True)
     for variant in _avos_variants(args):
         _train_avos(variant, args, out, index)
@@ -112,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _study_variants() -> tuple[str, ...]:
-    from sdinterp.plugins.twostream.spec import STUDY_VARIANTS
+    from sdinterp.plugins.tiny_models.avos import AVOS_VARIANTS
 
-    return STUDY_VARIANTS
+    return AVOS_VARIANTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

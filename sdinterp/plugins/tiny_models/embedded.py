@@ -148,11 +148,10 @@ def _read(loader: Any, path: str) -> Any:
 
 
 def _avos_spec(spec: str, variant: str, options: dict[str, Any]) -> Any:
-    from sdinterp.plugins.tiny_models.avos import load_avos_checkpoint
-    from sdinterp.plugins.twostream.spec import STUDY_VARIANTS
+    from sdinterp.plugins.tiny_models.avos import AVOS_VARIANTS, load_avos_checkpoint
 
-    if variant not in STUDY_VARIANTS:
-        raise EmbeddedCheckpointError(f"{spec}: tiny AVOS specs are tiny:avos-VARIANT with VARIANT one of {', '.join(STUDY_VARIANTS)}")
+    if variant not in AVOS_VARIANTS:
+        raise EmbeddedCheckpointError(f"{spec}: tiny AVOS specs are tiny:avos-VARIANT with VARIANT one of {', '.join(AVOS_VARIANTS)}")
     if not options.get("weights"):
         return load_embedded_avos(variant)
     net, task, _seed = _read(load_avos_checkpoint, options["weights"])

@@ -38,6 +38,7 @@ class TinyVideoNet(nn.Module):
     """
 
     canonical_layers: tuple[str, ...] = ("stage1", "stage2", "stage3")
+    fc: nn.Module  # the classifier head, built by each subclass
 
     def __init__(self, classes: int, frames: int, size: int):
         super().__init__()

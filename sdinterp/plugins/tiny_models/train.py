@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from sdinterp.interfaces import Sample
-from sdinterp.plugins.synthetic import SynthConfig, synthetic_samples
+from sdinterp.data.synthetic import SynthConfig, synthetic_samples
+from sdinterp.data.synthetic import Kind
 from sdinterp.plugins.tiny_models.nets import TinyVideoNet, build
 
 __all__ = ["TinyTask", "task_clips", "train_tiny", "accuracy", "save_checkpoint", "load_checkpoint"]
@@ -70,7 +72,8 @@ def task_clips(task: TinyTask, split: str, seed: int) -> list[Sample]:
     re-renderable in other styles (the ``synthetic_restyle`` sampler's ground-truth dynamic pairs)."""
     offset = {"train": 0, "val": 1, "probe": 2}[split]
     n = task.train_videos if split == "train" else task.val_videos
-    config = SynthConfig(kind=task.kind, classes=task.classes, videos=n, frames=task.frames, size=task.size,
+    config = SynthConfig(kind=cast(Kind, task.kind), classes=task.classes,  # SynthConfig checks the kind
+                         videos=n, frames=task.frames, size=task.size,
                          seed=3 * int(seed) + offset, difficulty=task.difficulty)
     return synthetic_samples(config, id_prefix=f"{task.kind}-{split}{seed}-")
 

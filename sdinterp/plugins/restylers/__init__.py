@@ -29,7 +29,8 @@ from surviving across styles (a fixed monotone map would keep them perfectly cor
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

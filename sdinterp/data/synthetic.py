@@ -1,4 +1,7 @@
-"""Rendering of synthetic videos whose class is carried by a known factor (issue #13, item 1).
+"""The synthetic video generator: videos whose class is carried by a known factor (issue #13).
+
+It is data, so it lives in the core (``sdinterp.data``): the ``synthetic`` plugin (the
+``synthetic_restyle`` sampler and ``sdinterp synth``) and the tiny trained nets both build on it.
 
 A video is one textured object on a textured background. Its *appearance* is the object's colour,
 texture and shape (and the background's); its *motion* is the object's direction and speed. The
@@ -24,11 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["SynthConfig", "SynthVideo", "render_video", "KINDS", "TEXTURES", "SHAPES"]
+from sdinterp.interfaces import Sample
+
+__all__ = ["SynthConfig", "SynthVideo", "render_video", "synthetic_samples", "META_KEY", "KINDS", "TEXTURES", "SHAPES"]
 
 Kind = Literal["appearance", "motion", "both", "camouflage"]
 KINDS: tuple[str, ...] = ("appearance", "motion", "both", "camouflage")
@@ -247,4 +253,27 @@ def _boxes(masks: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(m)
         if ys.size:
             out[f] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    return out
+
+
+#: ``Sample.meta`` key under which a synthetic clip carries ``{"config": {...}, "index": i}``.
+META_KEY = "synthetic"
+
+
+def synthetic_samples(config: SynthConfig, id_prefix: str = "") -> list[Sample]:
+    """Every video of ``config`` as a :class:`~sdinterp.interfaces.Sample`, labelled in
+    ``meta["label"]`` and carrying what :class:`SyntheticRestyle` needs to re-render it.
+
+    Examples:
+        >>> s = synthetic_samples(SynthConfig(videos=2, frames=4, size=16))[1]
+        >>> s.video_id, s.meta["label"], s.meta["synthetic"]["index"]
+        ('v00001', 1, 1)
+    """
+    fields = dict(vars(config))
+    out = []
+    for i in range(config.videos):
+        video = render_video(config, i)
+        out.append(Sample(frames=video.frames, video_id=f"{id_prefix}v{i:05d}", style=0,
+                          frame_indices=np.arange(config.frames, dtype=np.int64),
+                          meta={"label": video.label, META_KEY: {"config": fields, "index": i}}))
     return out
