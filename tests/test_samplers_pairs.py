@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _videotools import VTEST, random_clip, write_frames, write_video
 
-from sdinterp.interfaces import Factor, Sample
-from sdinterp.plugin_manager import get_registry
-from sdinterp.plugins.samplers.prestylized import PreStylized
-from sdinterp.plugins.samplers import FrameShuffle, Identical, Restyle
+from _videotools import VTEST, random_clip, write_frames, write_video
 from sdinterp.data import VideoReadError, open_video, pathway_views
 from sdinterp.data.datasets import VideoClipDataset
+from sdinterp.interfaces import Factor, Sample
+from sdinterp.plugin_manager import get_registry
+from sdinterp.plugins.samplers import FrameShuffle, Identical, Restyle
+from sdinterp.plugins.samplers.prestylized import PreStylized
 
 
 def real_sample(n: int = 16, views: tuple[int, ...] = (4, 16)) -> Sample:
@@ -58,7 +58,7 @@ RESTYLERS = sorted(get_registry().names("restyler"))
 @pytest.mark.parametrize("restyler", RESTYLERS)
 def test_restyle_keeps_indices_and_changes_style(restyler: str) -> None:
     src = real_sample(8, (8,))
-    sampler = Restyle(restyler=restyler)
+    sampler = Restyle(restyler=restyler, anchor_style="random")  # the reference's scheme: both restyled
     rng = np.random.default_rng(1)
     anchor = sampler.anchor(src, rng)
     partner = sampler.partner(anchor, rng)
@@ -72,8 +72,21 @@ def test_restyle_keeps_indices_and_changes_style(restyler: str) -> None:
     np.testing.assert_array_equal(partner.frames, sampler.restyler(src.frames, partner.style))
 
 
-def test_restyle_draws_every_other_style() -> None:
+def test_restyle_keeps_the_anchor_original_by_default() -> None:
+    # issue 20: the anchor stays unstyled, so static pairs share no style the dynamic pairs lack
+    src = real_sample(8, (8,))
     sampler = Restyle()
+    rng = np.random.default_rng(1)
+    anchor = sampler.anchor(src, rng)
+    assert anchor is src
+    partner = sampler.partner(anchor, rng)
+    assert partner.style in sampler.styles
+    np.testing.assert_array_equal(partner.frames, sampler.restyler(src.frames, partner.style))
+    np.testing.assert_array_equal(partner.frame_indices, src.frame_indices)
+
+
+def test_restyle_draws_every_other_style() -> None:
+    sampler = Restyle(anchor_style="random")
     anchor = sampler.anchor(real_sample(4, (4,)), np.random.default_rng(0))
     rng = np.random.default_rng(2)
     seen = {sampler.partner(anchor, rng).style for _ in range(40)}

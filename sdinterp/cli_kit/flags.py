@@ -127,7 +127,7 @@ _FLAGS: dict[str, tuple[Any, Callable[[argparse.ArgumentParser, str, Any, str | 
     ),
     "static-sampler": ("frame_shuffle", _choice("sampler", "static-pair sampler")),
     "dynamic-sampler": ("restyle", _choice("sampler", "dynamic-pair sampler")),
-    "restyler": (None, _choice("restyler", "restyler of the restyle sampler (default: photometric)")),
+    "restyler": (None, _choice("restyler", "restyler of the restyle sampler (default: natural_colour)")),
     "scorer": ("official", _choice("scorer", "estimator")),
     "threshold": (0.5, _plain(type=float, help="λ of the unit categories, a finite number (default: {default})")),
     "workers": (0, _plain(type=int, help="clip-reading worker processes (default: {default})")),
