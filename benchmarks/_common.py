@@ -27,7 +27,12 @@ def real_clips(n: int, length: int, short_side: int) -> list[sdinterp.Sample]:
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
         h, w = x.shape[-2:]
         scale = short_side / min(h, w)
-        x = F.interpolate(x, size=(max(short_side, round(h * scale)), max(short_side, round(w * scale))), mode="bilinear", antialias=True)
+        x = F.interpolate(
+            x,
+            size=(max(short_side, round(h * scale)), max(short_side, round(w * scale))),
+            mode="bilinear",
+            antialias=True,
+        )
         frames = x.clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy()
         out.append(sdinterp.Sample(frames=frames, video_id=f"{names[i % len(names)].name}@{start}"))
     return out

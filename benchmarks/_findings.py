@@ -29,7 +29,9 @@ class Scale:
     n_pairs: int = 128
 
     def task(self, arch: str, kind: str) -> TinyTask:
-        return TinyTask(arch=arch, kind=kind, train_videos=self.train_videos, val_videos=self.val_videos, epochs=self.epochs)
+        return TinyTask(
+            arch=arch, kind=kind, train_videos=self.train_videos, val_videos=self.val_videos, epochs=self.epochs
+        )
 
 
 # The motion task needs 512 clips and 30 epochs to train reliably: the I3D-like net's validation
@@ -82,9 +84,13 @@ def _trained(task: TinyTask, seed: int, hook: Any = None) -> nn.Module:
 DYNAMIC_PAIRS = "synthetic_restyle"
 
 
-def _report(net: nn.Module, task: TinyTask, seed: int, scale: Scale, layers: Any = None, dynamic: str = DYNAMIC_PAIRS) -> Any:
+def _report(
+    net: nn.Module, task: TinyTask, seed: int, scale: Scale, layers: Any = None, dynamic: str = DYNAMIC_PAIRS
+) -> Any:
     sd = sdinterp.StaticDynamic(net, layers=layers, dynamic_sampler=dynamic)
-    return sd.attribute(task_clips(task, "probe", seed), n_pairs=scale.n_pairs, batch_size=32, seed=seed, show_progress=False)
+    return sd.attribute(
+        task_clips(task, "probe", seed), n_pairs=scale.n_pairs, batch_size=32, seed=seed, show_progress=False
+    )
 
 
 def _dyn_units(bias: Any) -> int:
@@ -108,14 +114,24 @@ def measure_a_f(seed: int, scale: Scale) -> dict[str, float]:
         task = scale.task("i3d", kind)
         tracker = None
         if kind == "motion":
-            tracker = BiasTracker(task_clips(task, "probe", seed), layers=["stage3"], every=1, dynamic_sampler=DYNAMIC_PAIRS,
-                                  n_pairs=scale.n_pairs, batch_size=32, seed=seed)
+            tracker = BiasTracker(
+                task_clips(task, "probe", seed),
+                layers=["stage3"],
+                every=1,
+                dynamic_sampler=DYNAMIC_PAIRS,
+                n_pairs=scale.n_pairs,
+                batch_size=32,
+                seed=seed,
+            )
         net = _trained(task, seed, hook=tracker)
         out[f"{kind}_val_acc"] = accuracy(TinyModelAdapter(net), task_clips(task, "val", seed))
         bias = _report(net, task, seed, scale, ["stage3"])["stage3"]
         out[f"{kind}_dyn_pct"], out[f"{kind}_dyn_units"] = bias.dynamic_percent, _dyn_units(bias)
         photometric = _report(net, task, seed, scale, ["stage3"], dynamic="restyle")["stage3"]
-        out[f"{kind}_dyn_pct_restyle"], out[f"{kind}_dyn_units_restyle"] = photometric.dynamic_percent, _dyn_units(photometric)
+        out[f"{kind}_dyn_pct_restyle"], out[f"{kind}_dyn_units_restyle"] = (
+            photometric.dynamic_percent,
+            _dyn_units(photometric),
+        )
         if tracker is not None:
             curve = np.array([r["stage3"].dynamic_percent for r in tracker.reports])
             final = curve[-1]
@@ -147,7 +163,10 @@ def measure_b(seed: int, scale: Scale) -> dict[str, float]:
         net = _trained(task, seed)
         report = _report(net, task, seed, scale, ["slow.stage3", "fast.stage3"])
         out[f"slowfast_val_acc{tag}"] = accuracy(TinyModelAdapter(net), task_clips(task, "val", seed))
-        out[f"slow_dyn_pct{tag}"], out[f"fast_dyn_pct{tag}"] = report["slow.stage3"].dynamic_percent, report["fast.stage3"].dynamic_percent
+        out[f"slow_dyn_pct{tag}"], out[f"fast_dyn_pct{tag}"] = (
+            report["slow.stage3"].dynamic_percent,
+            report["fast.stage3"].dynamic_percent,
+        )
     return out
 
 
@@ -161,12 +180,17 @@ def measure_c(seed: int, scale: Scale) -> dict[str, float]:
         train_clips = task_clips(task, "train", seed)
 
         def train(clips: Any, task: TinyTask = task, train_clips: list = train_clips) -> nn.Module:
-            same = len(clips) == len(train_clips) and all(np.array_equal(a.frames, b.frames) for a, b in zip(clips, train_clips))
+            same = len(clips) == len(train_clips) and all(
+                np.array_equal(a.frames, b.frames) for a, b in zip(clips, train_clips)
+            )
             return _trained(task, seed) if same else train_tiny(task, seed, clips=clips)
 
-        drop = shuffled_training_drop(train, train_clips,
-                                      task_clips(task, "val", seed), accuracy, seed=seed)
-        out[f"{kind}_std_acc"], out[f"{kind}_shuf_acc"], out[f"{kind}_rel_drop"] = drop.standard, drop.shuffled, drop.relative_drop
+        drop = shuffled_training_drop(train, train_clips, task_clips(task, "val", seed), accuracy, seed=seed)
+        out[f"{kind}_std_acc"], out[f"{kind}_shuf_acc"], out[f"{kind}_rel_drop"] = (
+            drop.standard,
+            drop.shuffled,
+            drop.relative_drop,
+        )
     return out
 
 
@@ -184,8 +208,15 @@ def measure_d(seed: int, scale: Scale) -> dict[str, float]:
     net = _trained(task, seed)
     adapter = sdinterp.adapt(net)
     bias = _report(net, task, seed, scale, ["stage3"])["stage3"]
-    curves = removal_sweep(adapter, "stage3", bias, accuracy, task_clips(task, "val", seed), percents=list(REMOVAL_PERCENTS),
-                           seeds=range(5))
+    curves = removal_sweep(
+        adapter,
+        "stage3",
+        bias,
+        accuracy,
+        task_clips(task, "val", seed),
+        percents=list(REMOVAL_PERCENTS),
+        seeds=range(5),
+    )
     out = {"baseline_acc": curves.baseline}
     for k in ("top_dynamic", "top_static", "random"):
         drops = [float(x) for x in curves.drop(k)]

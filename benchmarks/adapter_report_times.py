@@ -49,7 +49,9 @@ def read_clips(n: int, num_frames: int = 64, short_side: int = 256, stride: int 
         raise ValueError(f"the videos give only {len(plan)} distinct windows of {num_frames} frames")
     clips = []
     for name, start in plan[:n]:
-        frames = [_resize_down(f, short_side) for f in open_video(VIDEOS / name).read(np.arange(start, start + num_frames))]
+        frames = [
+            _resize_down(f, short_side) for f in open_video(VIDEOS / name).read(np.arange(start, start + num_frames))
+        ]
         clips.append(sdinterp.Sample(frames=np.stack(frames), video_id=f"{name}@{start}"))
     return clips
 
@@ -83,8 +85,10 @@ def main() -> None:
     clips = read_clips(args.pairs)
     table = builders(args.size)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.pairs}-pair reports, {args.size} inputs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} CPUs, load average {load:.2f} at start")
+    print(
+        f"{args.pairs}-pair reports, {args.size} inputs, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at start"
+    )
     print(f"{'family':<13} {'model':<46} {'input':<22} {'layers':>6} {'build s':>8} {'report s':>9} {'s/forward':>9}")
     for family in args.families:
         model_name, build = table[family]
@@ -94,11 +98,15 @@ def main() -> None:
         clip = adapter.clip
         frames = "/".join(str(len(v)) for v in adapter.views(clips[0]).views)
         t0 = time.perf_counter()
-        report = sdinterp.StaticDynamic(adapter).attribute(clips, n_pairs=args.pairs, batch_size=args.batch, seed=0, show_progress=False)
+        report = sdinterp.StaticDynamic(adapter).attribute(
+            clips, n_pairs=args.pairs, batch_size=args.batch, seed=0, show_progress=False
+        )
         took = time.perf_counter() - t0
         assert set(report.layers) == set(adapter.layers()), report.skipped
-        print(f"{family:<13} {model_name:<46} {frames + ' fr @ ' + str(clip.crop_size) + ' px':<22} "
-              f"{len(report.layers):>6} {built:>8.1f} {took:>9.1f} {took / (3 * args.pairs):>9.2f}")
+        print(
+            f"{family:<13} {model_name:<46} {frames + ' fr @ ' + str(clip.crop_size) + ' px':<22} "
+            f"{len(report.layers):>6} {built:>8.1f} {took:>9.1f} {took / (3 * args.pairs):>9.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def main() -> int:
     timed(adapter, clips[:2], 2, args.batch, 0)  # warm-up
     off, on = [], []
     for i in range(args.repeats):  # ABBA order: a drift in the machine's load favours neither
-        for b in ((0, args.replicates) if i % 2 == 0 else (args.replicates, 0)):
+        for b in (0, args.replicates) if i % 2 == 0 else (args.replicates, 0):
             t, r = timed(adapter, clips, args.pairs, args.batch, b)
             (on if b else off).append((t, r))
     t_off, r_off = min(off, key=lambda x: x[0])
@@ -83,16 +83,24 @@ def main() -> int:
     for a, b in zip(r_off, r_on):  # the bootstrap must not move a point estimate
         assert a.scores == b.scores and a.percent == b.percent, a.layer
     layers = ", ".join(r_on.layers)
-    print(f"r3d_18, {args.pairs} pairs per factor, {args.frames}x{args.size}x{args.size}, layers [{layers}], "
-          f"best of {args.repeats}")
+    print(
+        f"r3d_18, {args.pairs} pairs per factor, {args.frames}x{args.size}x{args.size}, layers [{layers}], "
+        f"best of {args.repeats}"
+    )
     print(f"  report, bootstrap off                  {t_off:7.2f} s  (scoring {r_off.timings['scoring']:.3f} s)")
-    print(f"  report, bootstrap B={args.replicates:<4d}              {t_on:7.2f} s  (scoring "
-          f"{r_on.timings['scoring']:.3f} s)")
+    print(
+        f"  report, bootstrap B={args.replicates:<4d}              {t_on:7.2f} s  (scoring "
+        f"{r_on.timings['scoring']:.3f} s)"
+    )
     print(f"  extra: {100.0 * (t_on / t_off - 1.0):+.1f}%")
     print(f"  ratio B={args.replicates} / B=0: {t_on / t_off:.3f}x")
     # The side-by-side ratio is at the mercy of other load on the machine; the bootstrap's own work
     # (replicate updates replayed alone + the extra scoring) is a steadier figure.
-    extra = replicate_work(r_on, args.pairs, args.batch, args.replicates) + r_on.timings["scoring"] - r_off.timings["scoring"]
+    extra = (
+        replicate_work(r_on, args.pairs, args.batch, args.replicates)
+        + r_on.timings["scoring"]
+        - r_off.timings["scoring"]
+    )
     print(f"  bootstrap's own work: {extra:.3f} s = {100.0 * extra / t_off:.2f}% of the report without it")
     print(f"  ratio of (report + bootstrap work) / report: {(t_off + extra) / t_off:.3f}x")
     return 0

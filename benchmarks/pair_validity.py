@@ -36,8 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 
-NETS = (("i3d", "motion"), ("i3d", "appearance"), ("c2d", "motion"), ("c2d", "appearance"),
-        ("slowfast", "motion"), ("slowfast", "appearance"), ("slowfast", "both"))
+NETS = (
+    ("i3d", "motion"),
+    ("i3d", "appearance"),
+    ("c2d", "motion"),
+    ("c2d", "appearance"),
+    ("slowfast", "motion"),
+    ("slowfast", "appearance"),
+    ("slowfast", "both"),
+)
 QUICK_NETS = (("i3d", "motion"), ("i3d", "appearance"), ("c2d", "motion"), ("slowfast", "both"))
 #: Issue 20's goal: 15 of the ground truth's 20 dynamic units (a share of 0.75, so that --quick, whose
 #: ground truth finds fewer, is judged alike) with at most 2 dynamic units in the appearance net.
@@ -54,8 +61,15 @@ def samplers() -> dict[str, Callable[[], Any]]:
         "gt": lambda: SyntheticRestyle(anchor_style="original"),
         "gt/random-anchor": lambda: SyntheticRestyle(anchor_style="random"),
     }
-    for restyler in ("photometric", "random_conv", "fourier_style", "color_remap", "level_permutation",
-                     "natural_colour", "natural_texture"):
+    for restyler in (
+        "photometric",
+        "random_conv",
+        "fourier_style",
+        "color_remap",
+        "level_permutation",
+        "natural_colour",
+        "natural_texture",
+    ):
         made[restyler] = lambda r=restyler: Restyle(r, anchor_style="original")
     for restyler in ("photometric", "natural_colour", "natural_texture"):
         made[f"{restyler}/random-anchor"] = lambda r=restyler: Restyle(r, anchor_style="random")
@@ -68,11 +82,17 @@ def layers_of(arch: str) -> list[str]:
     return ["slow.stage3", "fast.stage3"] if arch == "slowfast" else ["stage3"]
 
 
-def _pooled_forward(adapter: Any, samples: list[Any], layers: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _pooled_forward(
+    adapter: Any, samples: list[Any], layers: list[str]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Logits and (B, C) activations averaged over time and space at ``layers``."""
     feats: dict[str, torch.Tensor] = {}
-    hooks = [adapter.layer_module(name).register_forward_hook(
-        lambda _m, _i, out, name=name: feats.__setitem__(name, out.detach().flatten(2).mean(2))) for name in layers]
+    hooks = [
+        adapter.layer_module(name).register_forward_hook(
+            lambda _m, _i, out, name=name: feats.__setitem__(name, out.detach().flatten(2).mean(2))
+        )
+        for name in layers
+    ]
     try:
         with torch.no_grad():
             logits = adapter.forward(adapter.prepare(samples))
@@ -111,10 +131,14 @@ def pair_statistics(net: Any, clips: list[Any], sampler: Any, layers: list[str],
     la, fa = _pooled_forward(adapter, anchors, layers)
     lp, fp = _pooled_forward(adapter, partners, layers)
     labels = torch.tensor([int(c.meta["label"]) for c in clips])
-    out = {"top1_agree": float((lp.argmax(1) == lo.argmax(1)).float().mean()),
-           "acc_original": float((lo.argmax(1) == labels).float().mean()),
-           "acc_partner": float((lp.argmax(1) == labels).float().mean()),
-           "anchor_style_share": {}, "mean_ratio": {}, "anchor_mean_ratio": {}}
+    out = {
+        "top1_agree": float((lp.argmax(1) == lo.argmax(1)).float().mean()),
+        "acc_original": float((lo.argmax(1) == labels).float().mean()),
+        "acc_partner": float((lp.argmax(1) == labels).float().mean()),
+        "anchor_style_share": {},
+        "mean_ratio": {},
+        "anchor_mean_ratio": {},
+    }
     for name in layers:
         base = float(fo[name].mean())
         out["mean_ratio"][name] = float(fp[name].mean()) / base
@@ -156,21 +180,31 @@ def score_net(arch: str, kind: str, names: list[str], n_clips: int, n_pairs: int
             cat, s_dyn = np.asarray(b.categories), np.asarray(b.unit_scores["dynamic"])
             rho = spearmanr(s_dyn, gt.unit_scores["dynamic"]).correlation
             dyn = cat == "dynamic"
-            rows.append({
-                "net": f"{arch}-{kind}", "layer": layer, "sampler": name,
-                "dyn_pct": b.dynamic_percent, "gt_dyn_pct": gt.dynamic_percent,
-                "spearman": float(rho) if np.isfinite(rho) else float("nan"),
-                "agreement": float(np.mean(cat == gt_cat)),
-                "dynamic": int(dyn.sum()), "gt_dynamic": int((gt_cat == "dynamic").sum()),
-                "true_dynamic": int((dyn & (gt_cat == "dynamic")).sum()), "false_dynamic": int((dyn & (gt_cat != "dynamic")).sum()),
-                "counts": {k: int(b.category_counts[k]) for k in ("dynamic", "static", "joint", "residual")},
-                "s_dyn_median": float(np.median(s_dyn)), "s_stat_median": float(np.median(b.unit_scores["static"])),
-                "top1_agree": stats[name]["top1_agree"], "acc_partner": stats[name]["acc_partner"],
-                "acc_original": stats[name]["acc_original"], "mean_ratio": stats[name]["mean_ratio"][layer],
-                "anchor_mean_ratio": stats[name]["anchor_mean_ratio"][layer],
-                "anchor_style_share": stats[name]["anchor_style_share"][layer],
-                "verdict": _verdict(reports[name]),
-            })
+            rows.append(
+                {
+                    "net": f"{arch}-{kind}",
+                    "layer": layer,
+                    "sampler": name,
+                    "dyn_pct": b.dynamic_percent,
+                    "gt_dyn_pct": gt.dynamic_percent,
+                    "spearman": float(rho) if np.isfinite(rho) else float("nan"),
+                    "agreement": float(np.mean(cat == gt_cat)),
+                    "dynamic": int(dyn.sum()),
+                    "gt_dynamic": int((gt_cat == "dynamic").sum()),
+                    "true_dynamic": int((dyn & (gt_cat == "dynamic")).sum()),
+                    "false_dynamic": int((dyn & (gt_cat != "dynamic")).sum()),
+                    "counts": {k: int(b.category_counts[k]) for k in ("dynamic", "static", "joint", "residual")},
+                    "s_dyn_median": float(np.median(s_dyn)),
+                    "s_stat_median": float(np.median(b.unit_scores["static"])),
+                    "top1_agree": stats[name]["top1_agree"],
+                    "acc_partner": stats[name]["acc_partner"],
+                    "acc_original": stats[name]["acc_original"],
+                    "mean_ratio": stats[name]["mean_ratio"][layer],
+                    "anchor_mean_ratio": stats[name]["anchor_mean_ratio"][layer],
+                    "anchor_style_share": stats[name]["anchor_style_share"][layer],
+                    "verdict": _verdict(reports[name]),
+                }
+            )
     return rows
 
 
@@ -179,18 +213,22 @@ def _f(x: float, fmt: str) -> str:
 
 
 def print_rows(rows: list[dict[str, Any]], log: Callable[[str], None] = print) -> None:
-    log("| net | layer | sampler | Dyn.% (gt) | Spearman s_dyn | category agreement | dyn units (of gt's) | false dyn "
-        "| d/s/j/r | median s_dyn / s_stat | top-1 agree | partner acc | mean ratio | validity (dynamic) |")
+    log(
+        "| net | layer | sampler | Dyn.% (gt) | Spearman s_dyn | category agreement | dyn units (of gt's) | false dyn "
+        "| d/s/j/r | median s_dyn / s_stat | top-1 agree | partner acc | mean ratio | validity (dynamic) |"
+    )
     log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         c = r["counts"]
-        log(f"| {r['net']} | {r['layer']} | {r['sampler']} | {r['dyn_pct']:.1f} ({r['gt_dyn_pct']:.1f}) | "
+        log(
+            f"| {r['net']} | {r['layer']} | {r['sampler']} | {r['dyn_pct']:.1f} ({r['gt_dyn_pct']:.1f}) | "
             f"{_f(r['spearman'], '+.2f')} "
             f"| {r['agreement']:.2f} | {r['dynamic']} ({r['true_dynamic']}/{r['gt_dynamic']}) | {r['false_dynamic']} "
             f"| {c['dynamic']}/{c['static']}/{c['joint']}/{c['residual']} | {r['s_dyn_median']:.2f} / "
             f"{r['s_stat_median']:.2f} "
             f"| {r['top1_agree']:.2f} | {r['acc_partner']:.2f} ({r['acc_original']:.2f}) | {r['mean_ratio']:.2f} "
-            f"| {r.get('verdict', '–')} |")
+            f"| {r.get('verdict', '–')} |"
+        )
 
 
 def _mean(values: list[float]) -> float:
@@ -208,45 +246,60 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         shares = np.array([r["anchor_style_share"] for r in mine], dtype=float)
         found = goal[0]["true_dynamic"] if goal else None
         false = sum(r["dynamic"] for r in app) if app else None
-        out.append({
-            "sampler": name,
-            "spearman": float(np.nanmean([r["spearman"] for r in mine])) if any(np.isfinite(r["spearman"]) for r in mine) else float("nan"),
-            "agreement": float(np.mean([r["agreement"] for r in mine])),
-            "dyn_pct_error": float(np.mean([abs(r["dyn_pct"] - r["gt_dyn_pct"]) for r in mine])),
-            "goal_found": found, "goal_gt": goal[0]["gt_dynamic"] if goal else None, "goal_false": false,
-            "goal_met": bool(found is not None and false is not None and found >= math.ceil(GOAL["min_share"] * goal[0]["gt_dynamic"])
-                             and false <= GOAL["max_false"]),
-            "false_dynamic": int(sum(r["false_dynamic"] for r in mine)),
-            "appearance_agreement": _mean([r["agreement"] for r in mine if r["net"].endswith("-appearance")]),
-            # A valid dynamic partner keeps the motion class: judged on the motion-task nets only (on the
-            # appearance tasks even the ground truth changes the class, by design).
-            "top1_agree_motion": _mean([r["top1_agree"] for r in motion]),
-            "mean_ratio_motion": _mean([r["mean_ratio"] for r in motion]),
-            "mean_ratio_min": float(min(r["mean_ratio"] for r in mine)), "mean_ratio_max": float(max(r["mean_ratio"] for r in mine)),
-            "anchor_style_share": float(np.nanmedian(shares)) if np.isfinite(shares).any() else float("nan"),
-            "verdicts": {v: sum(r.get("verdict") == v for r in mine) for v in ("ok", "doubtful", "invalid")},
-            "goal_verdict": goal[0].get("verdict", "–") if goal else "–",
-        })
+        out.append(
+            {
+                "sampler": name,
+                "spearman": float(np.nanmean([r["spearman"] for r in mine]))
+                if any(np.isfinite(r["spearman"]) for r in mine)
+                else float("nan"),
+                "agreement": float(np.mean([r["agreement"] for r in mine])),
+                "dyn_pct_error": float(np.mean([abs(r["dyn_pct"] - r["gt_dyn_pct"]) for r in mine])),
+                "goal_found": found,
+                "goal_gt": goal[0]["gt_dynamic"] if goal else None,
+                "goal_false": false,
+                "goal_met": bool(
+                    found is not None
+                    and false is not None
+                    and found >= math.ceil(GOAL["min_share"] * goal[0]["gt_dynamic"])
+                    and false <= GOAL["max_false"]
+                ),
+                "false_dynamic": int(sum(r["false_dynamic"] for r in mine)),
+                "appearance_agreement": _mean([r["agreement"] for r in mine if r["net"].endswith("-appearance")]),
+                # A valid dynamic partner keeps the motion class: judged on the motion-task nets only (on the
+                # appearance tasks even the ground truth changes the class, by design).
+                "top1_agree_motion": _mean([r["top1_agree"] for r in motion]),
+                "mean_ratio_motion": _mean([r["mean_ratio"] for r in motion]),
+                "mean_ratio_min": float(min(r["mean_ratio"] for r in mine)),
+                "mean_ratio_max": float(max(r["mean_ratio"] for r in mine)),
+                "anchor_style_share": float(np.nanmedian(shares)) if np.isfinite(shares).any() else float("nan"),
+                "verdicts": {v: sum(r.get("verdict") == v for r in mine) for v in ("ok", "doubtful", "invalid")},
+                "goal_verdict": goal[0].get("verdict", "–") if goal else "–",
+            }
+        )
     return out
 
 
 def print_summary(rows: list[dict[str, Any]], log: Callable[[str], None] = print) -> None:
-    log("| sampler | mean Spearman s_dyn | mean category agreement | agreement, appearance nets | mean abs. "
+    log(
+        "| sampler | mean Spearman s_dyn | mean category agreement | agreement, appearance nets | mean abs. "
         "Dyn.% error "
         f"| {GOAL['net']} {GOAL['layer']}: gt dyn units found | dyn units in {GOAL['appearance_net']} | goal | "
         "false dyn, all nets "
         "| top-1 agree, motion nets | mean ratio, motion nets | mean ratio (min–max, all) | anchor style share "
-        f"| validity on {GOAL['net']} | validity ok/doubtful/invalid, all |")
+        f"| validity on {GOAL['net']} | validity ok/doubtful/invalid, all |"
+    )
     log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in rows:
-        log(f"| {s['sampler']} | {_f(s['spearman'], '+.2f')} | {s['agreement']:.2f} | "
+        log(
+            f"| {s['sampler']} | {_f(s['spearman'], '+.2f')} | {s['agreement']:.2f} | "
             f"{_f(s['appearance_agreement'], '.2f')} "
             f"| {s['dyn_pct_error']:.1f} | {s['goal_found']} of {s['goal_gt']} | {s['goal_false']} | "
             f"{'met' if s['goal_met'] else 'no'} "
             f"| {s['false_dynamic']} | {_f(s['top1_agree_motion'], '.2f')} | {_f(s['mean_ratio_motion'], '.2f')} "
             f"| {s['mean_ratio_min']:.2f}–{s['mean_ratio_max']:.2f} | {_f(s['anchor_style_share'], '.2f')} | "
             f"{s.get('goal_verdict', '–')} "
-            f"| {'/'.join(str(s.get('verdicts', {}).get(v, 0)) for v in ('ok', 'doubtful', 'invalid'))} |")
+            f"| {'/'.join(str(s.get('verdicts', {}).get(v, 0)) for v in ('ok', 'doubtful', 'invalid'))} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,8 +335,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{n_clips} probe clips, {n_pairs} pairs per factor, seed {args.seed}; {seconds:.0f} s")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"argv": argv if argv is not None else sys.argv[1:], "clips": n_clips, "pairs": n_pairs,
-                       "seconds": seconds, "rows": rows, "summary": summ}, fh, indent=1)
+            json.dump(
+                {
+                    "argv": argv if argv is not None else sys.argv[1:],
+                    "clips": n_clips,
+                    "pairs": n_pairs,
+                    "seconds": seconds,
+                    "rows": rows,
+                    "summary": summ,
+                },
+                fh,
+                indent=1,
+            )
     return 0
 
 

@@ -44,7 +44,10 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     clips = [
-        sdinterp.Sample(frames=rng.integers(0, 256, size=(args.frames * 2, args.size, args.size, 3), dtype=np.uint8), video_id=f"v{i}")
+        sdinterp.Sample(
+            frames=rng.integers(0, 256, size=(args.frames * 2, args.size, args.size, 3), dtype=np.uint8),
+            video_id=f"v{i}",
+        )
         for i in range(8)
     ]
     model = build_model()
@@ -78,19 +81,23 @@ def main() -> None:
     for f in feats:
         pm = PairMoments()
         for k in range(0, n_forwards, per_batch):
-            pm.update(f[k:k + per_batch], f[k:k + per_batch])
+            pm.update(f[k : k + per_batch], f[k : k + per_batch])
     moments_s = time.perf_counter() - t0
     stored_bytes = sum(f.nbytes for f in feats)
     moments_bytes = sum(5 * 8 * w for w in widths)
 
-    print(f"model r3d_18 (random init), {args.frames} frames @ {args.size}px, {n_forwards} clip forwards, batch "
-          f"{per_batch}")
+    print(
+        f"model r3d_18 (random init), {args.frames} frames @ {args.size}px, {n_forwards} clip forwards, batch "
+        f"{per_batch}"
+    )
     print(f"{'bare forwards':<34}{bare:8.2f} s")
     print(f"{'full pipeline (5 layers captured)':<34}{full:8.2f} s")
     print(f"{'pipeline / bare':<34}{full / bare:8.3f}x   (overhead {100 * (full / bare - 1):+.1f}%)")
     print(f"{'moment updates alone':<34}{moments_s:8.4f} s   ({100 * moments_s / bare:.2f}% of forward time)")
-    print(f"{'state: moments vs stored features':<34}{moments_bytes / 1024:8.1f} KiB vs {stored_bytes / 1024:.1f} KiB "
-          f"(grows with pairs; moments do not)")
+    print(
+        f"{'state: moments vs stored features':<34}{moments_bytes / 1024:8.1f} KiB vs {stored_bytes / 1024:.1f} KiB "
+        f"(grows with pairs; moments do not)"
+    )
 
 
 if __name__ == "__main__":

@@ -82,8 +82,15 @@ def measure(model: str, clip: str, pairs: int, batch: int) -> dict[str, float]:
         for _, x, _, _, _ in prepared:
             adapter.forward(x)
         bare_s = time.perf_counter() - t0
-    return {"report": report_s, "bare": bare_s, "ratio": report_s / bare_s, "data_clips_per_s": n_inputs / data_s,
-            "forward_clips_per_s": n_inputs / bare_s, "inputs": n_inputs, "model": type(model_).__name__}
+    return {
+        "report": report_s,
+        "bare": bare_s,
+        "ratio": report_s / bare_s,
+        "data_clips_per_s": n_inputs / data_s,
+        "forward_clips_per_s": n_inputs / bare_s,
+        "inputs": n_inputs,
+        "model": type(model_).__name__,
+    }
 
 
 def main() -> int:
@@ -103,8 +110,11 @@ def main() -> int:
     for model in args.models:
         for clip in CLIPS:
             r = measure(model, clip, args.pairs, args.batch)
-            print(f"{model:<15}{clip:<22}{r['report']:9.2f}{r['bare']:9.2f}{r['ratio']:8.3f}"
-                  f"{r['data_clips_per_s']:14.1f}{r['forward_clips_per_s']:13.1f}", flush=True)
+            print(
+                f"{model:<15}{clip:<22}{r['report']:9.2f}{r['bare']:9.2f}{r['ratio']:8.3f}"
+                f"{r['data_clips_per_s']:14.1f}{r['forward_clips_per_s']:13.1f}",
+                flush=True,
+            )
     return 0
 
 

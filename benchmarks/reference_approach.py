@@ -42,7 +42,14 @@ from _common import real_clips
 CONFIGS = {
     # name: (spec, layers, frames, size, pairs, batch)
     "r3d_18": ("torchvision:r3d_18", [f"stage{k}" for k in range(1, 6)], 8, 112, 16, 12),
-    "timesformer": ("mmaction2:timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb", [f"block{k}" for k in range(12)], 8, 96, 8, 6),
+    "timesformer": (
+        "mmaction2:timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb",
+        [f"block{k}" for k in range(12)],
+        8,
+        96,
+        8,
+        6,
+    ),
 }
 QUICK = {"r3d_18": ("torchvision:r3d_18", ["stage2", "stage4"], 4, 32, 8, 6)}
 

@@ -111,8 +111,10 @@ def ssim_gray(a: np.ndarray, b: np.ndarray) -> float:
     import cv2
 
     g1, g2 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (a, b))
+
     def blur(z):
         return cv2.GaussianBlur(z, (0, 0), 1.5)
+
     m1, m2 = blur(g1), blur(g2)
     v1, v2, c12 = blur(g1 * g1) - m1**2, blur(g2 * g2) - m2**2, blur(g1 * g2) - m1 * m2
     k1, k2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -120,7 +122,14 @@ def ssim_gray(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def hist_distance(a: np.ndarray, b: np.ndarray) -> float:
-    d = [np.abs(np.histogram(a[..., c], 16, (0, 256))[0] / a[..., c].size - np.histogram(b[..., c], 16, (0, 256))[0] / b[..., c].size).sum() / 2 for c in range(3)]
+    d = [
+        np.abs(
+            np.histogram(a[..., c], 16, (0, 256))[0] / a[..., c].size
+            - np.histogram(b[..., c], 16, (0, 256))[0] / b[..., c].size
+        ).sum()
+        / 2
+        for c in range(3)
+    ]
     return float(np.mean(d))
 
 
@@ -144,7 +153,14 @@ def evaluate(restyle: Restyle, videos: list[tuple[str, np.ndarray]]) -> dict[str
     row = {"rel_epe": err / mag, "ssim": float(np.mean(ssim)), "hist_dist": float(np.mean(hdist))}
     pairs = [(a, b) for i, a in enumerate(STYLES) for b in STYLES[i + 1 :]]
     for family in ("mean colour", "histogram", "texture"):
-        row[f"corr {family}"] = float(np.mean([abs_corr(np.stack([d[family] for d in desc[a]]), np.stack([d[family] for d in desc[b]])) for a, b in pairs]))
+        row[f"corr {family}"] = float(
+            np.mean(
+                [
+                    abs_corr(np.stack([d[family] for d in desc[a]]), np.stack([d[family] for d in desc[b]]))
+                    for a, b in pairs
+                ]
+            )
+        )
     row["static_corr"] = float(np.mean([row[f"corr {f}"] for f in ("mean colour", "histogram", "texture")]))
     return row
 
@@ -159,7 +175,14 @@ def correlation_floor(videos: list[tuple[str, np.ndarray]]) -> float:
         perm = rng.permutation(len(desc))
         while np.any(perm == np.arange(len(desc))):
             perm = rng.permutation(len(desc))
-        vals.append(np.mean([abs_corr(np.stack([d[f] for d in desc]), np.stack([desc[i][f] for i in perm])) for f in ("mean colour", "histogram", "texture")]))
+        vals.append(
+            np.mean(
+                [
+                    abs_corr(np.stack([d[f] for d in desc]), np.stack([desc[i][f] for i in perm]))
+                    for f in ("mean colour", "histogram", "texture")
+                ]
+            )
+        )
     return float(np.mean(vals))
 
 
@@ -189,8 +212,11 @@ def candidates(names: Iterable[str] | None) -> dict[str, Restyle]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="every 4th video only")
-    ap.add_argument("--restylers", default=None,
-                    help="comma-separated registry names, or appearance_free for the dot sampler (default: all and it)")
+    ap.add_argument(
+        "--restylers",
+        default=None,
+        help="comma-separated registry names, or appearance_free for the dot sampler (default: all and it)",
+    )
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
@@ -206,10 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = {"real": evaluate(fn, real), "synthetic": evaluate(fn, synth)}
         print(f"  {name}: {time.time() - t0:.0f}s", file=sys.stderr)
     default = RestyleSampler().restyler.name
-    print(f"\nstatic corr. of unrelated videos (estimator floor): real {correlation_floor(real):.2f}, synthetic "
-          f"{correlation_floor(synth):.2f}")
-    print("\n| restyler | real rel. EPE | real SSIM | real hist. dist. | real static corr. (colour / hist. / "
-          "texture) | synth. rel. EPE | synth. static corr. | eligible as default |")
+    print(
+        f"\nstatic corr. of unrelated videos (estimator floor): real {correlation_floor(real):.2f}, synthetic "
+        f"{correlation_floor(synth):.2f}"
+    )
+    print(
+        "\n| restyler | real rel. EPE | real SSIM | real hist. dist. | real static corr. (colour / hist. / "
+        "texture) | synth. rel. EPE | synth. static corr. | eligible as default |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         re, sy = r["real"], r["synthetic"]
@@ -217,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         mark = "yes" if ok else "no"
         label = f"**{name}** (default)" if name == default else name
         fam = " / ".join(f"{re[f'corr {f}']:.2f}" for f in ("mean colour", "histogram", "texture"))
-        print(f"| {label} | {re['rel_epe']:.3f} | {re['ssim']:.2f} | {re['hist_dist']:.2f} | "
-              f"{re['static_corr']:.2f} ({fam}) | {sy['rel_epe']:.3f} | {sy['static_corr']:.2f} | "
-              f"{mark if not name.startswith('(') else '-'} |")
+        print(
+            f"| {label} | {re['rel_epe']:.3f} | {re['ssim']:.2f} | {re['hist_dist']:.2f} | "
+            f"{re['static_corr']:.2f} ({fam}) | {sy['rel_epe']:.3f} | {sy['static_corr']:.2f} | "
+            f"{mark if not name.startswith('(') else '-'} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

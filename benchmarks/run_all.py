@@ -1,8 +1,8 @@
 """Run every benchmark in this folder, one after the other (``make bench``).
 
-    .venv/bin/python benchmarks/run_all.py            # full runs (tens of minutes on 2 cores)
-    .venv/bin/python benchmarks/run_all.py --quick    # each benchmark's smallest configuration
-    .venv/bin/python benchmarks/run_all.py --list     # what would run
+.venv/bin/python benchmarks/run_all.py            # full runs (tens of minutes on 2 cores)
+.venv/bin/python benchmarks/run_all.py --quick    # each benchmark's smallest configuration
+.venv/bin/python benchmarks/run_all.py --list     # what would run
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdinterp._deprecation import renamed_option
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugin_manager import get_plugin_manager, list_plugins
@@ -23,22 +22,42 @@ def _check_sizes(options: dict[str, Any]) -> None:
         value = options.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int,)) and not (isinstance(value, float) and value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int,))
+            and not (isinstance(value, float) and value.is_integer())
+        ):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r} (leave it unset for the model's native size)")
+            raise ValueError(
+                f"{name} must be a positive integer, got {value!r} (leave it unset for the model's native size)"
+            )
 
 
 def _check_ready_adapter(adapter: ModelAdapter, options: dict[str, Any]) -> None:
     """An adapter is already built: size options it does not have are refused, never ignored."""
     described = adapter.describe()
-    clip = described.get("clip") if isinstance(described.get("clip"), dict) else {}
+    clip = described.get("clip")
+    clip = clip if isinstance(clip, dict) else {}
     differ = []
     for name in ("num_frames", "crop_size", "short_side"):
         wanted = options.get(name)
         have = described.get(name, clip.get(name))
         if wanted is not None and wanted != have:
             differ.append(f"{name}={wanted} (it has {have})")
+    # ``size`` (an int: a square crop, or a square two-stream frame) and ``frame_size`` ((H, W)) too
+    have_size = described.get("frame_size", described.get("crop_size", clip.get("crop_size")))
+    for name, wanted in (("size", options.get("size")), ("frame_size", options.get("frame_size"))):
+        if wanted is None:
+            continue
+        want = [int(wanted), int(wanted)] if isinstance(wanted, (int, float)) else [int(v) for v in wanted]
+        have = (
+            [int(v) for v in have_size]
+            if isinstance(have_size, (list, tuple))
+            else (None if have_size is None else [int(have_size), int(have_size)])
+        )
+        if want != have:
+            differ.append(f"{name}={wanted} (it has {have_size})")
     if differ:
         raise ValueError(
             f"a ready {type(adapter).__name__} was given, so {', '.join(differ)} cannot be applied; build the "
@@ -78,11 +97,8 @@ def load_model(spec: str, **options: Any) -> Any:
         spec: the model spec.
         **options: family options, e.g. ``weights`` (a local weights file; never downloaded),
             ``trust_weights`` (allow unpickling a weights file you trust), ``num_frames``,
-            ``crop_size``, ``short_side``. ``checkpoint``/``trust_checkpoint`` are deprecated
-            aliases of ``weights``/``trust_weights``.
+            ``crop_size``, ``short_side``.
     """
-    renamed_option(options, "checkpoint", "weights", "load_model")
-    renamed_option(options, "trust_checkpoint", "trust_weights", "load_model")
     _check_sizes(options)
     result = get_plugin_manager().hook.sdinterp_load_model(spec=spec, options=dict(options))
     if result is None:
@@ -98,6 +114,4 @@ def load_model(spec: str, **options: Any) -> Any:
 
 def load_adapter(spec: str, **options: Any) -> ModelAdapter:
     """:func:`load_model` then :func:`adapt`."""
-    renamed_option(options, "checkpoint", "weights", "load_adapter")
-    renamed_option(options, "trust_checkpoint", "trust_weights", "load_adapter")
     return adapt(load_model(spec, **options), **options)

@@ -12,7 +12,8 @@ still refused (or captured per ``LayerInfo.call``) exactly as without early exit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -41,7 +42,9 @@ def module_path(model: nn.Module, module: nn.Module) -> str:
     raise UnknownLayerError(f"the {type(module).__name__} module given as a layer is not part of the model")
 
 
-def resolve_layers(adapter: "ModelAdapter", names: Iterable[str | nn.Module] | str | nn.Module | None) -> dict[str, LayerInfo]:
+def resolve_layers(
+    adapter: ModelAdapter, names: Iterable[str | nn.Module] | str | nn.Module | None
+) -> dict[str, LayerInfo]:
     """Resolve many layers at once (``None`` = every canonical layer), failing on the first unknown.
 
     Layers may be canonical names, module paths, ``input:<path>`` or, as in Captum, module objects.
@@ -148,27 +151,32 @@ class LayerCapture:
                 return  # reported in collect(): the module ran more than once
             try:
                 self._pooled.setdefault(name, []).append(pool(_select(value, info.select, name), info.pooling, name))
-            except BaseException as exc:  # surfaced in collect() with the layer's name
+            except BaseException as exc:  # noqa: BLE001 - surfaced in collect() with the layer's name
                 self._errors.setdefault(name, exc)
             if self._stopping and self._complete():
                 raise _ForwardDone
 
         if info.where == "input":
+
             def pre_hook(module: nn.Module, args: tuple) -> None:
                 handle(args if info.select is not None else (args[0] if args else None))
+
             return pre_hook, True
 
         def fwd_hook(module: nn.Module, args: tuple, output: Any) -> None:
             handle(output)
+
         return fwd_hook, False
 
-    def __enter__(self) -> "LayerCapture":
+    def __enter__(self) -> LayerCapture:
         try:
             for name, info in self.layers.items():
                 try:
                     module = self.model.get_submodule(info.module) if info.module else self.model
                 except AttributeError as exc:
-                    raise UnknownLayerError(f"layer {name!r}: module path {info.module!r} does not exist in the model") from exc
+                    raise UnknownLayerError(
+                        f"layer {name!r}: module path {info.module!r} does not exist in the model"
+                    ) from exc
                 hook, is_pre = self._hook_for(name, info)
                 if is_pre:
                     self._handles.append(module.register_forward_pre_hook(hook))

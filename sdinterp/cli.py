@@ -9,7 +9,7 @@ import os
 import pkgutil
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from sdinterp._version import __version__
 from sdinterp.errors import SdinterpError
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugin_commands(sub: "argparse._SubParsersAction") -> None:
+def _plugin_commands(sub: argparse._SubParsersAction) -> None:
     """Subcommands registered by plugins as kind ``command`` (a ``register(subparsers)`` callable).
 
     Tools that live in plugins (ablation, tracking, segmentation studies) add their commands this
@@ -48,8 +48,10 @@ def _plugin_commands(sub: "argparse._SubParsersAction") -> None:
             registry.get("command", name)(sub)
         except Exception as exc:  # noqa: BLE001 - one plugin's command never takes the CLI down
             owners = ", ".join(r.plugin for r in registry.owners("command", name))
-            print(f"sdinterp: warning: command {name!r} from plugin {owners} not available: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            print(
+                f"sdinterp: warning: command {name!r} from plugin {owners} not available: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # not a user error we know of: still one line, and how to see more
         if getattr(args, "debug", False):
             raise
-        print(f"sdinterp {args.command}: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"sdinterp {args.command}: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         warnings.showwarning = shown

@@ -199,6 +199,7 @@ class LayerInfo:
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary (callables shown by name)."""
+
         def _name(v: Any) -> Any:
             return getattr(v, "__name__", repr(v)) if callable(v) else v
 
@@ -376,13 +377,15 @@ class ModelAdapter(abc.ABC):
         if name in canonical:
             return canonical[name]
         where: Literal["output", "input"] = "input" if name.startswith(INPUT_PREFIX) else "output"
-        path = name[len(INPUT_PREFIX):] if where == "input" else name
+        path = name[len(INPUT_PREFIX) :] if where == "input" else name
         modules = dict(self.model.named_modules())
         if path in modules:
             for info in canonical.values():
                 if info.module == path and info.where == where:
                     return dataclasses.replace(info, name=name)
-            return LayerInfo(name=name, module=path, where=where, pooling=getattr(self, "default_pooling", "channels_first"))
+            return LayerInfo(
+                name=name, module=path, where=where, pooling=getattr(self, "default_pooling", "channels_first")
+            )
         paths = [p for p in modules if p]
         close = difflib.get_close_matches(path, list(canonical) + paths, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""

@@ -23,8 +23,15 @@ from sdinterp._version import __version__
 from sdinterp.registry import Registry
 
 __all__ = [
-    "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager", "get_registry", "list_plugins", "plugin_notes",
-    "register_plugin", "unregister_plugin", "reset",
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "get_plugin_manager",
+    "get_registry",
+    "list_plugins",
+    "plugin_notes",
+    "register_plugin",
+    "unregister_plugin",
+    "reset",
 ]
 
 ENTRY_POINT_GROUP = "sdinterp"
@@ -102,8 +109,10 @@ def _new_manager() -> pluggy.PluginManager:
             # distribution, and say so (`sdinterp plugins`).
             first = _dists.get(name, _broken.get(name, ("?", "?", "")))[0]
             name = f"{dist[0]}:{ep.name}"
-            _notes.append(f"entry-point name {ep.name!r} is declared by {first} and by {dist[0]}; "
-                          f"the second is loaded as {name!r}")
+            _notes.append(
+                f"entry-point name {ep.name!r} is declared by {first} and by {dist[0]}; "
+                f"the second is loaded as {name!r}"
+            )
         _load(pm, name, dist, ep.load)
     return pm
 
@@ -187,8 +196,15 @@ def list_plugins() -> list[dict[str, Any]]:
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda kv: kv[0]):
         dist, version = _dists.get(name, ("<runtime>", ""))
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        rows.append({"name": name, "distribution": dist, "version": version, "hooks": hooks,
-                     "error": _register_failures.get(name)})
+        rows.append(
+            {
+                "name": name,
+                "distribution": dist,
+                "version": version,
+                "hooks": hooks,
+                "error": _register_failures.get(name),
+            }
+        )
     for name, (dist, version, err) in sorted(_broken.items()):
         rows.append({"name": name, "distribution": dist, "version": version, "hooks": [], "error": err})
     return rows
@@ -200,6 +216,8 @@ def plugin_notes() -> list[str]:
     notes = list(_notes)
     for kind, name, regs in get_registry().clashes():
         owners = " and ".join(f"{r.plugin} ({r.distribution})" for r in regs)
-        notes.append(f"{kind} {name!r} is registered by {owners}: the bare name is refused; use "
-                     + " or ".join(r.qualified(name) for r in regs))
+        notes.append(
+            f"{kind} {name!r} is registered by {owners}: the bare name is refused; use "
+            + " or ".join(r.qualified(name) for r in regs)
+        )
     return notes

@@ -101,7 +101,9 @@ class Registry:
             ValueError: an empty name or one containing ``:`` (that separates a qualifier).
         """
         if not isinstance(name, str) or not name or ":" in name:
-            raise ValueError(f"{kind} names must be non-empty strings without ':', got {name!r} (from {self._current_owner})")
+            raise ValueError(
+                f"{kind} names must be non-empty strings without ':', got {name!r} (from {self._current_owner})"
+            )
         entries = self._items.setdefault(kind, {}).setdefault(name, [])
         if any(r.factory is factory and r.plugin == self._current_owner for r in entries):
             return
@@ -150,7 +152,9 @@ class Registry:
         close = difflib.get_close_matches(bare, valid, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         where = f" from {owner!r}" if owner and bare in table else ""
-        failed = "".join(f"; plugin {p} failed to load ({e}) and may have provided it" for p, e in sorted(self.failed.items()))
+        failed = "".join(
+            f"; plugin {p} failed to load ({e}) and may have provided it" for p, e in sorted(self.failed.items())
+        )
         raise UnknownComponentError(
             f"unknown {kind} {name!r}{where}.{hint} Valid {kind}s: {', '.join(valid) or '(none loaded)'}{failed}"
         )
@@ -176,7 +180,10 @@ class Registry:
         table = self._items.get(kind, {})
         out = sorted(table)
         if qualified:
-            out += sorted({r.qualified(n) for n, regs in table.items() for r in regs} | {f"{r.plugin}:{n}" for n, regs in table.items() for r in regs})
+            out += sorted(
+                {r.qualified(n) for n, regs in table.items() for r in regs}
+                | {f"{r.plugin}:{n}" for n, regs in table.items() for r in regs}
+            )
         return out
 
     def owner(self, kind: str, name: str) -> str:
@@ -190,7 +197,9 @@ class Registry:
         """(kind, name, registrations) for every name registered by more than one plugin."""
         return [
             (k, n, sorted(regs, key=lambda r: (r.plugin, r.distribution)))
-            for k in sorted(self._items) for n, regs in sorted(self._items[k].items()) if len(regs) > 1
+            for k in sorted(self._items)
+            for n, regs in sorted(self._items[k].items())
+            if len(regs) > 1
         ]
 
     def kinds(self) -> list[str]:

@@ -138,7 +138,8 @@ class ReplicateMoments:
         """Add a batch of (already scaled) pairs ``a``, ``b`` (n, D) with counts ``weights`` (B, n)."""
         if tuple(weights.shape) != (self.replicates, a.shape[0]):
             raise ValueError(
-                f"bootstrap weights must be ({self.replicates}, {a.shape[0]}) for {a.shape[0]} pairs, got {tuple(weights.shape)}"
+                f"bootstrap weights must be ({self.replicates}, {a.shape[0]}) for {a.shape[0]} pairs, got "
+                f"{tuple(weights.shape)}"
             )
         # numpy, not torch, for the arithmetic: these are many small (B, D) operations, which torch
         # splits over threads; on a busy machine the thread hand-offs cost more than the work.
@@ -202,7 +203,8 @@ class ReplicateMoments:
     def _check_same(self, other: ReplicateMoments) -> None:
         if (other.replicates, other.dim) != (self.replicates, self.dim):
             raise ValueError(
-                f"cannot merge bootstrap replicates of shape ({other.replicates}, {other.dim}) into ({self.replicates}, {self.dim})"
+                f"cannot merge bootstrap replicates of shape ({other.replicates}, {other.dim}) into "
+                f"({self.replicates}, {self.dim})"
             )
 
     # -- (de)serialisation ------------------------------------------------------------------------
@@ -219,7 +221,12 @@ class ReplicateMoments:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"replicates": self.replicates, "dim": self.dim, "weight": self.weight.clone(), **{k: v.clone() for k, v in self.fields.items()}}
+        return {
+            "replicates": self.replicates,
+            "dim": self.dim,
+            "weight": self.weight.clone(),
+            **{k: v.clone() for k, v in self.fields.items()},
+        }
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any]) -> ReplicateMoments:

@@ -39,7 +39,7 @@ def _pow2(t: torch.Tensor, k: int) -> torch.Tensor:
     factor itself."""
     while k:
         step = max(-1000, min(1000, k))
-        t = t * (2.0 ** step)
+        t = t * (2.0**step)
         k -= step
     return t
 
@@ -146,7 +146,13 @@ class PairMoments:
             self.boot.update(a64, b64, _as_float64(weights))
         mean_a, mean_b = a64.mean(0), b64.mean(0)
         da, db = a64 - mean_a, b64 - mean_b
-        batch_stats = {"mean_a": mean_a, "mean_b": mean_b, "m2_a": (da * da).sum(0), "m2_b": (db * db).sum(0), "c_ab": (da * db).sum(0)}
+        batch_stats = {
+            "mean_a": mean_a,
+            "mean_b": mean_b,
+            "m2_a": (da * da).sum(0),
+            "m2_b": (db * db).sum(0),
+            "c_ab": (da * db).sum(0),
+        }
         self._merge_stats(n2, batch_stats)
         return self
 
@@ -177,7 +183,11 @@ class PairMoments:
         return f"{where}, batch {batch}" if batch is not None else where
 
     def _merge_stats(
-        self, n2: int, s2: Mapping[str, torch.Tensor], exponent2: int | None = None, boot2: ReplicateMoments | None = None
+        self,
+        n2: int,
+        s2: Mapping[str, torch.Tensor],
+        exponent2: int | None = None,
+        boot2: ReplicateMoments | None = None,
     ) -> None:
         # boot2: the other side's replicates (merge, all_reduce); update() adds its own beforehand.
         if n2 == 0:
@@ -246,7 +256,13 @@ class PairMoments:
 
     # -- (de)serialisation and distribution ------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": self.n, "dim": self.dim, "name": self.name, "exponent": self.exponent, **{k: v.clone() for k, v in self._t.items()}}
+        out: dict[str, Any] = {
+            "n": self.n,
+            "dim": self.dim,
+            "name": self.name,
+            "exponent": self.exponent,
+            **{k: v.clone() for k, v in self._t.items()},
+        }
         if self.replicates:  # only then: a state without the bootstrap is as it always was
             out["replicates"] = self.replicates
             out["bootstrap"] = self.boot.state_dict() if self.boot is not None else None
@@ -278,21 +294,27 @@ class PairMoments:
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
             return self
         dims = [torch.zeros(2, dtype=torch.float64) for _ in range(dist.get_world_size(group))]
-        mine = torch.tensor([-1.0 if self.dim is None else float(self.dim), float(self.replicates)], dtype=torch.float64)
+        mine = torch.tensor(
+            [-1.0 if self.dim is None else float(self.dim), float(self.replicates)], dtype=torch.float64
+        )
         dist.all_gather(dims, mine, group=group)
         known = {int(d[0].item()) for d in dims if d[0].item() >= 0}
         if len(known) > 1:
             raise ValueError(f"{self._where(None)}: ranks disagree on the number of units: {sorted(known)}")
         if len({int(d[1].item()) for d in dims}) > 1:
-            raise ValueError(f"{self._where(None)}: ranks disagree on the bootstrap replicates: "
-                             f"{sorted({int(d[1].item()) for d in dims})}")
+            raise ValueError(
+                f"{self._where(None)}: ranks disagree on the bootstrap replicates: "
+                f"{sorted({int(d[1].item()) for d in dims})}"
+            )
         if not known:
             return self
         dim = known.pop()
         if self.dim is None:
             self._init(dim)
         head = torch.tensor([float(self.n), float(self.exponent)], dtype=torch.float64)
-        packed = torch.cat([head] + [self._t[k] for k in _FIELDS] + ([self.boot.packed()] if self.boot is not None else []))
+        packed = torch.cat(
+            [head] + [self._t[k] for k in _FIELDS] + ([self.boot.packed()] if self.boot is not None else [])
+        )
         gathered = [torch.zeros_like(packed) for _ in dims]
         dist.all_gather(gathered, packed, group=group)
         out = PairMoments(dim, name=self.name, replicates=self.replicates)
@@ -372,7 +394,10 @@ class MomentStore:
     """
 
     def __init__(
-        self, layers: Iterable[str] = (), factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC), replicates: int = 0
+        self,
+        layers: Iterable[str] = (),
+        factors: Iterable[Factor] = (Factor.DYNAMIC, Factor.STATIC),
+        replicates: int = 0,
     ):
         self.factors = tuple(Factor.parse(f) for f in factors)
         self.replicates = int(replicates)

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 import torch
 
+from _paths import VIDEOS
 from sdinterp.capture import LayerCapture
-from sdinterp.interfaces import ModelAdapter, Sample
 from sdinterp.data.video import open_video
+from sdinterp.interfaces import ModelAdapter, Sample
 
-# CI clones the repository with ../shared beside it (see the task brief).
-VIDEO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+VIDEO_DIR = VIDEOS
 CLIP_FILES = ("vtest.avi", "tree.avi", "concert_176x144.mp4")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def single_thread() -> Any:
-    """Run a test module's forwards on one thread (import this fixture into the module).
-
-    On the 2-core machines, a parallel op waits for both threads; when another process holds one
-    core, every op stalls for a scheduler time slice (measured: a SlowFast forward went from 0.15 s
-    to 4.7 s). One thread keeps the test time predictable; results do not depend on it.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
@@ -41,7 +26,7 @@ def _resize_short(frame: np.ndarray, short_side: int) -> np.ndarray:
     return cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str, start: int, num: int, short_side: int) -> np.ndarray:
     frames = open_video(VIDEO_DIR / name).read(np.arange(start, start + num))
     return np.stack([_resize_short(f, short_side) for f in frames])
@@ -54,11 +39,15 @@ def real_clips(num_frames: int = 16, short_side: int = 72, n: int = 3) -> list[S
         name = CLIP_FILES[i % len(CLIP_FILES)]
         start = 10 + 37 * (i // len(CLIP_FILES))
         frames = _read(name, start, num_frames, short_side)
-        out.append(Sample(frames=frames, video_id=f"{name}@{start}", frame_indices=np.arange(start, start + num_frames)))
+        out.append(
+            Sample(frames=frames, video_id=f"{name}@{start}", frame_indices=np.arange(start, start + num_frames))
+        )
     return out
 
 
-def capture_all(adapter: ModelAdapter, samples: list[Sample], layers: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
+def capture_all(
+    adapter: ModelAdapter, samples: list[Sample], layers: Mapping[str, Any] | None = None
+) -> dict[str, torch.Tensor]:
     """One forward of ``samples`` capturing every canonical layer (or ``layers``)."""
     infos = dict(layers) if layers is not None else adapter.layers()
     viewed = [adapter.views(s) for s in samples]
@@ -96,7 +85,11 @@ SLOWFAST_R50 = {
     **{
         f"{s}.stage{k}": w
         for k in range(1, 6)
-        for s, w in (("slow", R50[k - 1]), ("fast", [8, 32, 64, 128, 256][k - 1]), ("fused", [80, 320, 640, 1280, None][k - 1]))
+        for s, w in (
+            ("slow", R50[k - 1]),
+            ("fast", [8, 32, 64, 128, 256][k - 1]),
+            ("fused", [80, 320, 640, 1280, None][k - 1]),
+        )
         if w is not None
     },
     "cat.stage5": 2048 + 256,

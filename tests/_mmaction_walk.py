@@ -102,8 +102,9 @@ def walk_one(path: Path, report: bool = False) -> Outcome:
             frames = adapter.clip.num_frames
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rep = sd.attribute(_clips(max(frames, 2), adapter.clip.crop_size), n_pairs=2, batch_size=3, seed=0,
-                                   show_progress=False)
+                rep = sd.attribute(
+                    _clips(max(frames, 2), adapter.clip.crop_size), n_pairs=2, batch_size=3, seed=0, show_progress=False
+                )
             bad = [n for n in rep.layers if not np.isfinite(rep[n].percent["dynamic"])]
             out.report = "NaN in " + ", ".join(bad) if bad else "2-pair report ok"
         return out

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -14,7 +14,6 @@ import sdinterp
 from sdinterp.report import BiasReport
 
 REPO = Path(__file__).resolve().parents[1]
-VIDEOS = REPO.parent / "shared" / "data" / "videos"
 #: The installed entry point of the environment running the tests (.venv/bin/sdinterp under `make test`).
 SDINTERP = Path(sys.executable).parent / "sdinterp"
 
@@ -25,8 +24,13 @@ def _pairs(rng: np.random.Generator, rho: np.ndarray, n: int) -> tuple[np.ndarra
     return a, b
 
 
-def synthetic_report(layers: Sequence[str] = ("stage1", "stage2", "stage3"), units: int = 24, n: int = 96, seed: int = 0,
-                     scorer: str = "official") -> BiasReport:
+def synthetic_report(
+    layers: Sequence[str] = ("stage1", "stage2", "stage3"),
+    units: int = 24,
+    n: int = 96,
+    seed: int = 0,
+    scorer: str = "official",
+) -> BiasReport:
     """A report whose layers go from static-heavy to dynamic-heavy: unit i of layer k correlates
     across static pairs with rho_s and across dynamic pairs with rho_d, chosen so every category
     occurs."""
@@ -43,7 +47,7 @@ def synthetic_report(layers: Sequence[str] = ("stage1", "stage2", "stage3"), uni
         z2 = np.concatenate([dd[1], ds[1]])
         factors = ["dynamic"] * n + ["static"] * n
         out[name] = sdinterp.estimate(z1, z2, factors, scorer=scorer, layer=name)
-    return BiasReport(layers=out, config={"scorer": scorer, "model": {"spec": "synthetic:test"}}, seed=seed)
+    return BiasReport(layers=out, identity={"scorer": scorer, "model": {"spec": "synthetic:test"}}, seed=seed)
 
 
 def svg_groups(svg: str, prefix: str) -> dict[str, str]:

@@ -15,8 +15,8 @@ act on) and a linear classifier. :func:`trained` trains one per task (cached for
 from __future__ import annotations
 
 import os
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import torch
@@ -120,8 +120,15 @@ def inputs_and_labels(adapter: GenericVideoAdapter, clips: Sequence[Sample]) -> 
 accuracy = tiny_accuracy
 
 
-def train_model(clips: Sequence[Sample], epochs: int = 8, seed: int = 0, width: int = 16,
-                model: nn.Module | None = None, hook: object | None = None, aux: str | None = None) -> TinyNet:
+def train_model(
+    clips: Sequence[Sample],
+    epochs: int = 8,
+    seed: int = 0,
+    width: int = 16,
+    model: nn.Module | None = None,
+    hook: object | None = None,
+    aux: str | None = None,
+) -> TinyNet:
     """Train a TinyNet on labelled clips (Adam, full CPU determinism from ``seed``).
 
     ``aux``: a second label (``"colour"``) the ``aux`` head learns at the same time, so the model's
@@ -149,7 +156,9 @@ def train_model(clips: Sequence[Sample], epochs: int = 8, seed: int = 0, width: 
                 loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
             else:
                 z = net.embed(x[idx])
-                loss = nn.functional.cross_entropy(net.fc(net.dropout(z)), y[idx]) + nn.functional.cross_entropy(net.aux(z), y_aux[idx])
+                loss = nn.functional.cross_entropy(net.fc(net.dropout(z)), y[idx]) + nn.functional.cross_entropy(
+                    net.aux(z), y_aux[idx]
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -163,7 +172,7 @@ def train_model(clips: Sequence[Sample], epochs: int = 8, seed: int = 0, width: 
     return net.eval()
 
 
-@lru_cache(maxsize=None)
+@cache
 def trained(task: str, width: int = 16) -> TinyNet:
     """A TinyNet trained on 192 clips of ``task`` (cached: trained once per test session). The
     motion model also learns the colour with its ``aux`` head: its ``feat`` layer then holds static
@@ -233,8 +242,14 @@ class TinyTaskClips(torch.utils.data.Dataset):
         return {"inputs": x, "data_samples": ActionDataSample().set_gt_label(int(clip.meta["label"]))}
 
 
-def mmaction_config(work_dir: os.PathLike[str] | str, epochs: int = 1, custom_hooks: Sequence[dict] = (),
-                    imports: Sequence[str] = (), n: int = 24, dropout_ratio: float = 0.5) -> dict:
+def mmaction_config(
+    work_dir: os.PathLike[str] | str,
+    epochs: int = 1,
+    custom_hooks: Sequence[dict] = (),
+    imports: Sequence[str] = (),
+    n: int = 24,
+    dropout_ratio: float = 0.5,
+) -> dict:
     """A Runner config: a Recognizer3D with an 18-layer ResNet3d of base width 4 (64 channels at the
     head), random init, SGD, ``n`` clips in batches of 4, a checkpoint every epoch."""
     from mmengine.registry import DATASETS
@@ -249,14 +264,23 @@ def mmaction_config(work_dir: os.PathLike[str] | str, epochs: int = 1, custom_ho
             type="Recognizer3D",
             backbone=dict(type="ResNet3d", depth=18, pretrained=None, pretrained2d=False, base_channels=4),
             cls_head=dict(type="I3DHead", num_classes=2, in_channels=32, dropout_ratio=dropout_ratio),
-            data_preprocessor=dict(type="ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"),
+            data_preprocessor=dict(
+                type="ActionDataPreprocessor", mean=[114.75] * 3, std=[57.375] * 3, format_shape="NCTHW"
+            ),
         ),
         work_dir=str(work_dir),
-        train_dataloader=dict(dataset=dict(type="TinyTaskClips", task="motion", n=n), batch_size=4, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=True), collate_fn=dict(type="pseudo_collate")),
+        train_dataloader=dict(
+            dataset=dict(type="TinyTaskClips", task="motion", n=n),
+            batch_size=4,
+            num_workers=0,
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            collate_fn=dict(type="pseudo_collate"),
+        ),
         train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=epochs, val_interval=10**6),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.01, momentum=0.9)),
-        default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=1), logger=dict(type="LoggerHook", interval=1000)),
+        default_hooks=dict(
+            checkpoint=dict(type="CheckpointHook", interval=1), logger=dict(type="LoggerHook", interval=1000)
+        ),
         custom_hooks=list(custom_hooks),
         custom_imports=dict(imports=list(imports), allow_failed_imports=False),
         default_scope="mmaction",

@@ -6,13 +6,14 @@ Real clips live in ``../shared/data/videos`` beside the repository (CI checks ou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from _paths import VIDEOS
+
 REPO = Path(__file__).resolve().parents[1]
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 VTEST = VIDEOS / "vtest.avi"
 TREE = VIDEOS / "tree.avi"
 CONCERT = VIDEOS / "concert_176x144.mp4"
@@ -22,7 +23,15 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "ffv1", fps: int = 
     """Write uint8 (T, H, W, 3) RGB frames with PyAV. ``ffv1`` (in .mkv/.avi) is lossless."""
     import av
 
-    pix = {"ffv1": "bgr0", "libx264": "yuv420p", "mpeg4": "yuv420p", "libvpx": "yuv420p", "libvpx-vp9": "yuv420p", "mjpeg": "yuvj420p", "rawvideo": "bgr24"}[codec]
+    pix = {
+        "ffv1": "bgr0",
+        "libx264": "yuv420p",
+        "mpeg4": "yuv420p",
+        "libvpx": "yuv420p",
+        "libvpx-vp9": "yuv420p",
+        "mjpeg": "yuvj420p",
+        "rawvideo": "bgr24",
+    }[codec]
     options = {"movflags": "faststart"} if faststart else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options=options) as c:

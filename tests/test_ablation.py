@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 import _tiny_tasks as tt
-from _ar_helpers import single_thread  # noqa: F401 (autouse fixture: one thread per test module)
 import sdinterp
 from sdinterp.cli import main
 from sdinterp.interfaces import LayerInfo, ModelAdapter
@@ -28,6 +27,8 @@ from sdinterp.plugins.ablation import (
     removal_sweep,
     units_for_percent,
 )
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 PERCENTS = [12.5, 25.0]  # 2 and 4 of the 16 units of `feat`
 
@@ -48,15 +49,26 @@ def val(motion) -> tuple[torch.Tensor, torch.Tensor]:
     return tt.inputs_and_labels(motion[0], tt.make_clips("motion", 200, seed=7))
 
 
+@pytest.mark.slow  # 12 s measured on 2 shared cores
 def test_removing_top_dynamic_units_hurts_the_motion_task_most(motion, val) -> None:
     adapter, bias = motion
     assert bias.category_counts["dynamic"] >= 2 and bias.category_counts["static"] >= 2  # both kinds exist
-    curves = removal_sweep(adapter, "feat", bias, tt.prepared_accuracy, val, percents=PERCENTS,
-                           selections=["top_dynamic", "top_static", "random"], seeds=range(5))
+    curves = removal_sweep(
+        adapter,
+        "feat",
+        bias,
+        tt.prepared_accuracy,
+        val,
+        percents=PERCENTS,
+        selections=["top_dynamic", "top_static", "random"],
+        seeds=range(5),
+    )
     assert curves.baseline >= 0.95, "the tiny motion model did not learn its task"
     dyn, stat, rnd = (curves.drop(s) for s in ("top_dynamic", "top_static", "random"))
-    print(f"\naccuracy {curves.baseline:.3f}; drops at {PERCENTS}%: top_dynamic {dyn}, top_static {stat}, "
-          f"random (mean of 5 seeds) {rnd}, random std {curves.spread['random']['std']}")
+    print(
+        f"\naccuracy {curves.baseline:.3f}; drops at {PERCENTS}%: top_dynamic {dyn}, top_static {stat}, "
+        f"random (mean of 5 seeds) {rnd}, random std {curves.spread['random']['std']}"
+    )
     for i in range(len(PERCENTS)):
         assert dyn[i] > rnd[i] + 0.05 and dyn[i] > stat[i] + 0.05
     assert max(dyn) >= 0.3  # the model needs its dynamic units: removing 4 of 16 costs a lot
@@ -119,16 +131,19 @@ class _Layouts(nn.Module):
         self.head = nn.Linear(4, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)                                   # (B, 4, T, H, W)
-        t = self.tokens(y.flatten(2).transpose(1, 2))      # (B, L, 4)
-        s = self.seq(t.transpose(0, 1))                    # (L, B, 4)
+        y = self.conv(x)  # (B, 4, T, H, W)
+        t = self.tokens(y.flatten(2).transpose(1, 2))  # (B, L, 4)
+        s = self.seq(t.transpose(0, 1))  # (L, B, 4)
         return self.head(s.mean(0))
 
 
 class _LayoutAdapter(ModelAdapter):
     def layers(self):
-        return {"conv": LayerInfo("conv", "conv"), "tokens": LayerInfo("tokens", "tokens", pooling="tokens"),
-                "seq": LayerInfo("seq", "seq", pooling="tokens_seq_first")}
+        return {
+            "conv": LayerInfo("conv", "conv"),
+            "tokens": LayerInfo("tokens", "tokens", pooling="tokens"),
+            "seq": LayerInfo("seq", "seq", pooling="tokens_seq_first"),
+        }
 
     def prepare(self, samples):
         raise NotImplementedError
@@ -164,7 +179,9 @@ def test_zero_units_on_every_layout(layer: str, axis: int) -> None:
         torch.testing.assert_close(after_out, model.head(expected))
     else:
         torch.testing.assert_close(after, expected, rtol=0, atol=0)
-    assert before.shape == after.shape and bool((before.index_select(axis % before.dim(), torch.tensor([1, 3])) != 0).any())
+    assert before.shape == after.shape and bool(
+        (before.index_select(axis % before.dim(), torch.tensor([1, 3])) != 0).any()
+    )
     assert not torch.equal(after_out, model(x).detach())  # the hook is gone after the block
 
 
@@ -219,9 +236,30 @@ def test_cli_ablate_writes_json_and_prints_a_table(tmp_path, capsys) -> None:
     out = tmp_path / "ablate.json"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = main(["ablate", "python:_tiny_tasks:motion_model", str(tmp_path / "videos"), "--layer", "feat",
-                     "--factor", "dynamic", "--percent", "25", "--metric", "python:_tiny_tasks:video_name_accuracy",
-                     "--seeds", "2", "--n-pairs", "8", "--clip-length", "8", "--no-progress", "--json", str(out)])
+        code = main(
+            [
+                "ablate",
+                "python:_tiny_tasks:motion_model",
+                str(tmp_path / "videos"),
+                "--layer",
+                "feat",
+                "--factor",
+                "dynamic",
+                "--percent",
+                "25",
+                "--metric",
+                "python:_tiny_tasks:video_name_accuracy",
+                "--seeds",
+                "2",
+                "--n-pairs",
+                "8",
+                "--clip-length",
+                "8",
+                "--no-progress",
+                "--json",
+                str(out),
+            ]
+        )
     text = capsys.readouterr().out
     assert code == 0 and "top_dynamic" in text and "random" in text
     saved = json.loads(out.read_text())
@@ -231,24 +269,38 @@ def test_cli_ablate_writes_json_and_prints_a_table(tmp_path, capsys) -> None:
 
 
 def test_cli_ablate_refuses_bad_flags_before_loading(tmp_path, capsys) -> None:
-    assert main(["ablate", "python:_tiny_tasks:motion_model", str(tmp_path), "--layer", "feat", "--percent", "150",
-                 "--metric", "python:_tiny_tasks:video_name_accuracy"]) == 1
+    assert (
+        main(
+            [
+                "ablate",
+                "python:_tiny_tasks:motion_model",
+                str(tmp_path),
+                "--layer",
+                "feat",
+                "--percent",
+                "150",
+                "--metric",
+                "python:_tiny_tasks:video_name_accuracy",
+            ]
+        )
+        == 1
+    )
     assert "--percent 150" in capsys.readouterr().err
-    assert main(["ablate", "python:_tiny_tasks:motion_model", str(tmp_path), "--layer", "feat",
-                 "--metric", "python:_tiny_tasks:no_such_metric"]) == 1
+    assert (
+        main(
+            [
+                "ablate",
+                "python:_tiny_tasks:motion_model",
+                str(tmp_path),
+                "--layer",
+                "feat",
+                "--metric",
+                "python:_tiny_tasks:no_such_metric",
+            ]
+        )
+        == 1
+    )
     assert "no function 'no_such_metric'" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("name", ["sdinterp.plugins.ablation.intervention", "sdinterp.plugins.ablation.selection",
-                                  "sdinterp.plugins.static_dropout.module", "sdinterp.plugins.static_dropout.feeder",
-                                  "sdinterp.plugins.tracking.checkpoints"])
-def test_docstring_examples_of_the_control_tools(name: str) -> None:
-    import doctest
-    import importlib
-
-    torch.manual_seed(0)
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_the_plain_pytorch_examples_of_docs_controlling_bias_run() -> None:
@@ -256,7 +308,9 @@ def test_the_plain_pytorch_examples_of_docs_controlling_bias_run() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "controlling_bias.md").read_text()
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "custom_imports" not in b]  # configs need MMAction2
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "custom_imports" not in b
+    ]  # configs need MMAction2
     assert len(blocks) >= 6
     ns: dict = {}
     with warnings.catch_warnings():
@@ -264,5 +318,8 @@ def test_the_plain_pytorch_examples_of_docs_controlling_bias_run() -> None:
         exec(compile("\n".join(blocks), "docs/controlling_bias.md", "exec"), ns)
     assert ns["curves"].counts == [1, 3, 6] and set(ns["curves"].curves) == {"top_dynamic", "top_static", "random"}
     assert ns["net"].dropout.refreshed_at == [0, 30] and ns["drops"]["dynamic"].shape == (8,)
-    assert ns["series"].steps == [1, 2, 3] and sorted(p.name for p in (ns["folder"] / "bias").iterdir())[-1] == "series.json"
+    assert (
+        ns["series"].steps == [1, 2, 3]
+        and sorted(p.name for p in (ns["folder"] / "bias").iterdir())[-1] == "series.json"
+    )
     assert 0 <= ns["result"].relative and ns["drop"].standard >= 0

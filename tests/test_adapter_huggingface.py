@@ -20,25 +20,27 @@ import numpy as np
 import pytest
 import torch
 
+from _paths import VIDEOS
+
 pytest.importorskip("transformers")
 
-import sdinterp  # noqa: E402
-from _ar_helpers import capture_all, single_thread  # noqa: E402,F401 (autouse fixture)
-from sdinterp.adapters.huggingface import (  # noqa: E402
+import sdinterp
+from _ar_helpers import capture_all
+from sdinterp.adapters.huggingface import (
     HF_MODELS,
     HuggingFaceVideoAdapter,
     build_huggingface,
     sdinterp_load_model,
 )
-from sdinterp.cli import main  # noqa: E402
-from sdinterp.errors import UnsupportedModelError  # noqa: E402
-from sdinterp.testing import check_adapter  # noqa: E402
+from sdinterp.cli import main
+from sdinterp.errors import UnsupportedModelError
+from sdinterp.testing import check_adapter
 
 REPO = Path(__file__).resolve().parents[1]
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 # Tiny runs are meant to be unreliable; the pipeline's warnings about it are not under test here.
 pytestmark = [
+    pytest.mark.usefixtures("single_thread"),  # one torch thread (tests/conftest.py)
     pytest.mark.filterwarnings(r"ignore:n_pairs=\d+ is below"),
     pytest.mark.filterwarnings(r"ignore:\d+ of the \d+ clips are used"),
 ]
@@ -52,11 +54,20 @@ TINY_EXTRA: dict[str, dict[str, Any]] = {
     "videomae": {"patch_size": 8, "intermediate_size": 64},
     "timesformer": {"patch_size": 8, "intermediate_size": 64},
     "vivit": {"tubelet_size": [2, 8, 8], "intermediate_size": 64},
-    "vjepa2": {"patch_size": 8, "pred_hidden_size": 32, "pred_num_hidden_layers": 1, "pred_num_attention_heads": 2,
-               "num_pooler_layers": 1},
+    "vjepa2": {
+        "patch_size": 8,
+        "pred_hidden_size": 32,
+        "pred_num_hidden_layers": 1,
+        "pred_num_attention_heads": 2,
+        "num_pooler_layers": 1,
+    },
 }
-PROCESSORS = {"videomae": "VideoMAEVideoProcessor", "timesformer": "TimesformerVideoProcessor",
-              "vivit": "VivitVideoProcessor", "vjepa2": "VJEPA2VideoProcessor"}
+PROCESSORS = {
+    "videomae": "VideoMAEVideoProcessor",
+    "timesformer": "TimesformerVideoProcessor",
+    "vivit": "VivitVideoProcessor",
+    "vjepa2": "VJEPA2VideoProcessor",
+}
 PREFIX = {"videomae": "videomae.", "timesformer": "timesformer.", "vivit": "vivit.", "vjepa2": "vjepa2."}
 BLOCKS = {"videomae": "encoder.layer", "timesformer": "encoder.layer", "vivit": "layers", "vjepa2": "encoder.layer"}
 EMBED = {"videomae": "embeddings", "timesformer": "embeddings", "vivit": "embeddings", "vjepa2": "encoder.embeddings"}
@@ -115,7 +126,11 @@ def test_layers_and_conformance(model_type: str, clips: np.ndarray) -> None:
     assert layers["embed"].module == prefix + EMBED[model_type]
     assert [layers[f"block{k}"].module for k in (0, 1)] == [f"{prefix}{BLOCKS[model_type]}.{k}" for k in (0, 1)]
     assert {i.channels for i in layers.values()} == {32} and {i.pooling for i in layers.values()} == {"tokens"}
-    assert check_adapter(adapter, samples_of(clips, 3), n_pairs=2, batch_size=6) == {"embed": 32, "block0": 32, "block1": 32}
+    assert check_adapter(adapter, samples_of(clips, 3), n_pairs=2, batch_size=6) == {
+        "embed": 32,
+        "block0": 32,
+        "block1": 32,
+    }
     described = adapter.describe()
     assert described["model_type"] == model_type and described["source"] == "random init"
     assert (described["num_frames"], described["crop_size"]) == (4, 32)
@@ -142,7 +157,10 @@ def test_preprocessing_matches_the_video_processor(model_type: str, clips: np.nd
     its class defaults, nothing loaded) to within one grey level of resampling difference."""
     adapter = tiny(model_type)
     module = importlib.import_module(f"transformers.models.{model_type}")
-    kwargs: dict[str, Any] = {"size": {"shortest_edge": adapter.clip.short_side}, "crop_size": {"height": 32, "width": 32}}
+    kwargs: dict[str, Any] = {
+        "size": {"shortest_edge": adapter.clip.short_side},
+        "crop_size": {"height": 32, "width": 32},
+    }
     if model_type == "vjepa2":
         kwargs = {"crop_size": 32}  # its processor derives the short side as int(crop * 256 / 224)
     if model_type == "videomae":
@@ -166,7 +184,9 @@ def test_vivit_offset_normalisation_is_exact() -> None:
 
 
 @pytest.mark.parametrize("model_type", TYPES)
-def test_save_pretrained_folder_round_trip(model_type: str, clips: np.ndarray, tmp_path: Path, no_network: list) -> None:
+def test_save_pretrained_folder_round_trip(
+    model_type: str, clips: np.ndarray, tmp_path: Path, no_network: list
+) -> None:
     built = tiny(model_type)
     built.model.save_pretrained(tmp_path / "model")
     loaded = sdinterp.load_model(f"hf:{tmp_path / 'model'}")
@@ -235,7 +255,11 @@ def test_pretraining_checkpoint_loads_as_the_backbone(tmp_path: Path, clips: np.
 def test_random_init_follows_the_torch_seed() -> None:
     def weights(seed: int) -> list[torch.Tensor]:
         torch.manual_seed(seed)
-        return list(build_huggingface("vivit", num_frames=4, crop_size=32, config=tiny_config("vivit")).model.state_dict().values())
+        return list(
+            build_huggingface("vivit", num_frames=4, crop_size=32, config=tiny_config("vivit"))
+            .model.state_dict()
+            .values()
+        )
 
     first, again, other = weights(1), weights(1), weights(2)
     assert all(torch.equal(a, b) for a, b in zip(first, again))
@@ -267,7 +291,9 @@ def test_building_and_loading_never_touch_the_network(tmp_path: Path, no_network
 def test_spec_config_overrides_and_options() -> None:
     adapter = sdinterp.load_model(
         "hf:vivit:hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64,tubelet_size=[2,8,8]",
-        num_frames=4, crop_size=32, short_side=48,
+        num_frames=4,
+        crop_size=32,
+        short_side=48,
     )
     assert list(adapter.layers()) == ["embed", "block0"]
     assert adapter.model.config.tubelet_size == [2, 8, 8] and adapter.model.config.num_frames == 4
@@ -310,7 +336,9 @@ def test_weights_file_loads_into_the_built_model(suffix: str, tmp_path: Path, cl
     else:
         torch.save(source.model.state_dict(), path)
     torch.manual_seed(123)  # other random weights, replaced by the file's
-    loaded = sdinterp.load_model("hf:videomae", weights=str(path), num_frames=4, crop_size=32, config=tiny_config("videomae"))
+    loaded = sdinterp.load_model(
+        "hf:videomae", weights=str(path), num_frames=4, crop_size=32, config=tiny_config("videomae")
+    )
     a, b = capture_all(source, samples_of(clips)), capture_all(loaded, samples_of(clips))
     assert all(torch.equal(a[n], b[n]) for n in a) and loaded.source == f"weights {path}"
 
@@ -318,8 +346,14 @@ def test_weights_file_loads_into_the_built_model(suffix: str, tmp_path: Path, cl
 def test_cli_layers_in_a_subprocess() -> None:
     spec = "hf:videomae:hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-m", "sdinterp", "layers", spec], capture_output=True, text=True,
-                         cwd=REPO, env=env, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "sdinterp", "layers", spec],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "huggingface adapter for VideoMAEForVideoClassification: 3 canonical layers" in run.stdout
     assert "block1  videomae.encoder.layer.1  32        rgb     tokens" in run.stdout
@@ -327,17 +361,24 @@ def test_cli_layers_in_a_subprocess() -> None:
 
 def test_cli_report_on_a_real_clip(capsys: pytest.CaptureFixture[str]) -> None:
     spec = "hf:timesformer:hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64,patch_size=8"
-    code = main(["report", spec, str(VIDEOS / "tree.avi"), "--frames", "4", "--crop-size", "32", "--n-pairs", "4",
-                 "--batch-size", "6", "--clip-length", "8", "--no-progress"])
+    code = main(
+        [
+            "report",
+            spec,
+            str(VIDEOS / "tree.avi"),
+            "--frames",
+            "4",
+            "--crop-size",
+            "32",
+            "--n-pairs",
+            "4",
+            "--batch-size",
+            "6",
+            "--clip-length",
+            "8",
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "model:    hf:timesformer" in out and "block1" in out
-
-
-def test_docstring_examples() -> None:
-    import doctest
-
-    module = importlib.import_module("sdinterp.adapters.huggingface")
-    torch.manual_seed(0)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

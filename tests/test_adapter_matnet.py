@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from seg_models.clips import image_flow_samples
-from seg_models.matnet import Encoder, MATNet, study_args
 
 from sdinterp import StaticDynamic, adapt
 from sdinterp.adapters.matnet import MATNetAdapter
@@ -18,12 +16,13 @@ from sdinterp.capture import LayerCapture
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Sample
 from sdinterp.testing import check_adapter
+from seg_models.clips import image_flow_samples
+from seg_models.matnet import Encoder, MATNet, study_args
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 TINY = dict(blocks=(1, 1, 1, 1), width=8)
 NAMES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in (2, 3, 4, 5)]
-
-
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +59,10 @@ def test_matnet_r101_layers_have_the_shapes_of_method_md_8() -> None:
     adapter = adapt(encoder)
     assert isinstance(adapter, MATNetAdapter) and list(adapter.layers()) == NAMES
     widths = (64, 256, 512, 1024, 2048)
-    for side, spatial in (((473, 473), [(237, 237), (119, 119), (60, 60), (30, 30), (15, 15)]),
-                          ((480, 854), [(240, 427), (120, 214), (60, 107), (30, 54), (15, 27)])):
+    for side, spatial in (
+        ((473, 473), [(237, 237), (119, 119), (60, 60), (30, 30), (15, 15)]),
+        ((480, 854), [(240, 427), (120, 214), (60, 107), (30, 54), (15, 27)]),
+    ):
         shapes = _shapes(encoder, adapter, side)
         for stream in ("appearance", "motion"):
             for k in range(1, 6):
@@ -75,17 +76,19 @@ def test_matnet_r101_layers_have_the_shapes_of_method_md_8() -> None:
 def test_module_paths_follow_the_cross_connection() -> None:
     adapter = adapt(Encoder(**TINY))
     where = {n: (i.module, i.where) for n, i in adapter.layers().items()}
-    assert where["appearance.stage1"] == ("conv1_1", "output")      # conv1 before BN
+    assert where["appearance.stage1"] == ("conv1_1", "output")  # conv1 before BN
     assert where["appearance.stage2"] == ("res2_1", "output")
-    assert where["appearance.stage3"] == ("res4_1", "input")        # after coa_res3: only res4's input
+    assert where["appearance.stage3"] == ("res4_1", "input")  # after coa_res3: only res4's input
     assert where["motion.stage4"] == ("res5_2", "input")
     assert where["motion.stage5"] == ("gated_res5", "input")
     assert where["fusion3"] == ("gated_res3", "output")
-    raw = adapter.resolve("input:gated_res5")      # a raw path is the whole input, not a stream's part
+    raw = adapter.resolve("input:gated_res5")  # a raw path is the whole input, not a stream's part
     assert raw.module == "gated_res5" and raw.where == "input" and raw.select is None
 
 
-def _cross_features(encoder: Encoder, image: torch.Tensor, flow: torch.Tensor, reciprocal: bool) -> dict[str, torch.Tensor]:
+def _cross_features(
+    encoder: Encoder, image: torch.Tensor, flow: torch.Tensor, reciprocal: bool
+) -> dict[str, torch.Tensor]:
     """The stream features after each cross connection, recomputed from the modules' own outputs."""
     out = {}
     ra, rm = encoder.forward_res2(image, flow)
@@ -124,13 +127,16 @@ def test_captured_stream_features_are_those_after_the_cross_connection(samples, 
 def test_conformance_and_report_on_real_clips_with_flow_jitter(samples) -> None:
     torch.manual_seed(0)
     adapter = adapt(Encoder(**TINY).eval(), frame_size=(64, 64))
-    observed = check_adapter(adapter, samples, n_pairs=2, batch_size=6, static_sampler="flow_jitter", dynamic_sampler="restyle")
+    observed = check_adapter(
+        adapter, samples, n_pairs=2, batch_size=6, static_sampler="flow_jitter", dynamic_sampler="restyle"
+    )
     assert observed == {n: i.channels for n, i in adapter.layers().items()}
     assert observed["fusion5"] == 2 * observed["appearance.stage5"] == 512
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
         report = StaticDynamic(adapter, static_sampler="flow_jitter", dynamic_sampler="restyle").attribute(
-            samples, n_pairs=4, batch_size=12, seed=1, show_progress=False)
+            samples, n_pairs=4, batch_size=12, seed=1, show_progress=False
+        )
     assert list(report.layers) == NAMES
     for n in NAMES:
         lb = report[n]
@@ -150,10 +156,10 @@ def test_input_convention_and_errors(samples) -> None:
     # float (u, v) flow is RGB-encoded first: zero motion is white
     still = white.replace(flow=np.zeros((1, 8, 8, 2), np.float32))
     torch.testing.assert_close(adapter.prepare([adapter.views(still)])[1], flow)
-    moving = white.replace(flow=np.ones((1, 8, 8, 2), np.float32))      # 1.4 px everywhere
-    per_frame = adapter.prepare([adapter.views(moving)])[1]               # saturated: its own maximum
+    moving = white.replace(flow=np.ones((1, 8, 8, 2), np.float32))  # 1.4 px everywhere
+    per_frame = adapter.prepare([adapter.views(moving)])[1]  # saturated: its own maximum
     fixed = adapt(Encoder(**TINY), frame_size=(32, 48), flow_max_magnitude=14.0).prepare([adapter.views(moving)])[1]
-    assert (fixed - flow).abs().max() < (per_frame - flow).abs().max()    # a tenth of the range: nearly white
+    assert (fixed - flow).abs().max() < (per_frame - flow).abs().max()  # a tenth of the range: nearly white
     with pytest.raises(ValueError, match="has no flow"):
         adapter.prepare([adapter.views(white.replace(flow=None))])
     assert adapter.describe()["frame_size"] == [32, 48]

@@ -10,10 +10,12 @@ import pytest
 import torch
 
 import sdinterp
-from _ar_helpers import R50, SLOWFAST_R50, capture_all, check_architecture, real_clips, single_thread, stages  # noqa: F401 (autouse fixture)
+from _ar_helpers import R50, SLOWFAST_R50, capture_all, check_architecture, real_clips, stages
 from sdinterp.adapters._mmaction_config import find_config, strip_pretrained
 from sdinterp.adapters.mmaction2 import MMAction2Adapter, build_mmaction2
 from sdinterp.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 SLOWFAST = "slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb"
 TSN = "tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb"
@@ -32,7 +34,12 @@ ARCHITECTURES = {
     "x3d": ("x3d_m_16x5x1_facebook-kinetics400-rgb", 4, 64, stages([24, 24, 48, 96, 192])),
     "timesformer": ("timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb", 4, 64, stages([768] * 12, "block", 0)),
     "mvit": ("mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb", 4, 64, stages(MVIT_S, "block", 0)),
-    "videoswin": ("swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", 4, 64, stages(SWIN_T, "block", 0)),
+    "videoswin": (
+        "swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb",
+        4,
+        64,
+        stages(SWIN_T, "block", 0),
+    ),
     "tsn": (TSN, 4, 64, stages(R50)),
     "tsm": (TSM, 4, 64, stages(R50)),
 }
@@ -48,6 +55,7 @@ def slowfast() -> MMAction2Adapter:
     return build_mmaction2(SLOWFAST, num_frames=8, crop_size=64)
 
 
+@pytest.mark.slow  # 24 s measured on 2 shared cores
 @pytest.mark.parametrize("key", list(ARCHITECTURES))
 def test_architecture_channels_and_conformance(key: str, clips: list[sdinterp.Sample]) -> None:
     config, frames, crop, expected = ARCHITECTURES[key]
@@ -62,7 +70,9 @@ def test_report_over_every_slowfast_layer(slowfast: MMAction2Adapter, clips: lis
     assert all(0 <= b.dynamic_percent + b.static_percent <= 100 for b in report.layers.values())
 
 
-def test_slowfast_views_reproduce_mmactions_own_subsampling(slowfast: MMAction2Adapter, clips: list[sdinterp.Sample]) -> None:
+def test_slowfast_views_reproduce_mmactions_own_subsampling(
+    slowfast: MMAction2Adapter, clips: list[sdinterp.Sample]
+) -> None:
     viewed = [slowfast.views(c) for c in clips[:2]]
     slow, fast = viewed[0].views
     np.testing.assert_array_equal(slow, fast[::4])  # resample_rate 4, speed_ratio 4
@@ -118,7 +128,10 @@ def test_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch, clips: list[sdin
     # The TimeSformer config points its backbone at a URL; building must not fetch it.
     adapter = build_mmaction2("timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb", num_frames=2, crop_size=32)
     assert adapter.model.backbone.pretrained is None
-    cfg = {"backbone": {"pretrained": "https://x/y.pth", "init_cfg": {"type": "Pretrained", "checkpoint": "z"}}, "depth": 50}
+    cfg = {
+        "backbone": {"pretrained": "https://x/y.pth", "init_cfg": {"type": "Pretrained", "checkpoint": "z"}},
+        "depth": 50,
+    }
     assert strip_pretrained(cfg) == {"backbone": {"pretrained": None, "init_cfg": None}, "depth": 50}
 
 
@@ -142,6 +155,7 @@ def test_plugin_hooks_adapt_and_load(tmp_path) -> None:
     assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in built.state_dict().items())
 
 
+@pytest.mark.slow  # 11 s measured on 2 shared cores
 def test_cli_layers_lists_slowfast(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["layers", f"mmaction2:{SLOWFAST}"]) == 0
     out = capsys.readouterr().out

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 import sdinterp
-from _ar_helpers import R50, SLOWFAST_R50, capture_all, check_architecture, real_clips, single_thread, stages  # noqa: F401 (autouse fixture)
+from _ar_helpers import R50, SLOWFAST_R50, capture_all, check_architecture, real_clips, stages
 from sdinterp.adapters.pytorchvideo import PyTorchVideoAdapter, build_pytorchvideo
 from sdinterp.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 X3D = [24, 24, 48, 96, 192]
 # pytorchvideo widens MViT in the block *before* each new stage (blocks 0, 2, 13).
@@ -39,6 +41,7 @@ def slowfast() -> PyTorchVideoAdapter:
     return build_pytorchvideo("slowfast_r50", num_frames=8, crop_size=64)
 
 
+@pytest.mark.slow  # 12 s measured on 2 shared cores
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_architecture_channels_and_conformance(name: str, clips: list[sdinterp.Sample]) -> None:
     frames, crop, expected = ARCHITECTURES[name]
@@ -56,7 +59,9 @@ def test_report_over_every_slowfast_layer(slowfast: PyTorchVideoAdapter, clips: 
         assert 0.0 <= layer.dynamic_percent + layer.static_percent <= 100.0
 
 
-def test_slowfast_views_are_two_pathways_of_one_window(slowfast: PyTorchVideoAdapter, clips: list[sdinterp.Sample]) -> None:
+def test_slowfast_views_are_two_pathways_of_one_window(
+    slowfast: PyTorchVideoAdapter, clips: list[sdinterp.Sample]
+) -> None:
     anchor = slowfast.views(clips[0])
     slow, fast = anchor.views
     assert len(fast) == 8 and len(slow) == 2  # alpha = 4, read from the fusion conv's temporal stride
@@ -68,7 +73,9 @@ def test_slowfast_views_are_two_pathways_of_one_window(slowfast: PyTorchVideoAda
     assert [tuple(t.shape) for t in x] == [(1, 3, 2, 64, 64), (1, 3, 8, 64, 64)]
 
 
-def test_fused_is_slow_plus_lateral_and_cat_is_both(slowfast: PyTorchVideoAdapter, clips: list[sdinterp.Sample]) -> None:
+def test_fused_is_slow_plus_lateral_and_cat_is_both(
+    slowfast: PyTorchVideoAdapter, clips: list[sdinterp.Sample]
+) -> None:
     feats = capture_all(slowfast, clips[:2])
     for k in range(1, 5):
         slow = feats[f"slow.stage{k}"]

@@ -8,8 +8,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from seg_models.clips import image_flow_samples
-from seg_models.rtnet import Interactive, StudyInteractive
 
 from sdinterp import StaticDynamic, adapt
 from sdinterp.adapters.rtnet import RTNetAdapter
@@ -17,12 +15,13 @@ from sdinterp.capture import LayerCapture
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Sample
 from sdinterp.testing import check_adapter
+from seg_models.clips import image_flow_samples
+from seg_models.rtnet import Interactive, StudyInteractive
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 TINY = dict(blocks=(1, 1, 1, 1), width=8, groups=2, width_per_group=32)
 NAMES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in (2, 3, 4, 5)]
-
-
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +56,28 @@ def test_rtnet_x50_layers_have_the_shapes_of_method_md_8() -> None:
         model(torch.empty(1, 2, 3, h, w, device="meta"), torch.empty(1, 2, 6, h, w, device="meta"), train_flow=False)
     for handle in handles:
         handle.remove()
-    expected = {"stage1": (64, 2), "stage2": (256, 4), "stage3": (512, 8), "stage4": (1024, 16), "stage5": (2048, 32),
-                "fusion2": (64, 4), "fusion3": (128, 8), "fusion4": (256, 16), "fusion5": (256, 32)}
+    expected = {
+        "stage1": (64, 2),
+        "stage2": (256, 4),
+        "stage3": (512, 8),
+        "stage4": (1024, 16),
+        "stage5": (2048, 32),
+        "fusion2": (64, 4),
+        "fusion3": (128, 8),
+        "fusion4": (256, 16),
+        "fusion5": (256, 32),
+    }
     for name, shape in shapes.items():
         channels, stride = expected[name.split(".")[-1]]
-        assert shape == (2, channels, h // stride, w // stride), name   # batch 2B: the two frames folded in
+        assert shape == (2, channels, h // stride, w // stride), name  # batch 2B: the two frames folded in
         assert adapter.layers()[name].channels == channels
 
 
 def test_module_paths() -> None:
     adapter = adapt(Interactive(**TINY))
     where = {n: (i.module, i.where) for n, i in adapter.layers().items()}
-    assert where["appearance.stage1"] == ("spatial_net.inconv.0", "output")     # conv1 before BN
-    assert where["appearance.stage2"] == ("spatial_net.encoder2", "input")      # after level-1 interaction
+    assert where["appearance.stage1"] == ("spatial_net.inconv.0", "output")  # conv1 before BN
+    assert where["appearance.stage2"] == ("spatial_net.encoder2", "input")  # after level-1 interaction
     assert where["motion.stage5"] == ("temporal_net.dilation0", "input")
     assert where["fusion2"] == ("Transformerstafm1", "output")
     assert where["fusion5"] == ("spatial_net.decoder4", "output")
@@ -88,7 +96,7 @@ def test_one_sample_per_forward(samples) -> None:
         model(img, flow, train_flow=False)
         model(img[:1], flow[:1], train_flow=False)
     hook.remove()
-    assert not torch.allclose(level2[0], level2[1], atol=1e-4)   # sample 0, frame 1, after level 2
+    assert not torch.allclose(level2[0], level2[1], atol=1e-4)  # sample 0, frame 1, after level 2
     together = _capture(adapter, samples, NAMES)
     for i, s in enumerate(samples):
         single = _capture(adapter, [s], NAMES)
@@ -105,8 +113,10 @@ def test_study_copy_and_repeated_calls(samples) -> None:
     study = StudyInteractive(**TINY).eval()
     study.load_state_dict(real.state_dict())
     counts: dict[str, int] = {}
-    hooks = [real.get_submodule(p).register_forward_hook(lambda m, a, o, p=p: counts.__setitem__(p, counts.get(p, 0) + 1))
-             for p in ("Transformerstafm1", "SselfTransformer1", "STTransformer2")]
+    hooks = [
+        real.get_submodule(p).register_forward_hook(lambda m, a, o, p=p: counts.__setitem__(p, counts.get(p, 0) + 1))
+        for p in ("Transformerstafm1", "SselfTransformer1", "STTransformer2")
+    ]
     with torch.no_grad():
         real(torch.zeros(1, 2, 3, 32, 32), torch.zeros(1, 2, 6, 32, 32), train_flow=False)
     for h in hooks:
@@ -123,12 +133,14 @@ def test_frames_and_backward_flow(samples) -> None:
     torch.manual_seed(0)
     model = Interactive(**TINY).eval()
     current = _capture(adapt(model, frame_size=(48, 64)), samples, ["appearance.stage3"])["appearance.stage3"]
-    both = _capture(adapt(model, frame_size=(48, 64), frame_pooling="both"), samples, ["appearance.stage3"])["appearance.stage3"]
+    both = _capture(adapt(model, frame_size=(48, 64), frame_pooling="both"), samples, ["appearance.stage3"])[
+        "appearance.stage3"
+    ]
     assert not torch.allclose(current, both)
     adapter = adapt(model, frame_size=(48, 64))
     img, flow = adapter.prepare([adapter.views(samples[0])])[0]
     assert img.shape == (1, 2, 3, 48, 64) and flow.shape == (1, 2, 6, 48, 64)
-    assert not torch.equal(flow[:, :, :3], flow[:, :, 3:])          # forward vs backward flow
+    assert not torch.equal(flow[:, :, :3], flow[:, :, 3:])  # forward vs backward flow
     no_backward = samples[0].replace(meta={})
     with pytest.raises(ValueError, match="backward_flow"):
         adapter.prepare([adapter.views(no_backward)])
@@ -142,11 +154,17 @@ def test_frames_and_backward_flow(samples) -> None:
 def test_conformance_and_report_on_real_clips_with_flow_jitter(samples) -> None:
     torch.manual_seed(0)
     adapter = adapt(Interactive(**TINY).eval(), frame_size=(48, 64))
-    observed = check_adapter(adapter, samples, n_pairs=2, batch_size=6, static_sampler="flow_jitter", dynamic_sampler="restyle")
+    observed = check_adapter(
+        adapter, samples, n_pairs=2, batch_size=6, static_sampler="flow_jitter", dynamic_sampler="restyle"
+    )
     assert observed == {n: i.channels for n, i in adapter.layers().items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
-        report = StaticDynamic(adapter, layers=["appearance.stage5", "motion.stage5", "fusion5"], static_sampler="flow_jitter",
-                               dynamic_sampler="restyle").attribute(samples, n_pairs=3, batch_size=9, seed=2, show_progress=False)
+        report = StaticDynamic(
+            adapter,
+            layers=["appearance.stage5", "motion.stage5", "fusion5"],
+            static_sampler="flow_jitter",
+            dynamic_sampler="restyle",
+        ).attribute(samples, n_pairs=3, batch_size=9, seed=2, show_progress=False)
     for n in ("appearance.stage5", "motion.stage5", "fusion5"):
         assert report[n].n_units == observed[n] and np.isfinite(report[n].percent["static"])

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 import sdinterp
-from _ar_helpers import capture_all, check_architecture, real_clips, single_thread, stages  # noqa: F401 (autouse fixture)
+from _ar_helpers import capture_all, check_architecture, real_clips, stages
 from sdinterp.adapters.torchvision_video import TorchvisionVideoAdapter, build_torchvision
 from sdinterp.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 R18 = [64, 64, 128, 256, 512]
 # torchvision's block settings: MViT-v1 widens in the block before a stage, MViT-v2 in its first block.
@@ -32,6 +34,7 @@ def clips() -> list[sdinterp.Sample]:
     return real_clips(num_frames=16, short_side=72, n=4)
 
 
+@pytest.mark.slow  # 39 s measured on 2 shared cores
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_architecture_channels_and_conformance(name: str, clips: list[sdinterp.Sample]) -> None:
     frames, crop, expected = ARCHITECTURES[name]
@@ -40,6 +43,7 @@ def test_architecture_channels_and_conformance(name: str, clips: list[sdinterp.S
     check_architecture(adapter, clips, expected)
 
 
+@pytest.mark.slow  # 13 s measured on 2 shared cores
 def test_report_over_every_r3d_layer(clips: list[sdinterp.Sample]) -> None:
     adapter = build_torchvision("r3d_18", num_frames=8, crop_size=64)
     report = sdinterp.StaticDynamic(adapter).attribute(clips, n_pairs=4, batch_size=12, seed=0, show_progress=False)

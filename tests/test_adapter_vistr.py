@@ -8,20 +8,19 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from seg_models.clips import clip_samples
-from seg_models.vistr import build_vistr, nested_tensor_from_tensor_list
 
 from sdinterp import StaticDynamic, adapt
 from sdinterp.adapters.vistr import VisTRAdapter, masked_token_mean
 from sdinterp.capture import LayerCapture
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.testing import check_adapter
+from seg_models.clips import clip_samples
+from seg_models.vistr import build_vistr, nested_tensor_from_tensor_list
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 TINY = dict(num_frames=4, d_model=32, nhead=4, dim_feedforward=64, blocks=(1, 1, 1, 1), width=8)
 NAMES = [f"encoder{k}" for k in range(1, 7)] + [f"decoder{k}" for k in range(1, 7)]
-
-
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,10 @@ def test_published_vistr_layers_and_token_layout() -> None:
     def keep(name: str, x: torch.Tensor) -> None:
         shapes[name] = tuple(x.shape)
 
-    hooks = [model.get_submodule(i.module).register_forward_hook(lambda m, a, o, n=n: keep(n, o)) for n, i in adapter.layers().items()]
+    hooks = [
+        model.get_submodule(i.module).register_forward_hook(lambda m, a, o, n=n: keep(n, o))
+        for n, i in adapter.layers().items()
+    ]
     with torch.no_grad():
         model(torch.empty(36, 3, 320, 416, device="meta"))
     for h in hooks:
@@ -61,7 +63,8 @@ def test_encoder_tokens_pool_without_padding() -> None:
     nested = nested_tensor_from_tensor_list(frames)
     seen = {}
     pre = model.vistr.transformer.encoder.register_forward_pre_hook(
-        lambda m, a, kw: seen.__setitem__("mask", kw["src_key_padding_mask"]), with_kwargs=True)
+        lambda m, a, kw: seen.__setitem__("mask", kw["src_key_padding_mask"]), with_kwargs=True
+    )
     out = model.vistr.transformer.encoder.layers[2].register_forward_hook(lambda m, a, o: seen.__setitem__("tokens", o))
     with torch.no_grad(), LayerCapture(model, {n: adapter.resolve(n) for n in ("encoder3", "decoder3")}) as cap:
         adapter.forward([nested])
@@ -69,10 +72,10 @@ def test_encoder_tokens_pool_without_padding() -> None:
     pre.remove()
     out.remove()
     mask, tokens = seen["mask"], seen["tokens"]
-    assert mask.any() and not mask.all()                     # some positions are padding
+    assert mask.any() and not mask.all()  # some positions are padding
     keep = ~mask[0]
     torch.testing.assert_close(got["encoder3"], tokens[keep, 0].mean(0, keepdim=True))
-    assert not torch.allclose(got["encoder3"], tokens.mean(0), atol=1e-4)   # padding would change it
+    assert not torch.allclose(got["encoder3"], tokens.mean(0), atol=1e-4)  # padding would change it
     assert got["decoder3"].shape == (1, 32)
     x = torch.tensor([[[1.0]], [[3.0]], [[100.0]]])
     assert masked_token_mean(x, torch.tensor([[False, False, True]])).item() == 2.0
@@ -84,15 +87,15 @@ def test_one_clip_per_forward(clips) -> None:
     model = build_vistr(**TINY).eval()
     adapter = adapt(model, short_side=48)
     inputs = adapter.prepare([adapter.views(c) for c in clips])
-    assert [tuple(x.shape) for x in inputs] == [(4, 3, 48, 60)] * 3     # (T, 3, H, W), short side 48
-    with pytest.raises(RuntimeError, match="one clip"):                  # VisTRsegm takes batch 1
+    assert [tuple(x.shape) for x in inputs] == [(4, 3, 48, 60)] * 3  # (T, 3, H, W), short side 48
+    with pytest.raises(RuntimeError, match="one clip"):  # VisTRsegm takes batch 1
         model(torch.cat(inputs[:2]))
     with torch.no_grad(), LayerCapture(model, adapter.layers(), early_exit=False) as cap:
         cap.run(lambda: adapter.forward(inputs))
         together = cap.collect()
         singles = []
         for x in inputs:
-            cap.run(lambda: adapter.forward([x]))
+            cap.run(lambda x=x: adapter.forward([x]))
             singles.append(cap.collect())
     for n in NAMES:
         torch.testing.assert_close(together[n], torch.cat([s[n] for s in singles]), rtol=1e-5, atol=1e-6)
@@ -109,15 +112,16 @@ def test_one_clip_per_forward(clips) -> None:
 
 def test_conformance_and_clip_protocol_report_on_real_clips(clips) -> None:
     torch.manual_seed(0)
-    plain = build_vistr(segm=False, **TINY).eval()                       # a VisTR without the mask head
+    plain = build_vistr(segm=False, **TINY).eval()  # a VisTR without the mask head
     adapter = adapt(plain, short_side=48)
     assert isinstance(adapter, VisTRAdapter) and adapter.resolve("encoder1").module == "transformer.encoder.layers.0"
     segm = adapt(build_vistr(**TINY).eval(), short_side=48)
-    observed = check_adapter(segm, clips, n_pairs=2, batch_size=6)       # frame_shuffle / restyle
+    observed = check_adapter(segm, clips, n_pairs=2, batch_size=6)  # frame_shuffle / restyle
     assert observed == {n: 32 for n in NAMES}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
         report = StaticDynamic(adapter, layers=["encoder1", "encoder6", "decoder6"]).attribute(
-            clips, n_pairs=3, batch_size=9, seed=3, show_progress=False)
+            clips, n_pairs=3, batch_size=9, seed=3, show_progress=False
+        )
     for n in ("encoder1", "encoder6", "decoder6"):
         assert report[n].n_units == 32 and np.isfinite(report[n].percent["dynamic"])

@@ -18,6 +18,7 @@ def _run(*args: str) -> str:
     return run.stdout
 
 
+@pytest.mark.slow  # 68 s measured on 2 shared cores
 @pytest.mark.parametrize("script", ["reference_approach.py", "early_exit.py"])
 def test_quick_mode_prints_positive_ratios(script):
     out = _run(str(BENCH / script), "--quick")

@@ -30,7 +30,9 @@ TREE = VIDEOS / "tree.avi"
 
 def make() -> sdinterp.StaticDynamic:
     return sdinterp.StaticDynamic(
-        PlantedNet(), layers=list(PLANTED_TRUTH), dynamic_sampler=Restyle(restyler="level_permutation"),
+        PlantedNet(),
+        layers=list(PLANTED_TRUTH),
+        dynamic_sampler=Restyle(restyler="level_permutation"),
         **PlantedNet.adapter_options(),
     )
 
@@ -43,7 +45,7 @@ def run(sd=None, **kw) -> BiasReport:
 
 def _strip_bootstrap(report: BiasReport) -> str:
     d = json.loads(report.to_json())
-    d["config"].pop("bootstrap", None)
+    d["identity"].pop("bootstrap", None)
     for layer in d["layers"]:
         layer.pop("intervals", None)
     return json.dumps(d, sort_keys=True)
@@ -57,7 +59,7 @@ def test_weighted_replicate_equals_the_pairs_repeated_by_their_counts():
     w = poisson_weights(3, range(30), 6)
     pm = PairMoments(replicates=6)
     for s in range(0, 30, 7):
-        pm.update(a[s:s + 7], b[s:s + 7], weights=w[:, s:s + 7])
+        pm.update(a[s : s + 7], b[s : s + 7], weights=w[:, s : s + 7])
     for k in range(6):
         rows = np.repeat(np.arange(30), w[k].numpy().astype(int))
         ref = PairMoments().update(a[rows], b[rows])
@@ -107,7 +109,7 @@ def test_intervals_cover_a_known_correlation_at_about_their_level():
         moments = {}
         for f, rho in ((Factor.DYNAMIC, 0.6), (Factor.STATIC, 0.2)):
             a = rng.normal(size=(n, d))
-            bb = rho * a + np.sqrt(1 - rho ** 2) * rng.normal(size=(n, d))
+            bb = rho * a + np.sqrt(1 - rho**2) * rng.normal(size=(n, d))
             moments[f] = PairMoments(replicates=b_count).update(a, bb, weights=w)
         _, _, scores, _ = replicate_values(scorer, "x", moments)
         for level in hits:
@@ -120,18 +122,21 @@ def test_intervals_cover_a_known_correlation_at_about_their_level():
 
 
 # -- the pipeline: invariance ----------------------------------------------------------------------
+@pytest.mark.slow  # 11 s measured on 2 shared cores
 def test_bootstrap_off_leaves_the_report_unchanged_and_on_changes_no_point_estimate():
     off, on = run(bootstrap=0), run(bootstrap=16)
     text = off.to_json()
-    assert '"intervals"' not in text and "bootstrap" not in off.config
+    assert '"intervals"' not in text and "bootstrap" not in off.identity
     assert all(lb.intervals is None for lb in off)
     assert _strip_bootstrap(on) == _strip_bootstrap(off) == json.dumps(json.loads(text), sort_keys=True)
-    assert on.config["bootstrap"]["replicates"] == 16 and on.config["bootstrap"]["level"] == 0.95
+    assert on.identity["bootstrap"]["replicates"] == 16 and on.identity["bootstrap"]["level"] == 0.95
 
 
 def test_replicates_do_not_depend_on_batch_size():
-    small, large = make().accumulate(CLIPS, n_pairs=24, batch_size=3, seed=0, show_progress=False, bootstrap=16), \
-        make().accumulate(CLIPS, n_pairs=24, batch_size=30, seed=0, show_progress=False, bootstrap=16)
+    small, large = (
+        make().accumulate(CLIPS, n_pairs=24, batch_size=3, seed=0, show_progress=False, bootstrap=16),
+        make().accumulate(CLIPS, n_pairs=24, batch_size=30, seed=0, show_progress=False, bootstrap=16),
+    )
     for layer in PLANTED_TRUTH:
         for f in (Factor.DYNAMIC, Factor.STATIC):
             a, b = small[layer][f], large[layer][f]
@@ -181,6 +186,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 23 s measured on 2 shared cores
 def test_two_processes_give_the_single_process_replicates(tmp_path):
     out = tmp_path / "sharded.json"
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(out)), nprocs=2, join=True)
@@ -224,7 +230,19 @@ def test_cli_bootstrap_writes_intervals(tmp_path, capsys):
     from sdinterp.cli import main
 
     out = tmp_path / "r.json"
-    small = ["--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "4", "--clip-length", "8", "--no-progress"]
+    small = [
+        "--layers",
+        "stage2",
+        "--frames",
+        "4",
+        "--crop-size",
+        "32",
+        "--n-pairs",
+        "4",
+        "--clip-length",
+        "8",
+        "--no-progress",
+    ]
     cmd = ["report", "torchvision:r3d_18", str(TREE), *small]
     # Windows of one video are one observation of the cluster bootstrap: no interval, and the reason.
     assert main(cmd + ["--bootstrap", "10", "--json", str(out)]) == 0

@@ -21,7 +21,9 @@ PLANTED = 37
 def _report(adapter, layer, clips):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
-        return sdinterp.StaticDynamic(adapter, layers=[layer]).attribute(clips, n_pairs=4, batch_size=6, seed=0, show_progress=False)
+        return sdinterp.StaticDynamic(adapter, layers=[layer]).attribute(
+            clips, n_pairs=4, batch_size=6, seed=0, show_progress=False
+        )
 
 
 def _plant(bn: torch.nn.Module, fc: torch.nn.Linear) -> None:
@@ -34,6 +36,7 @@ def _plant(bn: torch.nn.Module, fc: torch.nn.Linear) -> None:
         fc.weight[0, PLANTED] = 1.0
 
 
+@pytest.mark.slow  # 11 s measured on 2 shared cores
 def test_torchvision_r3d_gradxact_and_conductance_planted_unit():
     torch.manual_seed(0)
     adapter = sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32)
@@ -52,25 +55,34 @@ def test_torchvision_r3d_gradxact_and_conductance_planted_unit():
         top = table.loc[table[column].abs().idxmax()]
         assert top["unit"] == PLANTED, column
         assert top["category"] == report["stage5"].categories[PLANTED]
-    np.testing.assert_allclose(table["grad_x_act"], gxa.detach().double().sum(dim=(0, 2, 3, 4)).numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        table["grad_x_act"], gxa.detach().double().sum(dim=(0, 2, 3, 4)).numpy(), rtol=1e-6, atol=1e-12
+    )
 
 
+@pytest.mark.slow  # 21 s measured on 2 shared cores
 def test_mmaction2_tsn_time_folded_layer_planted_unit():
     torch.manual_seed(0)
-    adapter = sdinterp.load_adapter("mmaction2:tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb",
-                                    num_frames=4, crop_size=64)
+    adapter = sdinterp.load_adapter(
+        "mmaction2:tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb", num_frames=4, crop_size=64
+    )
     _plant(adapter.model.backbone.layer4[-1].conv3.bn, adapter.model.cls_head.fc_cls)
     clips = make_planted_clips(4, size=64)
     report = _report(adapter, "stage5", clips)
     x = adapter.prepare([adapter.views(c) for c in clips[:2]])
-    logits = lambda x: adapter.model(x, mode="tensor", stage="head")  # noqa: E731
+
+    def logits(x):
+        return adapter.model(x, mode="tensor", stage="head")
+
     assert logits(x).shape == (2, 400)
     attr = LayerGradientXActivation(logits, adapter.layer_module("stage5")).attribute(x, target=0)
     assert attr.shape[:2] == (8, 2048)  # 2 clips x 4 frames folded into the batch
     assert report["stage5"].info["pooling"] == "unfold_time_pool"  # a custom pooling, known by name
     table = report["stage5"].join_attributions(attr, "grad_x_act")
     assert table.loc[table["grad_x_act"].abs().idxmax(), "unit"] == PLANTED
-    np.testing.assert_allclose(table["grad_x_act"], attr.detach().double().sum(dim=(0, 2, 3)).numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        table["grad_x_act"], attr.detach().double().sum(dim=(0, 2, 3)).numpy(), rtol=1e-6, atol=1e-12
+    )
 
 
 def test_token_layer_joins_along_its_last_axis():

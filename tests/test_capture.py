@@ -75,7 +75,10 @@ def test_output_and_input_capture_values(net):
 
 def test_captured_copies_are_immune_to_later_in_place_edits(net):
     x = torch.randn(2, 3, 4, 5, 5)
-    infos = {"shared_last": LayerInfo("s", "shared", call=1), "head_in": LayerInfo("h", "head", where="input", pooling="flat")}
+    infos = {
+        "shared_last": LayerInfo("s", "shared", call=1),
+        "head_in": LayerInfo("h", "head", where="input", pooling="flat"),
+    }
     with torch.no_grad(), LayerCapture(net, infos) as cap:
         net(x)
         feats = cap.collect()
@@ -89,7 +92,12 @@ def test_repeated_calls_need_a_declared_call(net):
         net(x)
         with pytest.raises(CaptureError, match="ran 2 times.*LayerInfo.call"):
             cap.collect()
-    with torch.no_grad(), LayerCapture(net, {"all": LayerInfo("all", "shared", call="all"), "c0": LayerInfo("c0", "shared", call=0)}) as cap:
+    with (
+        torch.no_grad(),
+        LayerCapture(
+            net, {"all": LayerInfo("all", "shared", call="all"), "c0": LayerInfo("c0", "shared", call=0)}
+        ) as cap,
+    ):
         net(x)
         feats = cap.collect()
     assert feats["all"].shape == (1, 8)
@@ -136,7 +144,12 @@ def test_one_forward_serves_every_layer(net):
 
 @pytest.mark.parametrize(
     "shape, pooling, expect",
-    [((2, 5, 3, 4, 4), "channels_first", (2, 5)), ((2, 7, 5), "tokens", (2, 5)), ((7, 2, 5), "tokens_seq_first", (2, 5)), ((2, 5), "flat", (2, 5))],
+    [
+        ((2, 5, 3, 4, 4), "channels_first", (2, 5)),
+        ((2, 7, 5), "tokens", (2, 5)),
+        ((7, 2, 5), "tokens_seq_first", (2, 5)),
+        ((2, 5), "flat", (2, 5)),
+    ],
 )
 def test_pooling_layouts(shape, pooling, expect):
     x = torch.randn(*shape)

@@ -5,22 +5,48 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from _paths import VIDEOS
 from sdinterp.cli import main
 
 
+@pytest.mark.slow  # 44 s measured on 2 shared cores
 def test_demo_recovers_planted_units_and_compares_the_trained_nets_on_real_clips(capsys, tmp_path):
-    assert main(["demo", "--clips", "64", "--pairs", "64", "--out", str(tmp_path), "--videos", str(VIDEOS),
-                 "--trained-pairs", "32", "--probe-pairs", "96"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--clips",
+                "64",
+                "--pairs",
+                "64",
+                "--out",
+                str(tmp_path),
+                "--videos",
+                str(VIDEOS),
+                "--trained-pairs",
+                "32",
+                "--probe-pairs",
+                "96",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "unit categories recovered: 23/23" in out
     assert "static_heavy" in out and "dynamic_heavy" in out and "motion_energy" in out
     assert "motion-class: tiny:i3d-motion" in out and "appearance-class: tiny:i3d-appearance" in out
     # what the method can see: the nets on their own probe videos, ground-truth pairs beside the default
-    probe = out[out.index("unseen probe videos"):out.index("the same nets on the real clips")]
-    rows = {tuple(line.split()[:2]): line for line in probe.splitlines() if line.startswith(("motion-class", "appearance-class"))}
-    assert rows[("motion-class", "ground")].rstrip().endswith("ok") and rows[("appearance-class", "ground")].rstrip().endswith("ok")
+    probe = out[out.index("unseen probe videos") : out.index("the same nets on the real clips")]
+    rows = {
+        tuple(line.split()[:2]): line
+        for line in probe.splitlines()
+        if line.startswith(("motion-class", "appearance-class"))
+    }
+    assert rows[("motion-class", "ground")].rstrip().endswith("ok") and rows[
+        ("appearance-class", "ground")
+    ].rstrip().endswith("ok")
     motion_gt_dynamic = int(rows[("motion-class", "ground")].split()[4].split("/")[0])
     appearance_gt_dynamic = int(rows[("appearance-class", "ground")].split()[4].split("/")[0])
     assert motion_gt_dynamic >= 12 and appearance_gt_dynamic == 0, rows
@@ -33,7 +59,7 @@ def test_demo_recovers_planted_units_and_compares_the_trained_nets_on_real_clips
     assert (tmp_path / "trained" / "compare.html").stat().st_size > 10_000
     for label in ("motion-class", "appearance-class"):
         report = json.loads((tmp_path / "trained" / label / "report.json").read_text())
-        assert report["config"]["model"]["weights"]["source"] == "embedded"
+        assert report["identity"]["model"]["weights"]["source"] == "embedded"
 
 
 def test_demo_flags_are_checked_before_any_work(capsys, tmp_path):
@@ -60,11 +86,28 @@ def test_layers_unknown_spec_is_one_clear_line(capsys):
 
 def test_report_on_a_real_video_writes_json_and_csv(tmp_path, capsys):
     out_json, out_csv, units_csv = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "u.csv"
-    code = main([
-        "report", "example:tiny", str(VIDEOS / "tree.avi"), "--n-pairs", "6", "--batch-size", "9",
-        "--clip-length", "8", "--no-progress", "--json", str(out_json), "--csv", str(out_csv),
-        "--units-csv", str(units_csv), "--seed", "2",
-    ])
+    code = main(
+        [
+            "report",
+            "example:tiny",
+            str(VIDEOS / "tree.avi"),
+            "--n-pairs",
+            "6",
+            "--batch-size",
+            "9",
+            "--clip-length",
+            "8",
+            "--no-progress",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+            "--units-csv",
+            str(units_csv),
+            "--seed",
+            "2",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "early" in printed and "6 static and 6 dynamic pairs" in printed
@@ -75,7 +118,9 @@ def test_report_on_a_real_video_writes_json_and_csv(tmp_path, capsys):
 
 
 def test_report_unknown_layer_lists_valid_ones(capsys):
-    code = main(["report", "example:tiny", str(VIDEOS / "tree.avi"), "--layers", "erly", "--n-pairs", "2", "--no-progress"])
+    code = main(
+        ["report", "example:tiny", str(VIDEOS / "tree.avi"), "--layers", "erly", "--n-pairs", "2", "--no-progress"]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "unknown layer 'erly'" in err and "Did you mean 'early'" in err and "late" in err

@@ -7,18 +7,34 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
-SMALL = ["--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "2", "--clip-length", "8", "--no-progress"]
+from _paths import VIDEOS
+
+VIDEO = VIDEOS / "tree.avi"
+SMALL = [
+    "--layers",
+    "stage2",
+    "--frames",
+    "4",
+    "--crop-size",
+    "32",
+    "--n-pairs",
+    "2",
+    "--clip-length",
+    "8",
+    "--no-progress",
+]
 
 
 def _report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sdinterp", "report", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sdinterp", "report", *args], capture_output=True, text=True, timeout=300
+    )
 
 
+@pytest.mark.slow  # 61 s measured on 2 shared cores
 def test_same_command_twice_gives_identical_json_and_records_the_init(tmp_path):
     outs = []
     for name in ("a.json", "b.json"):
@@ -26,14 +42,15 @@ def test_same_command_twice_gives_identical_json_and_records_the_init(tmp_path):
         assert run.returncode == 0, run.stderr
         outs.append((tmp_path / name).read_text())
     assert outs[0] == outs[1]
-    model = json.loads(outs[0])["config"]["model"]
+    model = json.loads(outs[0])["identity"]["model"]
     assert model["spec"] == "torchvision:r3d_18" and model["weights"] == {"source": "random init", "seed": 5}
     assert model["class"] == "torchvision.models.video.resnet.VideoResNet" and len(model["state_sha256"]) == 64
     other = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--seed", "6", "--json", str(tmp_path / "c.json"))
     assert other.returncode == 0 and (tmp_path / "c.json").read_text() != outs[0]
-    assert json.loads((tmp_path / "c.json").read_text())["config"]["model"]["state_sha256"] != model["state_sha256"]
+    assert json.loads((tmp_path / "c.json").read_text())["identity"]["model"]["state_sha256"] != model["state_sha256"]
 
 
+@pytest.mark.slow  # 51 s measured on 2 shared cores
 def test_weights_file_is_recorded_with_its_hash(tmp_path):
     import hashlib
 
@@ -43,12 +60,21 @@ def test_weights_file_is_recorded_with_its_hash(tmp_path):
 
     adapter = sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32)
     torch.save(adapter.model.state_dict(), tmp_path / "w.pth")
-    run = _report("torchvision:r3d_18", str(VIDEO), *SMALL, "--weights", str(tmp_path / "w.pth"), "--json", str(tmp_path / "r.json"))
+    run = _report(
+        "torchvision:r3d_18",
+        str(VIDEO),
+        *SMALL,
+        "--weights",
+        str(tmp_path / "w.pth"),
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert run.returncode == 0, run.stderr
-    weights = json.loads((tmp_path / "r.json").read_text())["config"]["model"]["weights"]
+    weights = json.loads((tmp_path / "r.json").read_text())["identity"]["model"]["weights"]
     assert weights["sha256"] == hashlib.sha256((tmp_path / "w.pth").read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # 92 s measured on 2 shared cores
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -97,6 +123,7 @@ def test_bfloat16_features_are_accepted():
     assert lb == sdinterp.estimate(z1.double().numpy(), z2.double().numpy(), factors)
 
 
+@pytest.mark.slow  # 21 s measured on 2 shared cores
 def test_a_model_with_no_layers_says_so_instead_of_counting_no_pairs():
     run = _report("python:torch.nn:Identity", str(VIDEO), "--n-pairs", "2", "--clip-length", "8", "--no-progress")
     assert run.returncode == 1

@@ -41,25 +41,29 @@ def tiny_motion():
     return sd, pool
 
 
+@pytest.mark.slow  # 59 s measured on 2 shared cores
 def test_reused_videos_give_nominal_coverage(tiny_motion):
     sd, pool = tiny_motion
     run = dict(batch_size=96, show_progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = sd.attribute(pool[VIDEOS * SETS:], n_pairs=256, seed=5, **run)["stage3"].scores["dynamic"]
+        ref = sd.attribute(pool[VIDEOS * SETS :], n_pairs=256, seed=5, **run)["stage3"].scores["dynamic"]
         hits, widths, naive_widths = 0, [], []
         for s in range(SETS):
-            clips = pool[VIDEOS * s: VIDEOS * (s + 1)]
+            clips = pool[VIDEOS * s : VIDEOS * (s + 1)]
             report = sd.attribute(clips, n_pairs=VIDEOS * REUSE, seed=s, bootstrap=200, **run)
             assert report.sampling == {"clips": VIDEOS * REUSE, "videos": VIDEOS}
             lo, hi = report["stage3"].intervals["scores"]["dynamic"]
             hits += lo <= ref <= hi
             widths.append(hi - lo)
             if s < 4:  # the same pairs, each reuse claiming to be its own video
-                as_videos = [Sample(frames=c.frames, video_id=f"{c.video_id}#{i}", meta=c.meta, style=c.style)
-                             for i, c in enumerate(clips[i % VIDEOS] for i in range(VIDEOS * REUSE))]
-                lo, hi = sd.attribute(as_videos, n_pairs=VIDEOS * REUSE, seed=s, bootstrap=200, **run)["stage3"].intervals[
-                    "scores"]["dynamic"]
+                as_videos = [
+                    Sample(frames=c.frames, video_id=f"{c.video_id}#{i}", meta=c.meta, style=c.style)
+                    for i, c in enumerate(clips[i % VIDEOS] for i in range(VIDEOS * REUSE))
+                ]
+                lo, hi = sd.attribute(as_videos, n_pairs=VIDEOS * REUSE, seed=s, bootstrap=200, **run)[
+                    "stage3"
+                ].intervals["scores"]["dynamic"]
                 naive_widths.append(hi - lo)
     assert hits >= 10, (hits, widths)
     assert np.median(widths) >= 1.5 * np.median(naive_widths), (widths, naive_widths)

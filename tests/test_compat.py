@@ -22,6 +22,7 @@ def _run(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run([PY, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=240, env=env)
 
 
+@pytest.mark.slow  # 14 s measured on 2 shared cores
 def test_whole_stack_imports_in_a_fresh_interpreter() -> None:
     proc = _run(
         """
@@ -135,7 +136,11 @@ def test_broken_family_gives_one_line_at_the_cli(tmp_path: Path) -> None:
     (fake / "__init__.py").write_text("import fvcore_missing_dependency_xyz\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     proc = subprocess.run(
-        [PY, "-m", "sdinterp.cli", "layers", "pytorchvideo:slow_r50"], capture_output=True, text=True, timeout=240, env=env
+        [PY, "-m", "sdinterp.cli", "layers", "pytorchvideo:slow_r50"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

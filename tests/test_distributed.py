@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
@@ -17,7 +16,9 @@ from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_cli
 
 def _run(n_pairs: int = 40) -> sdinterp.StaticDynamic:
     return sdinterp.StaticDynamic(
-        PlantedNet(), layers=list(PLANTED_TRUTH), dynamic_sampler=Restyle(restyler="level_permutation"),
+        PlantedNet(),
+        layers=list(PLANTED_TRUTH),
+        dynamic_sampler=Restyle(restyler="level_permutation"),
         **PlantedNet.adapter_options(),
     )
 
@@ -38,6 +39,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 36 s measured on 2 shared cores
 def test_two_process_run_equals_single_process(tmp_path):
     out = tmp_path / "sharded.json"
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(out)), nprocs=2, join=True)

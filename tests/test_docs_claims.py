@@ -19,7 +19,9 @@ ABSENT = re.compile(r"\(absent: ([\w.]+)\)")
 
 def _doc_lines() -> list[tuple[str, int, str]]:
     files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "requirements").glob("*.txt"))]
-    return [(f.relative_to(ROOT).as_posix(), n, line) for f in files for n, line in enumerate(f.read_text().splitlines(), 1)]
+    return [
+        (f.relative_to(ROOT).as_posix(), n, line) for f in files for n, line in enumerate(f.read_text().splitlines(), 1)
+    ]
 
 
 def _exists(module: str) -> bool:
@@ -37,7 +39,9 @@ def test_no_stale_claims_of_missing_features():
         named = ABSENT.findall(line)
         if not named or any(_exists(m) for m in named):
             stale.append(f"{name}:{n}: {line.strip()[:120]}")
-    assert not stale, "docs say something is missing (name it as '(absent: module)' if it truly is):\n" + "\n".join(stale)
+    assert not stale, "docs say something is missing (name it as '(absent: module)' if it truly is):\n" + "\n".join(
+        stale
+    )
 
 
 def test_docs_cite_no_file_outside_the_repository():

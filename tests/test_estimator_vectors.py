@@ -27,20 +27,43 @@ TV1 = dict(
 )
 TV2 = dict(
     factors=[0, 0, 0, 1, 1, 1, 1, 1, 0, 1],
-    za=[[0.5, 1.0, -1.0, 2.0, 0.0], [1.5, -0.5, 0.0, 1.0, 1.0], [-1.0, 2.0, 1.0, 0.0, 2.0], [2.0, 0.0, 0.5, -1.0, 1.5],
-        [0.0, 1.5, -0.5, 0.5, -1.0], [1.0, 1.0, 2.0, 1.5, 0.5], [-0.5, -1.0, 1.5, 0.0, 0.0], [3.0, 0.5, -1.5, 2.5, 1.0],
-        [0.0, 0.0, 0.5, 1.0, -0.5], [1.5, 2.5, 1.0, -0.5, 2.0]],
-    zb=[[-0.5, 1.1, -0.8, 1.0, 0.3], [2.0, -0.4, 0.2, 0.0, 0.9], [0.5, 1.9, 0.9, 1.0, 1.6], [1.9, 1.0, 0.4, 0.0, -0.5],
-        [0.1, 0.0, -0.6, 1.0, 1.0], [1.1, 2.0, 1.9, 0.5, 0.0], [-0.4, 0.5, 1.4, 1.0, 1.5], [2.9, -1.0, -1.4, 1.5, -1.0],
-        [-1.0, 0.1, 0.6, 0.0, 0.2], [1.6, 0.0, 1.1, 0.5, 0.5]],
+    za=[
+        [0.5, 1.0, -1.0, 2.0, 0.0],
+        [1.5, -0.5, 0.0, 1.0, 1.0],
+        [-1.0, 2.0, 1.0, 0.0, 2.0],
+        [2.0, 0.0, 0.5, -1.0, 1.5],
+        [0.0, 1.5, -0.5, 0.5, -1.0],
+        [1.0, 1.0, 2.0, 1.5, 0.5],
+        [-0.5, -1.0, 1.5, 0.0, 0.0],
+        [3.0, 0.5, -1.5, 2.5, 1.0],
+        [0.0, 0.0, 0.5, 1.0, -0.5],
+        [1.5, 2.5, 1.0, -0.5, 2.0],
+    ],
+    zb=[
+        [-0.5, 1.1, -0.8, 1.0, 0.3],
+        [2.0, -0.4, 0.2, 0.0, 0.9],
+        [0.5, 1.9, 0.9, 1.0, 1.6],
+        [1.9, 1.0, 0.4, 0.0, -0.5],
+        [0.1, 0.0, -0.6, 1.0, 1.0],
+        [1.1, 2.0, 1.9, 0.5, 0.0],
+        [-0.4, 0.5, 1.4, 1.0, 1.5],
+        [2.9, -1.0, -1.4, 1.5, -1.0],
+        [-1.0, 0.1, 0.6, 0.0, 0.2],
+        [1.6, 0.0, 1.1, 0.5, 0.5],
+    ],
     S=[0.464348, 0.485688, 1.0],
     softmax=[0.268087, 0.273869, 0.458043],
     dims=[1, 1, 3],
     pct=[20.0, 20.0, 60.0],
     s_dyn=[0.470588, 0.994169, 0.974060, -0.142857, 0.849057],
     s_stat=[0.996168, -0.161290, 0.996354, 0.478261, -0.561165],
-    unit_softmax=[[0.227823, 0.385349, 0.386828], [0.430893, 0.135694, 0.433413], [0.327995, 0.335390, 0.336615],
-                  [0.166758, 0.310337, 0.522905], [0.415451, 0.101407, 0.483141]],
+    unit_softmax=[
+        [0.227823, 0.385349, 0.386828],
+        [0.430893, 0.135694, 0.433413],
+        [0.327995, 0.335390, 0.336615],
+        [0.166758, 0.310337, 0.522905],
+        [0.415451, 0.101407, 0.483141],
+    ],
     joint=[2, 1, 1, 1],
     pearson_S=[3.466721, 2.041729, 1.0],
 )
@@ -70,9 +93,22 @@ def literal_dim_est(za, zb, factors, thresh=0.5):
     usm = np.exp(u - u.max(1, keepdims=True))
     usm /= usm.sum(1, keepdims=True)
     s0, s1 = units[0], units[1]
-    joint = [int(np.sum((s0 > thresh) & (s1 < thresh))), int(np.sum((s0 < thresh) & (s1 > thresh))),
-             int(np.sum((s0 > thresh) & (s1 > thresh))), int(np.sum((s0 < thresh) & (s1 < thresh)))]
-    return dict(S=S, softmax=p, dims=dims, pct=[round(100 * x / d, 1) for x in dims], s_dyn=s0, s_stat=s1, unit_softmax=usm, joint=joint)
+    joint = [
+        int(np.sum((s0 > thresh) & (s1 < thresh))),
+        int(np.sum((s0 < thresh) & (s1 > thresh))),
+        int(np.sum((s0 > thresh) & (s1 > thresh))),
+        int(np.sum((s0 < thresh) & (s1 < thresh))),
+    ]
+    return dict(
+        S=S,
+        softmax=p,
+        dims=dims,
+        pct=[round(100 * x / d, 1) for x in dims],
+        s_dyn=s0,
+        s_stat=s1,
+        unit_softmax=usm,
+        joint=joint,
+    )
 
 
 def _counts(lb):
@@ -86,7 +122,9 @@ def test_official_matches_literal_reference_to_1e9(tv):
     ref = literal_dim_est(tv["za"], tv["zb"], tv["factors"])
     got_S = [lb.scores["dynamic"], lb.scores["static"], lb.scores["identical"]]
     np.testing.assert_allclose(got_S, ref["S"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose([lb.shares[k] for k in ("dynamic", "static", "identical")], ref["softmax"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        [lb.shares[k] for k in ("dynamic", "static", "identical")], ref["softmax"], rtol=0, atol=1e-9
+    )
     np.testing.assert_allclose(lb.unit_scores["dynamic"], ref["s_dyn"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(lb.unit_scores["static"], ref["s_stat"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(lb.unit_softmax, ref["unit_softmax"], rtol=0, atol=1e-9)
@@ -115,7 +153,9 @@ def test_pearson_variant_is_paper_literal(tv):
     lb = sdinterp.estimate(tv["za"], tv["zb"], tv["factors"], scorer="pearson")
     np.testing.assert_allclose([lb.scores[k] for k in ("dynamic", "static", "identical")], tv["pearson_S"], atol=5e-7)
     if "pearson_softmax" in tv:
-        np.testing.assert_allclose([lb.shares[k] for k in ("dynamic", "static", "identical")], tv["pearson_softmax"], atol=5e-7)
+        np.testing.assert_allclose(
+            [lb.shares[k] for k in ("dynamic", "static", "identical")], tv["pearson_softmax"], atol=5e-7
+        )
     za, zb, f = np.asarray(tv["za"]), np.asarray(tv["zb"]), np.asarray(tv["factors"])
     for code, name in ((0, "dynamic"), (1, "static")):
         expect = [np.corrcoef(za[f == code][:, i], zb[f == code][:, i])[0, 1] for i in range(za.shape[1])]

@@ -57,10 +57,13 @@ def test_progress_counts_what_the_executor_does():
     assert report.n_pairs == {"static": 24, "dynamic": 24}
 
 
+@pytest.mark.slow  # 13 s measured on 2 shared cores
 def test_the_data_thread_changes_nothing_and_raises_what_the_data_side_raised():
     sd = _sd()
-    runs = [sd.attribute(CLIPS, n_pairs=24, batch_size=b, seed=0, show_progress=False, prefetch=p, num_workers=w).to_json()
-            for b, p, w in ((9, 0, 0), (9, 3, 0), (9, 1, 1))]
+    runs = [
+        sd.attribute(CLIPS, n_pairs=24, batch_size=b, seed=0, show_progress=False, prefetch=p, num_workers=w).to_json()
+        for b, p, w in ((9, 0, 0), (9, 3, 0), (9, 1, 1))
+    ]
     assert runs[0] == runs[1] == runs[2]
 
     class Broken(list):
@@ -105,7 +108,7 @@ def test_observers_add_pseudo_layers_scored_apart_and_resumed(tmp_path):
     energy = _Energy()
     store = sd.accumulate(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False, observers=[energy])
     assert "validity:mean" in store.layers() and store["validity:mean"][Factor.STATIC].n == 24
-    report = sd.score(store, seed=0, config=plain.config)
+    report = sd.score(store, seed=0, identity=plain.identity)
     assert list(report.layers) == list(plain.layers) and report.to_json() == plain.to_json()
     # the mean intensity is unchanged by shuffling frames: a perfectly static control
     s = store["validity:mean"][Factor.STATIC]
@@ -116,4 +119,6 @@ def test_observers_add_pseudo_layers_scored_apart_and_resumed(tmp_path):
     sd.attribute(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False, resume=path, observers=[first])
     again = _Energy()
     sd.attribute(CLIPS, n_pairs=24, batch_size=9, seed=0, show_progress=False, resume=path, observers=[again])
-    assert first.batches == again.batches == len(RunPlan.build(get_protocol("shared-anchor"), 24, 24, 9, 0).batches) == 8
+    assert (
+        first.batches == again.batches == len(RunPlan.build(get_protocol("shared-anchor"), 24, 24, 9, 0).batches) == 8
+    )

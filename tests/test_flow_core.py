@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from _videotools import VIDEOS, moving_texture, write_frames, write_video
 
+from _videotools import VIDEOS, moving_texture, write_frames, write_video
 from sdinterp.data.flow import (
     FlowCache,
     FlowError,

@@ -18,8 +18,7 @@ from sdinterp.plugins.fusion import (
     component_names,
 )
 
-
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 
 def _sig(x):
@@ -33,7 +32,7 @@ def _conv7(maps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros((b, h, w))
     for i in range(h):
         for j in range(w):
-            out[:, i, j] = (padded[:, :, i:i + 7, j:j + 7] * kernel[None]).sum(axis=(1, 2, 3))
+            out[:, i, j] = (padded[:, :, i : i + 7, j : j + 7] * kernel[None]).sum(axis=(1, 2, 3))
     return out
 
 
@@ -44,7 +43,10 @@ def _set(module: torch.nn.Module, rng: np.random.Generator) -> None:
 
 
 def _inputs(rng, b=2, c=4, h=5, w=6):
-    return (torch.from_numpy(rng.normal(size=(b, c, h, w))).double(), torch.from_numpy(rng.normal(size=(b, c, h, w))).double())
+    return (
+        torch.from_numpy(rng.normal(size=(b, c, h, w))).double(),
+        torch.from_numpy(rng.normal(size=(b, c, h, w))).double(),
+    )
 
 
 # -- gated fusion -------------------------------------------------------------------------------
@@ -121,7 +123,9 @@ def test_convex_gated_fusion_matches_the_spec_formula(form):
     a, m = ua.numpy(), um.numpy()
     p = {k: v.detach().numpy() for k, v in fuse.named_parameters()}
     gap = np.concatenate([a, m], 1).mean(axis=(2, 3))
-    f = _sig(np.maximum(gap @ p["fc1.weight"].T + p["fc1.bias"], 0) @ p["fc2.weight"].T + p["fc2.bias"])[:, :, None, None]
+    f = _sig(np.maximum(gap @ p["fc1.weight"].T + p["fc1.bias"], 0) @ p["fc2.weight"].T + p["fc2.bias"])[
+        :, :, None, None
+    ]
     za, zm = f * a, (1 - f) * m
     maps = np.stack([za.mean(1), za.max(1), zm.mean(1), zm.max(1)], axis=1)
     x = _sig(_conv7(maps, p["spatial.weight"][0]))[:, None]
@@ -151,7 +155,9 @@ def test_co_attention_matches_explicit_sums():
     z_a, z_b = co_attention(s_a, s_b, k_a, k_b)
     va, vb = s_a.numpy().reshape(3, 4), s_b.numpy().reshape(3, 4)
     ka, kb = k_a.numpy().reshape(2, 4), k_b.numpy().reshape(2, 4)
-    affinity = np.tanh(np.array([[kb[:, i] @ ka[:, j] for j in range(4)] for i in range(4)]))  # A[i, j], i motion, j appearance
+    affinity = np.tanh(
+        np.array([[kb[:, i] @ ka[:, j] for j in range(4)] for i in range(4)])
+    )  # A[i, j], i motion, j appearance
     want_a = np.array([[sum(vb[ch, i] * affinity[i, j] for i in range(4)) for j in range(4)] for ch in range(3)])
     want_b = np.array([[sum(va[ch, j] * affinity[i, j] for j in range(4)) for i in range(4)] for ch in range(3)])
     want_a /= np.linalg.norm(want_a, axis=0, keepdims=True)
@@ -185,7 +191,9 @@ def test_one_cascade_formula_and_gate():
     torch.manual_seed(1)
     plain = CoAttentionCross(16, "bidirectional", gated=False, cascades=1).double().eval()
     gated = CoAttentionCross(16, "bidirectional", gated=True, cascades=1).double().eval()
-    gated.load_state_dict({**plain.state_dict(), **{k: v for k, v in gated.state_dict().items() if k.startswith("gate.")}})
+    gated.load_state_dict(
+        {**plain.state_dict(), **{k: v for k, v in gated.state_dict().items() if k.startswith("gate.")}}
+    )
     s_a = xa * torch.softmax(plain.self_att_a(xa).flatten(2), -1).view(1, 1, 3, 3)
     s_b = xm * torch.softmax(plain.self_att_b(xm).flatten(2), -1).view(1, 1, 3, 3)
     z_a, z_b = co_attention(s_a, s_b, plain.key_a(s_a), plain.key_b(s_b))
@@ -203,7 +211,9 @@ def test_one_cascade_formula_and_gate():
 # -- registration ---------------------------------------------------------------------------------
 def test_every_name_is_registered_and_builds():
     assert {"gated", "convex_gated", "convex_gated_cat"} <= set(component_names("fusion"))
-    assert {"unidirectional", "bidirectional", "unidirectional_gated", "bidirectional_gated"} <= set(component_names("cross"))
+    assert {"unidirectional", "bidirectional", "unidirectional_gated", "bidirectional_gated"} <= set(
+        component_names("cross")
+    )
     widths = {"gated": 32, "convex_gated": 16, "convex_gated_cat": 32}
     for name, out in widths.items():
         m = build_fusion(f"fusion:{name}", 16)
@@ -245,17 +255,3 @@ def test_a_third_party_fusion_is_usable_by_name_and_in_model_specs():
         assert isinstance(net.fusion3, SumFusion) and net.fusion3.out_channels == 16
     finally:
         unregister_plugin("test-sum-fusion")
-
-
-@pytest.mark.parametrize("name", [
-    "sdinterp.plugins.fusion.gated", "sdinterp.plugins.fusion.convex", "sdinterp.plugins.fusion.cross",
-    "sdinterp.plugins.fusion.concat", "sdinterp.plugins.fusion.plugin", "sdinterp.plugins.twostream.streams",
-    "sdinterp.plugins.twostream.model", "sdinterp.plugins.twostream.spec", "sdinterp.plugins.twostream.protocol",
-    "sdinterp.plugins.twostream.synthetic",
-])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -10,31 +10,58 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
+from _paths import VIDEOS
 from sdinterp.cli import main
 
-VIDEO = str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "tree.avi")
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
+
+VIDEO = str(VIDEOS / "tree.avi")
 MODELS = ["twostream:gated-unidirectional-r18-w8", "twostream:convex_gated-bidirectional-r18-w8"]
 LAYERS = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in range(2, 6)]
 
 
-from _ar_helpers import single_thread  # noqa: E402,F401 (autouse fixture: one torch thread)
-
-
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")  # shared cores: one thread is much faster here
-    return subprocess.run([sys.executable, "-m", "sdinterp", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sdinterp", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
+@pytest.mark.slow  # 24 s measured on 2 shared cores
 def test_fusion_study_table_and_json(tmp_path, capsys):
     out = tmp_path / "study.json"
     weights = tmp_path / "w.pt"
-    assert main(["twostream-train", MODELS[0], "--out", str(weights), "--steps", "2", "--batch-size", "2", "--size", "32"]) == 0
+    assert (
+        main(["twostream-train", MODELS[0], "--out", str(weights), "--steps", "2", "--batch-size", "2", "--size", "32"])
+        == 0
+    )
     assert weights.is_file() and f"{MODELS[0]}:{weights}" in capsys.readouterr().out
     trained = f"{MODELS[0]}:{weights}"
-    proc = _run("fusion-study", *MODELS, trained, VIDEO, "--n-pairs", "8", "--frames-per-item", "2", "--size", "32", "32",
-                "--cascades", "1", "--batch-size", "8", "--flow-cache", str(tmp_path / "flow"), "--json", str(out), "--figure", str(tmp_path / "study"), "--quiet")
+    proc = _run(
+        "fusion-study",
+        *MODELS,
+        trained,
+        VIDEO,
+        "--n-pairs",
+        "8",
+        "--frames-per-item",
+        "2",
+        "--size",
+        "32",
+        "32",
+        "--cascades",
+        "1",
+        "--batch-size",
+        "8",
+        "--flow-cache",
+        str(tmp_path / "flow"),
+        "--json",
+        str(out),
+        "--figure",
+        str(tmp_path / "study"),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     for model in (*MODELS, trained):
@@ -45,14 +72,22 @@ def test_fusion_study_table_and_json(tmp_path, capsys):
     assert {(r["model"], r["layer"]) for r in data["rows"]} == {(m, n) for m in data["models"] for n in LAYERS}
     gated = {r["layer"]: r for r in data["rows"] if r["model"] == MODELS[0]}
     convex = {r["layer"]: r for r in data["rows"] if r["model"] == MODELS[1]}
-    assert gated["fusion5"]["units"] == 128 and convex["fusion5"]["units"] == 64  # G doubles the channels, CCG (sum) does not
+    assert (
+        gated["fusion5"]["units"] == 128 and convex["fusion5"]["units"] == 64
+    )  # G doubles the channels, CCG (sum) does not
     for row in data["rows"]:
         assert abs(row["dynamic_%"] + row["static_%"] + row["identical_%"] - 100) < 0.2
-        assert sum(row[f"n_{c}"] for c in ("dynamic", "static", "joint", "residual", "unassigned", "constant")) == row["units"]
+        assert (
+            sum(row[f"n_{c}"] for c in ("dynamic", "static", "joint", "residual", "unassigned", "constant"))
+            == row["units"]
+        )
     report = data["reports"][MODELS[0]]
-    assert report["config"]["protocol"] == "vos-alternating" and report["config"]["static_sampler"]["name"] == "flow_jitter"
+    assert (
+        report["identity"]["protocol"] == "vos-alternating"
+        and report["identity"]["static_sampler"]["name"] == "flow_jitter"
+    )
     # the trained weights were loaded: same architecture, other parameters
-    assert data["reports"][trained]["config"]["model"]["state_sha256"] != report["config"]["model"]["state_sha256"]
+    assert data["reports"][trained]["identity"]["model"]["state_sha256"] != report["identity"]["model"]["state_sha256"]
     assert any(Path(tmp_path / "flow").rglob("*.npy"))
     for kind in ("layers", "units"):  # every model in one figure
         svg = (tmp_path / f"study_{kind}.svg").read_text()
@@ -63,7 +98,9 @@ def test_fusion_study_table_and_json(tmp_path, capsys):
 def test_fusion_study_errors_are_one_line(tmp_path, capsys):
     assert main(["fusion-study", "twostream:gated-sideways", VIDEO, "--size", "32", "32"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [err[0]] and err[0].startswith("sdinterp fusion-study: error: model spec 'twostream:gated-sideways': unknown cross")
+    assert err == [err[0]] and err[0].startswith(
+        "sdinterp fusion-study: error: model spec 'twostream:gated-sideways': unknown cross"
+    )
     assert main(["fusion-study", MODELS[0], str(tmp_path / "nope.avi")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.avi: no such file or folder" in err[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -83,8 +82,13 @@ def test_a_model_the_generic_adapter_cannot_feed_is_explained():
     assert "subclass GenericVideoAdapter" in text and "docs/your_model.md" in text
 
 
-@pytest.mark.parametrize("make", [lambda: DictInputAdapter(DictModel(), num_frames=4, crop_size=12),
-                                  lambda: TwoPathwayAdapter(TwoPathwayModel(), num_frames=8, crop_size=12)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DictInputAdapter(DictModel(), num_frames=4, crop_size=12),
+        lambda: TwoPathwayAdapter(TwoPathwayModel(), num_frames=8, crop_size=12),
+    ],
+)
 def test_documented_subclasses_conform_and_honour_options(make):
     adapter = make()
     observed = check_adapter(adapter, CLIPS, n_pairs=2, batch_size=6)
@@ -103,6 +107,7 @@ def test_ready_adapter_refuses_options_it_was_not_built_with():
         sdinterp.adapt(adapter, num_frames=8)
 
 
+@pytest.mark.slow  # 21 s measured on 2 shared cores
 def test_cli_layers_of_a_python_spec_and_its_clear_error(tmp_path):
     (tmp_path / "mymodels.py").write_text(
         "from torch import nn\n"
@@ -116,11 +121,15 @@ def test_cli_layers_of_a_python_spec_and_its_clear_error(tmp_path):
         "def bad():\n    return D()\n"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    ok = subprocess.run([sys.executable, "-m", "sdinterp", "layers", "python:mymodels:good"], capture_output=True, text=True, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sdinterp", "layers", "python:mymodels:good"], capture_output=True, text=True, env=env
+    )
     assert ok.returncode == 0, ok.stderr
     rows = [l.split() for l in ok.stdout.splitlines()[3:] if l and not l.startswith("Raw")]
     # the conv and the ReLU, with their widths; the ModuleList never runs and is not listed
     assert [(r[0], r[2]) for r in rows] == [("conv", "4"), ("act", "4")], ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "sdinterp", "layers", "python:mymodels:bad"], capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sdinterp", "layers", "python:mymodels:bad"], capture_output=True, text=True, env=env
+    )
     errors = [l for l in bad.stderr.splitlines() if "error:" in l]
     assert bad.returncode == 1 and len(errors) == 1 and "docs/your_model.md" in errors[0], bad.stderr

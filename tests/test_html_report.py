@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _report_helpers import png_variance, synthetic_report
 
+from _report_helpers import png_variance, synthetic_report
 from sdinterp.report.html import render_html, units_table_frame, write_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -24,7 +24,7 @@ NO_CHROMIUM = (
 
 def needs_chromium():
     if CHROMIUM is None:
-        warnings.warn(NO_CHROMIUM)
+        warnings.warn(NO_CHROMIUM, stacklevel=2)
         pytest.skip(NO_CHROMIUM)
 
 
@@ -44,13 +44,21 @@ def page(report, tmp_path_factory):
 
 
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-           "--no-first-run", "--hide-scrollbars", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--no-first-run",
+        "--hide-scrollbars",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 def _rows(dom: str) -> list[str]:
-    body = dom[dom.index('<table id="units"'):]
+    body = dom[dom.index('<table id="units"') :]
     body = body[: body.index("</table>")]
     return re.findall(r"<tr data-i=[^>]*>.*?</tr>", body, re.S)
 
@@ -75,9 +83,10 @@ def test_units_table_joins_attributions_on_layer_and_unit(report):
     assert len(frame) == 40 and list(frame.columns[:3]) == ["layer", "unit", "category"]
     row = frame[(frame.layer == "stage2") & (frame.unit == 19)]
     assert row["ig"].item() == 7.0 and frame[frame.layer == "stage1"]["ig"].isna().all()
-    assert "<th data-col=\"ig\">" in render_html(report, figures={}, attributions=attr)
+    assert '<th data-col="ig">' in render_html(report, figures={}, attributions=attr)
 
 
+@pytest.mark.optional_env("a headless Chromium, which .ci/run installs when it can")
 def test_screenshot_is_not_blank(page, tmp_path):
     needs_chromium()
     shot = tmp_path / "shot.png"
@@ -87,6 +96,7 @@ def test_screenshot_is_not_blank(page, tmp_path):
     assert png_variance(shot) > 200  # text, tables and figures, not one colour
 
 
+@pytest.mark.optional_env("a headless Chromium, which .ci/run installs when it can")
 def test_dom_has_every_unit_row_and_sorts_and_filters(page, report, tmp_path):
     needs_chromium()
     frame = units_table_frame(report)

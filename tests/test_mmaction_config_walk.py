@@ -19,9 +19,8 @@ import torch
 pytest.importorskip("mmaction")
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _mmaction_walk as walk  # noqa: E402
-
-from sdinterp.adapters._mmaction_config import strip_pretrained  # noqa: E402
+import _mmaction_walk as walk
+from sdinterp.adapters._mmaction_config import strip_pretrained
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "adapters.md"
 
@@ -81,6 +80,7 @@ def test_strip_pretrained_removes_every_kind_of_weight_reference() -> None:
     assert out["b4"]["weights"] is None and out["b4"]["init_cfg"] is None
 
 
+@pytest.mark.slow  # builds every config MMAction2 ships: ~466 s alone (issue 19)
 def test_every_shipped_config_lists_layers_or_is_refused_as_documented(no_network: list[Any]) -> None:
     documented = _doc_rows()
     with warnings.catch_warnings():
@@ -94,7 +94,9 @@ def test_every_shipped_config_lists_layers_or_is_refused_as_documented(no_networ
     missing = sorted(set(seen) - set(documented))
     assert not missing, f"configs not in the docs/adapters.md table: {missing[:5]}"
     changed = {k: (documented[k], v) for k, v in seen.items() if documented[k] != v}
-    assert not changed, f"outcomes differ from docs/adapters.md (regenerate with python tests/_mmaction_walk.py): {changed}"
+    assert not changed, (
+        f"outcomes differ from docs/adapters.md (regenerate with python tests/_mmaction_walk.py): {changed}"
+    )
     reported = {o.backbone for o in outcomes if o.report}
     assert reported == {o.backbone for o in outcomes if o.status == "ok"}  # one 2-pair report per backbone class
     for o in outcomes:
@@ -108,6 +110,7 @@ def test_tanet_widths_come_from_the_forward_not_from_its_last_submodule(no_netwo
     assert row[0] == "ok" and row[1].endswith("64/256/512/1024/2048")
 
 
+@pytest.mark.slow  # 12 s measured on 2 shared cores
 def test_a_recognizer_object_without_nameable_layers_falls_back_to_raw_module_paths() -> None:
     """Warned, not refused: the layers are the module paths that run (the generic adapter's
     listing), still fed the recognizer's own (B, 1, 3, T, H, W) input, and a report runs."""
@@ -135,6 +138,7 @@ def test_a_recognizer_object_without_nameable_layers_falls_back_to_raw_module_pa
     assert layers["backbone.proj"].channels == 16
     assert "backbone" in layers and "cls_head" not in layers  # containers that never run are not listed
     clips = walk._clips(8, 32)
-    rep = sdinterp.StaticDynamic(adapter, layers=["backbone.proj"]).attribute(clips, n_pairs=2, batch_size=3, seed=0,
-                                                                             show_progress=False)
+    rep = sdinterp.StaticDynamic(adapter, layers=["backbone.proj"]).attribute(
+        clips, n_pairs=2, batch_size=3, seed=0, show_progress=False
+    )
     assert len(rep["backbone.proj"].units_frame()) == 16

@@ -47,31 +47,38 @@ class _Seen(PairSampler):
 
 def test_samplers_see_the_models_size_only_when_both_allow_it():
     adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
-    clips = [Sample(frames=np.random.default_rng(i).integers(0, 256, (8, 96, 120, 3), dtype=np.uint8), video_id=f"v{i}")
-             for i in range(4)]
+    clips = [
+        Sample(frames=np.random.default_rng(i).integers(0, 256, (8, 96, 120, 3), dtype=np.uint8), video_id=f"v{i}")
+        for i in range(4)
+    ]
     for allowed, size in ((True, (32, 40)), (False, (96, 120))):
         seen = _Seen(allowed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sdinterp.StaticDynamic(adapter, layers=["stage3"], static_sampler=seen).attribute(
-                clips, n_pairs=4, batch_size=12, seed=0, show_progress=False, validity=False)
+                clips, n_pairs=4, batch_size=12, seed=0, show_progress=False, validity=False
+            )
         assert seen.sizes == {size}
 
 
 @pytest.mark.slow
 def test_scores_at_the_models_resolution_agree_with_full_resolution():
-    from sdinterp.plugins.synthetic.pairs import synthetic_samples
     from sdinterp.data.synthetic import SynthConfig
+    from sdinterp.plugins.synthetic.pairs import synthetic_samples
 
     adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
-    clips = synthetic_samples(SynthConfig(kind="motion", classes=2, videos=128, frames=8, size=96, seed=2), id_prefix="big-")
+    clips = synthetic_samples(
+        SynthConfig(kind="motion", classes=2, videos=128, frames=8, size=96, seed=2), id_prefix="big-"
+    )
     reports = {}
     for shrink in (True, False):
         sd = sdinterp.StaticDynamic(adapter, layers=["stage2", "stage3"])
         sd.static_sampler.model_resolution = sd.dynamic_sampler.model_resolution = shrink
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reports[shrink] = sd.attribute(clips, n_pairs=128, batch_size=48, seed=0, show_progress=False, validity=False)
+            reports[shrink] = sd.attribute(
+                clips, n_pairs=128, batch_size=48, seed=0, show_progress=False, validity=False
+            )
     for layer in ("stage2", "stage3"):
         a, b = reports[True][layer], reports[False][layer]
         for factor in ("dynamic", "static"):

@@ -31,8 +31,20 @@ def _source_files() -> list[tuple[Path, str]]:
 
 def test_wheel_holds_every_package_and_module(tmp_path):
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("sdinterp-*.whl")
@@ -43,14 +55,21 @@ def test_wheel_holds_every_package_and_module(tmp_path):
     dirs = {p.parent for p, _ in _source_files()}
     assert dirs <= packages, f"folders with modules but no __init__.py: {sorted(map(str, dirs - packages))}"
     # package data: the embedded tiny checkpoints and their index travel with the wheel
-    shipped = sorted(p.name for p in (ROOT / "sdinterp" / "plugins" / "tiny_models" / "checkpoints").iterdir() if p.suffix in (".pt", ".json"))
-    assert len(shipped) >= 15 and all(f"sdinterp/plugins/tiny_models/checkpoints/{n}" in names for n in shipped), shipped
+    shipped = sorted(
+        p.name
+        for p in (ROOT / "sdinterp" / "plugins" / "tiny_models" / "checkpoints").iterdir()
+        if p.suffix in (".pt", ".json")
+    )
+    assert len(shipped) >= 15 and all(f"sdinterp/plugins/tiny_models/checkpoints/{n}" in names for n in shipped), (
+        shipped
+    )
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     for module in re.findall(r"= (sdinterp\.[\w.]+)", text):
         assert f"{module.replace('.', '/')}.py" in names or f"{module.replace('.', '/')}/__init__.py" in names, module
 
 
+@pytest.mark.slow  # 12 s measured on 2 shared cores
 def test_python_dash_m_sdinterp():
     run = subprocess.run([sys.executable, "-m", "sdinterp", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "report" in run.stdout and "scan" in run.stdout
@@ -60,16 +79,36 @@ def test_python_dash_m_sdinterp():
     assert version.stdout.strip() == f"sdinterp {sdinterp.__version__}"
 
 
+@pytest.mark.slow  # 30 s measured on 2 shared cores
 def test_torchrun_two_processes_match_one(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
-    args = ["-m", "sdinterp", "report", "example:tiny", str(VIDEO), "--n-pairs", "8", "--batch-size", "6",
-            "--clip-length", "8", "--no-progress", "--seed", "3"]
-    single = subprocess.run([sys.executable, *args, "--json", str(tmp_path / "one.json")], capture_output=True, text=True)
+    args = [
+        "-m",
+        "sdinterp",
+        "report",
+        "example:tiny",
+        str(VIDEO),
+        "--n-pairs",
+        "8",
+        "--batch-size",
+        "6",
+        "--clip-length",
+        "8",
+        "--no-progress",
+        "--seed",
+        "3",
+    ]
+    single = subprocess.run(
+        [sys.executable, *args, "--json", str(tmp_path / "one.json")], capture_output=True, text=True
+    )
     assert single.returncode == 0, single.stderr
     env = dict(os.environ, OMP_NUM_THREADS="1")
     multi = subprocess.run(
         [str(torchrun), "--nproc_per_node=2", "--master_port=29531", *args, "--json", str(tmp_path / "two.json")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert multi.returncode == 0, multi.stderr[-3000:]
     one, two = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
@@ -149,7 +188,7 @@ def test_no_import_cycles():
         state[node] = 1
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep])
+                cycles.append(stack[stack.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep, stack + [dep])
         state[node] = 2

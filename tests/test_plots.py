@@ -7,10 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _report_helpers import path_vertices, png_variance, svg_groups, synthetic_report
 
+from _report_helpers import path_vertices, png_variance, svg_groups, synthetic_report
 from sdinterp.report.plots import (
-    COLORS, layer_interval, plot_layers, plot_unit_categories, plot_unit_scatter, report_figures,
+    COLORS,
+    layer_interval,
+    plot_layers,
+    plot_unit_categories,
+    plot_unit_scatter,
+    report_figures,
 )
 from sdinterp.report.study_plots import plot_ablation, plot_training
 
@@ -59,8 +64,14 @@ def test_bands_are_drawn_from_given_arrays_or_the_layers_intervals_and_only_then
     # The bootstrap's format (LayerBias.intervals): percent intervals per factor.
     with_iv = synthetic_report()
     for lb in with_iv:
-        lb.intervals = {"level": 0.95, "percent": {f: [lb.percent[f] - 1, lb.percent[f] + 1] for f in ("dynamic", "static")}}
-    assert layer_interval(with_iv["stage2"], "static") == (with_iv["stage2"].percent["static"] - 1, with_iv["stage2"].percent["static"] + 1)
+        lb.intervals = {
+            "level": 0.95,
+            "percent": {f: [lb.percent[f] - 1, lb.percent[f] + 1] for f in ("dynamic", "static")},
+        }
+    assert layer_interval(with_iv["stage2"], "static") == (
+        with_iv["stage2"].percent["static"] - 1,
+        with_iv["stage2"].percent["static"] + 1,
+    )
     gids = {c.get_gid() for c in fig_collections(plot_layers(with_iv))}
     assert {"band-dynamic", "band-static"} <= gids
 
@@ -74,7 +85,9 @@ def test_unit_category_bars_stack_the_category_shares(report):
     patches = [p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("series-")]
     assert len(patches) == 4 * len(report)
     for lb in report:
-        mine = {p.get_gid().split("__")[0][len("series-"):]: p for p in patches if p.get_gid().endswith("__" + lb.layer)}
+        mine = {
+            p.get_gid().split("__")[0][len("series-") :]: p for p in patches if p.get_gid().endswith("__" + lb.layer)
+        }
         assert set(mine) == {"dynamic", "static", "joint", "residual"}
         for c, p in mine.items():
             assert np.isclose(p.get_height(), lb.category_percent[c])
@@ -108,8 +121,11 @@ def test_training_curves_follow_the_sequence_of_reports():
 
 
 def test_ablation_curves_from_a_dict_or_a_table_with_seed_spread():
-    curves = {"dynamic": {0: 0.8, 10: 0.5, 20: 0.3}, "static": {0: 0.8, 10: 0.7, 20: 0.6},
-              "random": {0: [0.8, 0.8], 10: [0.74, 0.78], 20: [0.7, 0.76]}}
+    curves = {
+        "dynamic": {0: 0.8, 10: 0.5, 20: 0.3},
+        "static": {0: 0.8, 10: 0.7, 20: 0.6},
+        "random": {0: [0.8, 0.8], 10: [0.74, 0.78], 20: [0.7, 0.76]},
+    }
     fig = plot_ablation(curves, metric="top-1 accuracy")
     lines = _lines(fig)
     assert set(lines) == {"series-dynamic", "series-static", "series-random"}
@@ -117,10 +133,17 @@ def test_ablation_curves_from_a_dict_or_a_table_with_seed_spread():
     assert lines["series-dynamic"].get_color() == COLORS["dynamic"]
     assert len(fig_collections(fig)) == 1  # only the random baseline has a spread
     assert fig.axes[0].get_ylabel() == "top-1 accuracy" and "%" in fig.axes[0].get_xlabel()
-    long = pd.DataFrame({"selection": ["dynamic"] * 3 + ["random"] * 4, "percent": [0, 10, 20, 0, 0, 10, 10],
-                         "metric": [0.8, 0.5, 0.3, 0.8, 0.8, 0.7, 0.8]})
+    long = pd.DataFrame(
+        {
+            "selection": ["dynamic"] * 3 + ["random"] * 4,
+            "percent": [0, 10, 20, 0, 0, 10, 10],
+            "metric": [0.8, 0.5, 0.3, 0.8, 0.8, 0.7, 0.8],
+        }
+    )
     lines = _lines(plot_ablation(long))
-    assert list(lines["series-random"].get_xdata()) == [0, 10] and list(lines["series-random"].get_ydata()) == pytest.approx([0.8, 0.75])
+    assert list(lines["series-random"].get_xdata()) == [0, 10] and list(
+        lines["series-random"].get_ydata()
+    ) == pytest.approx([0.8, 0.75])
     wide = pd.DataFrame({"dynamic": [0.8, 0.4], "static": [0.8, 0.7]}, index=[0, 25])
     assert list(_lines(plot_ablation(wide))["series-static"].get_ydata()) == [0.8, 0.7]
 
@@ -128,8 +151,7 @@ def test_ablation_curves_from_a_dict_or_a_table_with_seed_spread():
 def test_saved_files_are_non_empty_searchable_and_reproducible(report, tmp_path):
     paths = report_figures(report, tmp_path)
     assert set(paths) == {"layers", "units", "scatter"}
-    for name, files in paths.items():
-        png, svg = files
+    for png, svg in paths.values():
         assert png.suffix == ".png" and png.stat().st_size > 5000 and png_variance(png) > 100
         text = svg.read_text()
         assert all(layer in text for layer in report.layers)  # text kept as text

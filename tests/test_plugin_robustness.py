@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "tree.avi"
+from _paths import VIDEOS
+
+VIDEO = VIDEOS / "tree.avi"
 
 SAMPLER = """
 from sdinterp import hookimpl
@@ -42,14 +44,20 @@ def site(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     _dist(site, "crash-on-import", "crasher", "crasher_mod", "raise RuntimeError('boom at import')\n")
     _dist(site, "exit-on-import", "exiter", "exiter_mod", "import sys\nsys.exit(3)\n")
-    _dist(site, "bad-register", "badreg", "badreg_mod", """
+    _dist(
+        site,
+        "bad-register",
+        "badreg",
+        "badreg_mod",
+        """
         from sdinterp import hookimpl
 
         @hookimpl
         def sdinterp_register(registry):
             registry.add_sampler("half_added", object)
             raise KeyError("bug in my plugin")
-    """)
+    """,
+    )
     _dist(site, "jitter-a", "jitter_a", "jitter_a_mod", SAMPLER.format(owner="a"))
     _dist(site, "jitter-b", "jitter_b", "jitter_b_mod", SAMPLER.format(owner="b"))
     # the same entry-point name as jitter-a's, from another distribution
@@ -63,6 +71,7 @@ def _sdinterp(site: Path, *args: str, code: str | None = None) -> subprocess.Com
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # 14 s measured on 2 shared cores
 def test_plugins_lists_every_failure_with_its_distribution(site):
     run = _sdinterp(site, "plugins")
     assert run.returncode == 0, run.stderr
@@ -79,6 +88,7 @@ def test_plugins_lists_every_failure_with_its_distribution(site):
     assert any("jitter" in p for p in data["problems"])
 
 
+@pytest.mark.slow  # 18 s measured on 2 shared cores
 def test_other_commands_still_work(site):
     run = _sdinterp(site, "layers", "torchvision:r3d_18")
     assert run.returncode == 0 and "stage2" in run.stdout, run.stderr
@@ -86,6 +96,7 @@ def test_other_commands_still_work(site):
     assert helped.returncode == 0 and "frame_shuffle" in helped.stdout
 
 
+@pytest.mark.slow  # 12 s measured on 2 shared cores
 def test_clash_fails_only_when_used_and_qualified_names_choose(site):
     code = """
 import sdinterp
@@ -112,6 +123,9 @@ except sdinterp.errors.UnknownComponentError as exc:
 
 
 def test_unknown_name_mentions_plugins_that_failed(site):
-    run = _sdinterp(site, code="from sdinterp.plugin_manager import get_registry\n"
-                               "try:\n    get_registry().get('sampler', 'nope')\nexcept Exception as e:\n    print(e)")
+    run = _sdinterp(
+        site,
+        code="from sdinterp.plugin_manager import get_registry\n"
+        "try:\n    get_registry().get('sampler', 'nope')\nexcept Exception as e:\n    print(e)",
+    )
     assert "plugin crasher failed to load (RuntimeError: boom at import)" in run.stdout

@@ -11,7 +11,7 @@ import math
 import re
 import socket
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import sdinterp
-from _ar_helpers import R50, SLOWFAST_R50, real_clips, single_thread, stages  # noqa: F401 (autouse fixture)
+from _ar_helpers import R50, SLOWFAST_R50, real_clips, stages
 from sdinterp.adapters._compat import ensure_pytorchvideo
 from sdinterp.adapters._pytorchvideo_resize import ResizedClsPositionalEncoding
 from sdinterp.adapters.generic import GenericVideoAdapter
@@ -33,6 +33,8 @@ from sdinterp.adapters.pytorchvideo import (
 
 ensure_pytorchvideo()
 import pytorchvideo.models.hub as hub  # noqa: E402 - needs the compat fix first
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 X3D = [24, 24, 48, 96, 192]
 MVIT_B = [192, 192] + [384] * 11 + [768] * 3
@@ -50,6 +52,7 @@ CROP = 64
 @pytest.fixture(scope="module", autouse=True)
 def no_network() -> Any:
     """Any connection attempt (a weight download) raises."""
+
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("network access attempted")
 
@@ -59,7 +62,7 @@ def no_network() -> Any:
         yield
 
 
-@lru_cache(maxsize=None)
+@cache
 def _built(name: str) -> PyTorchVideoAdapter:
     """Each classifier built once, through the spec loader, at a reduced size."""
     return sdinterp.load_model(f"pytorchvideo:{name}", num_frames=FRAMES.get(name, 4), crop_size=CROP)
@@ -85,7 +88,11 @@ def test_every_hub_builder_is_a_listed_classifier_or_refused_by_name() -> None:
     assert builders == set(PYTORCHVIDEO_MODELS) | set(PYTORCHVIDEO_REFUSED)
     assert not set(PYTORCHVIDEO_MODELS) & set(PYTORCHVIDEO_REFUSED)
     assert set(EXPECTED) == set(PYTORCHVIDEO_MODELS)
-    for name, reason in [("slow_r50_detection", "detection"), ("slowfast_r50_detection", "boxes"), ("mvit_base_16", "image")]:
+    for name, reason in [
+        ("slow_r50_detection", "detection"),
+        ("slowfast_r50_detection", "boxes"),
+        ("mvit_base_16", "image"),
+    ]:
         with pytest.raises(ValueError, match=f"pytorchvideo:{name} is not supported: .*{reason}"):
             sdinterp.load_model(f"pytorchvideo:{name}")
 
@@ -109,6 +116,7 @@ def test_the_docs_table_lists_every_builder_with_its_native_size() -> None:
         assert f"`{name}`" in section
 
 
+@pytest.mark.slow  # 20 s measured on 2 shared cores
 @pytest.mark.parametrize("name", list(PYTORCHVIDEO_MODELS))
 def test_spec_builds_names_layers_and_runs_at_reduced_size(name: str, clips: list[sdinterp.Sample]) -> None:
     adapter = _built(name)
@@ -228,7 +236,10 @@ def test_unnamed_pytorchvideo_objects_fall_back_to_the_generic_adapter(clips: li
     from pytorchvideo.models.net import Net
 
     custom = Net(blocks=nn.ModuleList([nn.Conv3d(3, 3, 3, padding=1), _tiny_stage()]))
-    for model, why in [(_tiny_stage(), "ResStage has no .blocks"), (custom, "not a ResNetBasicStem followed by ResStages")]:
+    for model, why in [
+        (_tiny_stage(), "ResStage has no .blocks"),
+        (custom, "not a ResNetBasicStem followed by ResStages"),
+    ]:
         with pytest.warns(UserWarning, match=f"cannot name the layers .*{why}.*generic adapter"):
             adapter = sdinterp.adapt(model, num_frames=4, crop_size=32)
         assert isinstance(adapter, GenericVideoAdapter)
@@ -236,5 +247,6 @@ def test_unnamed_pytorchvideo_objects_fall_back_to_the_generic_adapter(clips: li
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = sdinterp.StaticDynamic(adapter, list(adapter.layers())[:2]).attribute(
-            clips, n_pairs=2, batch_size=6, seed=0, show_progress=False)
+            clips, n_pairs=2, batch_size=6, seed=0, show_progress=False
+        )
     assert all(math.isfinite(layer.dynamic_percent) for layer in report.layers.values())

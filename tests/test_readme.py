@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,11 +24,14 @@ def test_quickstart_is_short():
     assert len(lines) <= 10
 
 
+@pytest.mark.slow  # 78 s measured on 2 shared cores
 def test_quickstart_runs_as_written(tmp_path):
     out_file = ROOT / "bias.json"
     out_file.unlink(missing_ok=True)
     try:
-        proc = subprocess.run([sys.executable, "-c", quickstart()], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-c", quickstart()], cwd=ROOT, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "stage5" in proc.stdout and "dyn %" in proc.stdout
         assert out_file.exists()
@@ -41,6 +46,7 @@ def walkthrough() -> list[str]:
     return [line for line in match.group(1).splitlines() if line.strip()]
 
 
+@pytest.mark.slow  # 61 s measured on 2 shared cores
 def test_walkthrough_runs_as_written(tmp_path):
     """The figures/compare walkthrough, each line as a user types it (the sdinterp on PATH is the
     one installed beside this Python); its outputs land in out/, which is removed afterwards."""

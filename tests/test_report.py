@@ -16,7 +16,12 @@ from sdinterp.testing.planted import PLANTED_TRUTH, PlantedNet, make_planted_cli
 
 @pytest.fixture(scope="module")
 def report():
-    sd = sdinterp.StaticDynamic(PlantedNet(), layers=list(PLANTED_TRUTH), dynamic_sampler=Restyle(restyler="level_permutation"), **PlantedNet.adapter_options())
+    sd = sdinterp.StaticDynamic(
+        PlantedNet(),
+        layers=list(PLANTED_TRUTH),
+        dynamic_sampler=Restyle(restyler="level_permutation"),
+        **PlantedNet.adapter_options(),
+    )
     return sd.attribute(make_planted_clips(16), n_pairs=16, batch_size=24, seed=7, show_progress=False)
 
 
@@ -31,9 +36,9 @@ def test_json_round_trip_is_lossless(report, tmp_path):
         assert np.array_equal(back[name].unit_softmax, lb.unit_softmax)
         assert list(back[name].categories) == list(lb.categories)
     d = json.loads(path.read_text())
-    assert d["seed"] == 7 and d["config"]["n_pairs"] == 16 and d["config"]["protocol"] == "shared-anchor"
+    assert d["seed"] == 7 and d["identity"]["n_pairs"] == 16 and d["identity"]["protocol"] == "shared-anchor"
     assert {"sdinterp", "torch", "numpy", "python"} <= set(d["versions"])
-    assert d["config"]["dynamic_sampler"]["restyler"]["name"] == "level_permutation"
+    assert d["identity"]["dynamic_sampler"]["restyler"]["name"] == "level_permutation"
 
 
 def test_from_json_rejects_foreign_files(tmp_path):
@@ -68,7 +73,7 @@ def test_printed_table(report):
     # a network with no parameters has no state to hash: said so, not the hash of nothing
     assert next(l for l in lines if l.startswith("model:")).endswith("no parameters or buffers")
     assert any(l.startswith("scorer:") for l in lines) and any(l.startswith("versions:") for l in lines)
-    legend = text[text.index("legend:"):]
+    legend = text[text.index("legend:") :]
     assert "softmax" in legend and "not a unit count" in legend and "unasg" in legend and "const" in legend
 
 

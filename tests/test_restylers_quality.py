@@ -40,7 +40,11 @@ def clip_rel_epe(restyler, frames: np.ndarray, styles=(1, 2, 3, 4)) -> float:
 
 @pytest.mark.parametrize("name", RESTYLERS)
 def test_deterministic_shape_and_styles_differ(name: str) -> None:
-    clip = (smooth_texture(24, 32, np.random.default_rng(0))[None].repeat(3, 0) + np.arange(3)[:, None, None, None] * 20).clip(0, 255).astype(np.uint8)
+    clip = (
+        (smooth_texture(24, 32, np.random.default_rng(0))[None].repeat(3, 0) + np.arange(3)[:, None, None, None] * 20)
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
     r = get_registry().create("restyler", name)
     out = r(clip, 1)
     assert out.shape == clip.shape and out.dtype == np.uint8
@@ -83,6 +87,7 @@ def test_default_restyler_keeps_real_flow_within_the_bound() -> None:
 
 def static_descriptor_corr(restyler, clips: list[np.ndarray]) -> tuple[float, float]:
     """|corr| across videos of (mean colour, mean gradient) between styles 1 and 2."""
+
     def desc(c: np.ndarray) -> np.ndarray:
         x = c.astype(np.float32)
         return np.concatenate([x.mean(axis=(0, 1, 2)), [np.abs(np.diff(x, axis=2)).mean()]])

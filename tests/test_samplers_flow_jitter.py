@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _videotools import VIDEOS, moving_texture
 
+from _videotools import VIDEOS, moving_texture
 from sdinterp.data.flow import clip_flow, flow_to_rgb
+from sdinterp.data.video import read_image
 from sdinterp.interfaces import Factor, Sample
 from sdinterp.plugins.samplers.flow_jitter import FlowJitter, adjust_hue, adjust_saturation
-from sdinterp.data.video import read_image
 
 
 def two_stream_sample() -> Sample:

@@ -145,7 +145,9 @@ def test_prestylized_mismatched_frame_count_names_the_file(tmp_path) -> None:
     s = VideoClipDataset(tmp_path, clip_length=3, seed=0, style=1)[1]
     assert s.video_id == "walk"
     sampler = PreStylized(styles=[1, 3])
-    with pytest.raises(VideoReadError, match=r"style_3/walk: style 3 of video 'walk' has 5 frames but style 1 .* has 6"):
+    with pytest.raises(
+        VideoReadError, match=r"style_3/walk: style 3 of video 'walk' has 5 frames but style 1 .* has 6"
+    ):
         sampler.partner(s, np.random.default_rng(0))
 
 

@@ -6,7 +6,6 @@ import json
 import shutil
 
 from _videotools import TREE, VIDEOS, random_clip, write_frames, write_video
-
 from sdinterp.cli import main
 from sdinterp.data.scan import scan_dataset
 
@@ -49,7 +48,9 @@ def test_scan_reports_every_problem_at_once(tmp_path, capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     kinds = sorted(p["kind"] for p in report["problems"])
     # strict colour turns the warning into an error; min-frames flags the 6-frame videos
-    assert kinds.count("color") == 1 and [p for p in report["problems"] if p["kind"] == "color"][0]["severity"] == "error"
+    assert (
+        kinds.count("color") == 1 and [p for p in report["problems"] if p["kind"] == "color"][0]["severity"] == "error"
+    )
     assert kinds.count("too_short") >= 6
 
 

@@ -12,9 +12,10 @@ import torch
 from scipy import stats
 
 import _tiny_tasks as tt
-from _ar_helpers import single_thread  # noqa: F401 (autouse fixture: one thread per test module)
 import sdinterp
 from sdinterp.plugins.static_dropout import StaticDropout, StaticDropoutFeeder, shuffle_frames
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
 P = torch.tensor([0.30, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.03, 0.01, 0.01])
 
@@ -80,7 +81,7 @@ def test_probabilities_are_the_softmax_of_the_official_static_unit_scores() -> N
     z2 = z1 + rng.normal(size=(40, 6)) * noise
     drop = StaticDropout(rate=0.3)
     for lo in range(0, 40, 10):
-        drop.observe(torch.tensor(z1[lo:lo + 10]), torch.tensor(z2[lo:lo + 10]))
+        drop.observe(torch.tensor(z1[lo : lo + 10]), torch.tensor(z2[lo : lo + 10]))
     probs = drop.refresh()
     # the same estimator, run independently: these pairs as static pairs (and as dynamic ones, unused)
     ref = sdinterp.estimate(np.vstack([z1, z1]), np.vstack([z2, z2]), ["static"] * 40 + ["dynamic"] * 40)
@@ -96,7 +97,10 @@ def test_shuffle_frames_permutes_each_clip_along_time() -> None:
         assert sorted(y[b, 0, 0, :, 0, 0].tolist()) == sorted(x[b, 0, 0, :, 0, 0].tolist())
         # the same permutation for every channel and pixel of a clip
         order = [int(v) % 5 for v in y[b, 0, 0, :, 0, 0]]
-        assert all([int(v) % 5 for v in y[b, 0, c, :, i, j]] == order for c, i, j in itertools.product(range(3), range(2), range(2)))
+        assert all(
+            [int(v) % 5 for v in y[b, 0, c, :, i, j]] == order
+            for c, i, j in itertools.product(range(3), range(2), range(2))
+        )
 
 
 @pytest.mark.parametrize("window,fed", [(None, 12), (1, 4)])
@@ -119,9 +123,16 @@ def test_trains_inside_an_mmengine_runner_from_a_config_file(tmp_path) -> None:
     from mmengine.runner import Runner
 
     cfg = tt.mmaction_config(
-        tmp_path / "work", epochs=1, imports=["sdinterp.plugins.static_dropout.mmengine_hook"],
-        custom_hooks=[dict(type="StaticDropoutHook", replace="cls_head.dropout",
-                           dropout=dict(type="StaticDropout", rate=0.25, every=2))],
+        tmp_path / "work",
+        epochs=1,
+        imports=["sdinterp.plugins.static_dropout.mmengine_hook"],
+        custom_hooks=[
+            dict(
+                type="StaticDropoutHook",
+                replace="cls_head.dropout",
+                dropout=dict(type="StaticDropout", rate=0.25, every=2),
+            )
+        ],
     )
     path = tmp_path / "tiny_recognizer.py"
     Config(cfg).dump(str(path))

@@ -14,8 +14,12 @@ from sdinterp.stats import MomentStore, PairMoments
 
 def _derived(pm: PairMoments) -> dict[str, np.ndarray]:
     return {
-        "mean_a": pm.mean_a.numpy(), "mean_b": pm.mean_b.numpy(), "var_a": pm.var_a.numpy(),
-        "var_b": pm.var_b.numpy(), "cov": pm.cov.numpy(), "pcc": pm.pooled_cross_cov.numpy(),
+        "mean_a": pm.mean_a.numpy(),
+        "mean_b": pm.mean_b.numpy(),
+        "var_a": pm.var_a.numpy(),
+        "var_b": pm.var_b.numpy(),
+        "cov": pm.cov.numpy(),
+        "pcc": pm.pooled_cross_cov.numpy(),
         "pvar": pm.pooled_var.numpy(),
     }
 
@@ -68,7 +72,7 @@ def test_large_mean_small_spread_float32_correlations_right_to_1e6():
     b = (1e4 + 1e-2 * (rho * x + np.sqrt(1 - rho**2) * y)).astype(np.float32)
     pm = PairMoments()
     for k in range(0, n, 128):  # batch by batch, as a run feeds it
-        pm.update(torch.from_numpy(a[k:k + 128]), torch.from_numpy(b[k:k + 128]))
+        pm.update(torch.from_numpy(a[k : k + 128]), torch.from_numpy(b[k : k + 128]))
     got = (pm.cov / torch.sqrt(pm.var_a * pm.var_b)).numpy()
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     ref = np.array([np.corrcoef(a64[:, i], b64[:, i])[0, 1] for i in range(d)])

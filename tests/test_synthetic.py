@@ -55,8 +55,10 @@ def _displacement_angle(v, size: int = 32) -> float:
 
 def _torus_centroid(mask: np.ndarray, size: int) -> tuple[float, float]:
     ys, xs = np.nonzero(mask)
+
     def ang(p):
         return math.atan2(np.sin(2 * math.pi * p / size).mean(), np.cos(2 * math.pi * p / size).mean())
+
     return (ang(ys) % (2 * math.pi)) * size / (2 * math.pi), (ang(xs) % (2 * math.pi)) * size / (2 * math.pi)
 
 
@@ -149,8 +151,28 @@ def test_the_toolkit_reads_the_written_dataset(tmp_path):
 
 def test_synth_command_writes_and_refuses_bad_flags(tmp_path, capsys):
     out = tmp_path / "ds"
-    assert main(["synth", "--kind", "appearance", "--classes", "3", "--videos", "6", "--frames", "4",
-                 "--size", "24", "--seed", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--kind",
+                "appearance",
+                "--classes",
+                "3",
+                "--videos",
+                "6",
+                "--frames",
+                "4",
+                "--size",
+                "24",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "6 appearance videos (3 classes" in capsys.readouterr().out
     assert sorted(read_labels(out).values()) == [0, 0, 1, 1, 2, 2]
     assert main(["synth", "--classes", "1", "--out", str(tmp_path / "x")]) == 1

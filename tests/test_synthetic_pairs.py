@@ -24,8 +24,9 @@ def test_a_restyling_keeps_motion_and_shape_and_changes_appearance(kind):
         for key in ("direction", "speed", "start", "shape", "radius", "label"):
             assert base.params[key] == styled.params[key], key
         assert np.array_equal(base.masks, styled.masks) and np.array_equal(base.boxes, styled.boxes)
-        assert base.params["background_texture"] != styled.params["background_texture"] or \
-            not np.array_equal(base.frames[0][~base.masks[0]], styled.frames[0][~styled.masks[0]])
+        assert base.params["background_texture"] != styled.params["background_texture"] or not np.array_equal(
+            base.frames[0][~base.masks[0]], styled.frames[0][~styled.masks[0]]
+        )
         # the colours are unrelated: background pixels correlate weakly across styles (1.0 would be a copy)
         bg = ~base.masks[0]
         r = np.corrcoef(base.frames[0][bg].astype(float).ravel(), styled.frames[0][bg].astype(float).ravel())[0, 1]
@@ -85,8 +86,26 @@ def test_ground_truth_pairs_score_colour_static_and_motion_dynamic():
 
 
 def test_synth_styles_writes_a_stylized_dataset_the_prestylized_sampler_reads(tmp_path, capsys):
-    assert main(["synth", "--kind", "motion", "--videos", "3", "--frames", "6", "--size", "32", "--styles", "2",
-                 "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--kind",
+                "motion",
+                "--videos",
+                "3",
+                "--frames",
+                "6",
+                "--size",
+                "32",
+                "--styles",
+                "2",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     assert "in styles 0..2" in capsys.readouterr().out
     root = tmp_path / "d" / "videos"
     assert sorted(p.name for p in root.iterdir()) == ["style_0", "style_1", "style_2"]

@@ -23,8 +23,9 @@ from sdinterp.plugins.tiny_models.avos import (
     train_avos,
 )
 
-TINY = AvosTask(variant="convex_gated-bidirectional", size=32, cascades=1, train_videos=4, val_videos=2, probe_videos=2,
-                epochs=1)
+TINY = AvosTask(
+    variant="convex_gated-bidirectional", size=32, cascades=1, train_videos=4, val_videos=2, probe_videos=2, epochs=1
+)
 SHORT = AvosTask(variant="gated-bidirectional", size=32, cascades=1, train_videos=32, val_videos=8, epochs=4)
 
 
@@ -111,10 +112,13 @@ def test_verdict_g_needs_both_the_mean_and_a_majority():
     def row(gi, ci, gd, cd):
 
         return {"gated_iou": gi, "convex_iou": ci, "gated_dyn_pct": gd, "convex_dyn_pct": cd}
+
     assert verdict_g([row(0.9, 0.8, 30, 20)] * 3)
     assert not verdict_g([row(0.9, 0.8, 20, 30)] * 3)  # more IoU, less dynamic
     assert not verdict_g([row(0.9, 0.8, 30, 20), row(0.7, 0.8, 30, 20), row(0.7, 0.8, 30, 20)])  # one seed of three
-    assert not verdict_g([row(0.81, 0.8, 30, 20), row(0.81, 0.8, 30, 20), row(0.5, 0.9, 30, 20)])  # majority, not the mean
+    assert not verdict_g(
+        [row(0.81, 0.8, 30, 20), row(0.81, 0.8, 30, 20), row(0.5, 0.9, 30, 20)]
+    )  # majority, not the mean
 
 
 def test_avos_variants_are_the_two_stream_familys_study_variants():

@@ -19,10 +19,18 @@ import torch
 
 import sdinterp
 from sdinterp.cli import main
-from sdinterp.plugins.tiny_models import (ARCHITECTURES, TinyTask, accuracy, build, load_checkpoint, save_checkpoint, task_clips,
-                                          train_tiny)
-from sdinterp.plugins.tiny_models.embedded import CHECKPOINT_DIR, checkpoint_name, embedded_index
+from sdinterp.plugins.tiny_models import (
+    ARCHITECTURES,
+    TinyTask,
+    accuracy,
+    build,
+    load_checkpoint,
+    save_checkpoint,
+    task_clips,
+    train_tiny,
+)
 from sdinterp.plugins.tiny_models.adapter import TinyModelAdapter
+from sdinterp.plugins.tiny_models.embedded import CHECKPOINT_DIR, checkpoint_name, embedded_index
 from sdinterp.testing import check_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +66,11 @@ def test_canonical_layers_and_small_checkpoints(arch, tmp_path):
     adapter = sdinterp.adapt(net)
     assert isinstance(adapter, TinyModelAdapter)
     assert list(adapter.layers()) == list(net.canonical_layers)
-    expected = ["slow.stage1", "slow.stage2", "slow.stage3", "fast.stage1", "fast.stage2", "fast.stage3"] \
-        if arch == "slowfast" else ["stage1", "stage2", "stage3"]
+    expected = (
+        ["slow.stage1", "slow.stage2", "slow.stage3", "fast.stage1", "fast.stage2", "fast.stage3"]
+        if arch == "slowfast"
+        else ["stage1", "stage2", "stage3"]
+    )
     assert list(net.canonical_layers) == expected
     check_adapter(adapter, task_clips(SMALL, "probe", 0), n_pairs=2, run_report=arch in ("c2d", "slowfast"))
     save_checkpoint(net, TinyTask(arch=arch), 0, tmp_path / "c.pt")
@@ -78,8 +89,24 @@ def test_c2d_has_no_temporal_mixing():
 
 
 def test_train_tiny_command_writes_checkpoints_and_index(tmp_path, capsys):
-    assert main(["train-tiny", "--out", str(tmp_path), "--seed", "0", "--arch", "c2d", "--kind", "appearance",
-                 "--epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "train-tiny",
+                "--out",
+                str(tmp_path),
+                "--seed",
+                "0",
+                "--arch",
+                "c2d",
+                "--kind",
+                "appearance",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     index = json.loads((tmp_path / "index.json").read_text())["checkpoints"]
     entry = index["c2d_appearance_seed0.pt"]
     assert (entry["arch"], entry["kind"], entry["seed"], entry["task"]["epochs"]) == ("c2d", "appearance", 0, 1)
@@ -92,7 +119,7 @@ def test_train_tiny_command_writes_checkpoints_and_index(tmp_path, capsys):
     assert "--arch" in capsys.readouterr().err
 
 
-def test_embedded_checkpoints_are_small_verified_and_load_by_spec():
+def test_embedded_checkpoints_are_small_verified_and_load_by_spec(tiny_model):
     index = embedded_index()
     names = {checkpoint_name(a, k) for a in ARCHITECTURES for k in ("motion", "appearance")}
     assert names <= set(index), sorted(names - set(index))
@@ -105,8 +132,11 @@ def test_embedded_checkpoints_are_small_verified_and_load_by_spec():
         assert index[checkpoint_name(arch, "motion")]["val_accuracy"] > 0.85, arch
     assert index[checkpoint_name("c2d", "motion")]["val_accuracy"] < 0.75
     assert all(index[checkpoint_name(a, "appearance")]["val_accuracy"] > 0.9 for a in ARCHITECTURES)
-    net = sdinterp.load_model("tiny:i3d-motion")
-    assert net.sdinterp_weights["source"] == "embedded" and net.sdinterp_weights["sha256"] == index["i3d_motion_seed0.pt"]["sha256"]
+    net = tiny_model("i3d-motion")
+    assert (
+        net.sdinterp_weights["source"] == "embedded"
+        and net.sdinterp_weights["sha256"] == index["i3d_motion_seed0.pt"]["sha256"]
+    )
     task = TinyTask(arch="i3d", kind="motion")
     acc = accuracy(sdinterp.adapt(net), task_clips(task, "val", 0))
     assert acc == pytest.approx(index["i3d_motion_seed0.pt"]["val_accuracy"], abs=1e-4)
@@ -149,14 +179,32 @@ def test_report_of_an_embedded_net_records_its_weights_not_random_init(tmp_path,
     videos = tmp_path / "v"
     assert main(["synth", "--videos", "4", "--frames", "8", "--size", "32", "--out", str(videos)]) == 0
     js = tmp_path / "r.json"
-    assert main(["report", "tiny:i3d-appearance", str(videos / "videos"), "--n-pairs", "4", "--clip-length", "8",
-                 "--json", str(js), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "tiny:i3d-appearance",
+                str(videos / "videos"),
+                "--n-pairs",
+                "4",
+                "--clip-length",
+                "8",
+                "--json",
+                str(js),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
-    weights = json.loads(js.read_text())["config"]["model"]["weights"]
-    assert weights["source"] == "embedded" and weights["sha256"] == embedded_index()["i3d_appearance_seed0.pt"]["sha256"]
+    weights = json.loads(js.read_text())["identity"]["model"]["weights"]
+    assert (
+        weights["source"] == "embedded" and weights["sha256"] == embedded_index()["i3d_appearance_seed0.pt"]["sha256"]
+    )
     assert "embedded weights" in captured.out + captured.err and "random init" not in captured.out
 
 
+@pytest.mark.slow  # 17 s measured on 2 shared cores
 def test_an_embedded_checkpoint_regenerates_bit_for_bit_from_its_seed():
     """``sdinterp train-tiny --seed 0`` remakes the committed C2D appearance net exactly on a machine
     of the kind index.json records (torch build, CPU capability); elsewhere the last bits of CPU
@@ -178,11 +226,24 @@ def test_an_embedded_checkpoint_regenerates_bit_for_bit_from_its_seed():
         assert torch.equal(fresh(x).argmax(1), committed(x).argmax(1))
 
 
+@pytest.mark.slow  # 274 s measured on 2 shared cores
 def test_reproduce_findings_quick_runs_every_finding_end_to_end(tmp_path):
     """The whole ``--quick`` (every finding, one seed, two processes): ~90 s on 2 idle cores."""
     out, js = tmp_path / "findings.md", tmp_path / "findings.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reproduce_findings.py"), "--quick",
-                           "--out", str(out), "--json", str(js)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reproduce_findings.py"),
+            "--quick",
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [l for l in proc.stdout.splitlines() if l.startswith("(")]
     assert [r[:3] for r in rows] == [f"({f})" for f in "abcdefg"]
@@ -196,8 +257,12 @@ def test_reproduce_findings_quick_runs_every_finding_end_to_end(tmp_path):
     assert "--quick" in text and "| (a)" in text and "| (g)" in text and "## What each row measures" in text
     # the table re-renders from the saved numbers alone, identically
     again = tmp_path / "again.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reproduce_findings.py"), "--render", str(js), "--out", str(again)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "reproduce_findings.py"), "--render", str(js), "--out", str(again)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert again.read_text() == text
 
@@ -210,6 +275,8 @@ def test_tiny_avos_specs_load_the_embedded_two_stream_nets():
     net = sdinterp.load_model("tiny:avos-gated-bidirectional")
     entry = index["avos_gated-bidirectional_seed0.pt"]
     assert net.sdinterp_weights["sha256"] == entry["sha256"] and entry["bytes"] < 1_000_000
-    assert avos_iou(net, avos_samples(AvosTask(variant="gated-bidirectional"), "val", 0)) == pytest.approx(entry["val_iou"], abs=1e-4)
+    assert avos_iou(net, avos_samples(AvosTask(variant="gated-bidirectional"), "val", 0)) == pytest.approx(
+        entry["val_iou"], abs=1e-4
+    )
     with pytest.raises(EmbeddedCheckpointError, match="tiny:avos-VARIANT"):
         sdinterp.load_model("tiny:avos-gated")

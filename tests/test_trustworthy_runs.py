@@ -13,15 +13,29 @@ import numpy as np
 import pytest
 import torch
 
+from _paths import VIDEOS
 from _videotools import moving_texture, write_frames, write_video
 
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 TREE, VTEST = VIDEOS / "tree.avi", VIDEOS / "vtest.avi"
-SMALL = ["--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "4", "--clip-length", "8", "--no-progress"]
+SMALL = [
+    "--layers",
+    "stage2",
+    "--frames",
+    "4",
+    "--crop-size",
+    "32",
+    "--n-pairs",
+    "4",
+    "--clip-length",
+    "8",
+    "--no-progress",
+]
 
 
 def _report(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sdinterp", "report", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sdinterp", "report", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _one_line_error(run: subprocess.CompletedProcess) -> str:
@@ -32,6 +46,7 @@ def _one_line_error(run: subprocess.CompletedProcess) -> str:
 
 
 # -- 1. a run's identity covers inputs, model and weights ------------------------------------------
+@pytest.mark.slow  # 68 s measured on 2 shared cores
 def test_resume_of_another_run_is_refused_naming_what_differs(tmp_path):
     state = tmp_path / "run.state"
     first = _report("torchvision:r3d_18", TREE, *SMALL, "--resume", state, "--json", tmp_path / "a.json")
@@ -50,8 +65,12 @@ def test_resume_of_another_run_is_refused_naming_what_differs(tmp_path):
     torch.manual_seed(9)
     import sdinterp
 
-    torch.save(sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32).model.state_dict(), tmp_path / "w.pth")
-    line = _one_line_error(_report("torchvision:r3d_18", TREE, *SMALL, "--resume", state, "--weights", tmp_path / "w.pth"))
+    torch.save(
+        sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32).model.state_dict(), tmp_path / "w.pth"
+    )
+    line = _one_line_error(
+        _report("torchvision:r3d_18", TREE, *SMALL, "--resume", state, "--weights", tmp_path / "w.pth")
+    )
     assert "model.state_sha256" in line
 
 
@@ -73,6 +92,7 @@ class _Plant:
         return (Path.touch, (Path(self.marker),))
 
 
+@pytest.mark.slow  # 24 s measured on 2 shared cores
 @pytest.mark.parametrize("flag", ["--weights", "--resume"])
 def test_a_planted_pickle_never_runs(tmp_path, flag):
     marker = tmp_path / "pwned"
@@ -86,16 +106,32 @@ def test_a_planted_pickle_never_runs(tmp_path, flag):
         assert "cannot read run state" in line
 
 
+@pytest.mark.slow  # 13 s measured on 2 shared cores
 def test_resume_file_of_the_wrong_shape_is_one_line(tmp_path):
     bad = tmp_path / "list.state"
     torch.save([1, 2, 3], bad)
-    assert "not an sdinterp run-state file" in _one_line_error(_report("torchvision:r3d_18", TREE, *SMALL, "--resume", bad))
+    assert "not an sdinterp run-state file" in _one_line_error(
+        _report("torchvision:r3d_18", TREE, *SMALL, "--resume", bad)
+    )
 
 
 # -- 4. bounded work per clip ------------------------------------------------------------------------
+@pytest.mark.slow  # 29 s measured on 2 shared cores
 def test_memory_does_not_grow_with_clip_length(tmp_path):
     # 100000 frames of tree.avi (68 frames of 240x320 looped) would need ~23 GB if decoded.
-    args = ["torchvision:r3d_18", TREE, "--layers", "stage2", "--frames", "4", "--crop-size", "32", "--n-pairs", "4", "--no-progress"]
+    args = [
+        "torchvision:r3d_18",
+        TREE,
+        "--layers",
+        "stage2",
+        "--frames",
+        "4",
+        "--crop-size",
+        "32",
+        "--n-pairs",
+        "4",
+        "--no-progress",
+    ]
     small = _report(*args, "--clip-length", "8")
     assert small.returncode == 0, small.stderr
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -112,7 +148,9 @@ def test_views_only_decode_gives_the_same_report():
     from sdinterp.data import VideoClipDataset
 
     ds = VideoClipDataset(str(TREE), clip_length=24, seed=3, style=None, num_clips=6)
-    sd = sdinterp.StaticDynamic(sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32), layers=["stage2"])
+    sd = sdinterp.StaticDynamic(
+        sdinterp.load_adapter("torchvision:r3d_18", num_frames=4, crop_size=32), layers=["stage2"]
+    )
     bounded = sd.attribute(ds, n_pairs=6, batch_size=6, show_progress=False)
     full = sd.attribute([ds[i] for i in range(6)], n_pairs=6, batch_size=6, show_progress=False)
     assert bounded["stage2"].scores == full["stage2"].scores
@@ -135,6 +173,7 @@ def test_unused_inputs_and_few_pairs_warn(folder):
     assert "n_pairs=2 is below 16" in run.stderr and "unreliable" in run.stderr
 
 
+@pytest.mark.slow  # 22 s measured on 2 shared cores
 def test_one_frame_video_is_refused_by_name_or_skipped(folder, tmp_path):
     root = tmp_path / "data"
     root.mkdir()
@@ -145,11 +184,12 @@ def test_one_frame_video_is_refused_by_name_or_skipped(folder, tmp_path):
     assert "still.mkv" in line and "--skip-bad" in line
     ok = _report("torchvision:r3d_18", root, *SMALL, "--skip-bad", "--json", tmp_path / "r.json")
     assert ok.returncode == 0, ok.stderr
-    config = json.loads((tmp_path / "r.json").read_text())["config"]
+    config = json.loads((tmp_path / "r.json").read_text())["identity"]
     assert any("still.mkv" in s for s in config["skipped_inputs"])
     assert "still" not in [v["id"] for v in config["inputs"]["videos"]]
 
 
+@pytest.mark.slow  # 20 s measured on 2 shared cores
 def test_stylized_frame_count_mismatch_is_refused_unless_skipped(tmp_path):
     for style, t in ((0, 10), (1, 9)):
         write_frames(tmp_path / "ds" / f"style_{style}" / "clipA", moving_texture(t=t, h=40, w=48))
@@ -158,7 +198,7 @@ def test_stylized_frame_count_mismatch_is_refused_unless_skipped(tmp_path):
     assert "clipA" in line and "frames" in line
     ok = _report("torchvision:r3d_18", tmp_path / "ds", *SMALL, "--skip-bad", "--json", tmp_path / "r.json")
     assert ok.returncode == 0, ok.stderr
-    assert [v["id"] for v in json.loads((tmp_path / "r.json").read_text())["config"]["inputs"]["videos"]] == ["clipB"]
+    assert [v["id"] for v in json.loads((tmp_path / "r.json").read_text())["identity"]["inputs"]["videos"]] == ["clipB"]
 
 
 def test_python_api_refuses_non_positive_sizes():
@@ -183,7 +223,18 @@ def test_output_failure_after_the_run_saves_the_report_elsewhere(tmp_path, monke
 
     monkeypatch.setattr(BiasReport, "to_json", disk_full)
     state = tmp_path / "run.state"
-    code = main(["report", "torchvision:r3d_18", str(TREE), *SMALL, "--resume", str(state), "--json", str(tmp_path / "out.json")])
+    code = main(
+        [
+            "report",
+            "torchvision:r3d_18",
+            str(TREE),
+            *SMALL,
+            "--resume",
+            str(state),
+            "--json",
+            str(tmp_path / "out.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "No space left on device" in err
     saved = tmp_path / "run.state.report.json"
@@ -192,8 +243,8 @@ def test_output_failure_after_the_run_saves_the_report_elsewhere(tmp_path, monke
 
 # -- 7. one line for every user error ---------------------------------------------------------------
 def test_unexpected_exception_types_are_one_line(monkeypatch, capsys):
-    from sdinterp.cli import main
     import sdinterp.commands.report as report_cmd
+    from sdinterp.cli import main
 
     def boom(args):
         raise AttributeError("'list' object has no attribute 'get'")

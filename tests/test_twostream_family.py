@@ -29,8 +29,6 @@ VIDEO = VIDEOS / "tree.avi"
 STAGES = [f"{s}.stage{k}" for s in ("appearance", "motion") for k in range(1, 6)]
 
 
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """(image, flow) samples of a real clip, OpenCV DIS flow computed and cached."""
@@ -109,8 +107,14 @@ def test_conformance(clips):
 
     data, _ = clips
     adapter = _adapter("twostream:gated-bidirectional-r18-w8")
-    observed = check_adapter(adapter, [data[i] for i in range(4)], n_pairs=4, batch_size=4,
-                             static_sampler=FlowJitter(), dynamic_sampler=Restyle())
+    observed = check_adapter(
+        adapter,
+        [data[i] for i in range(4)],
+        n_pairs=4,
+        batch_size=4,
+        static_sampler=FlowJitter(),
+        dynamic_sampler=Restyle(),
+    )
     assert observed["fusion5"] == 128 and observed["motion.stage5"] == 64
 
 
@@ -123,14 +127,15 @@ def test_report_on_real_clip_pairs_with_computed_flow(clips):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
         report = StaticDynamic(adapter, static_sampler="flow_jitter", dynamic_sampler="restyle").attribute(
-            data, n_pairs=12, batch_size=8, seed=0, protocol=VosAlternating(frames_per_item=2), show_progress=False)
+            data, n_pairs=12, batch_size=8, seed=0, protocol=VosAlternating(frames_per_item=2), show_progress=False
+        )
     assert list(report.layers) == list(adapter.layers())
     # frames_per_item=2: factors S S D D S S D D S S D D -> 6 pairs each
     assert report.n_pairs == {"dynamic": 6, "static": 6}
     for lb in report:
         assert abs(sum(lb.percent.values()) - 100.0) < 0.2
         assert lb.info["stream"] in ("appearance", "motion", "fused")
-    assert report.config["protocol"] == "vos-alternating"
+    assert report.identity["protocol"] == "vos-alternating"
 
 
 def test_protocol_alternates_per_item_static_first():
@@ -163,9 +168,9 @@ def test_pairs_isolate_their_factor(clips):
             for i, j in zip(first.tolist(), second.tolist()):
                 a, b = inputs[i], inputs[j]
                 seen.add(factor)
-                if factor is Factor.STATIC:  # same (stylized) image, jittered flow
+                if factor is Factor.STATIC:  # same image (in the anchor's style), jittered flow
                     assert np.array_equal(a.frames, b.frames) and not np.array_equal(a.flow, b.flow)
-                    assert a.style == b.style and a.style is not None
+                    assert a.style == b.style
                 else:  # same flow, the image in another style
                     assert np.array_equal(a.flow, b.flow) and not np.array_equal(a.frames, b.frames)
                     assert a.style != b.style
@@ -182,7 +187,9 @@ def test_stylized_davis_flow_folders_are_read(tmp_path):
     for style in DAVIS_STYLES:
         (tmp_path / "JPEGImages" / style / "seq").mkdir(parents=True)
         for t in range(4):
-            Image.fromarray(rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)).save(tmp_path / "JPEGImages" / style / "seq" / f"{t:05d}.png")
+            Image.fromarray(rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)).save(
+                tmp_path / "JPEGImages" / style / "seq" / f"{t:05d}.png"
+            )
     (tmp_path / "FlowImages_gap1" / "seq").mkdir(parents=True)
     for t in range(3):  # the last frame has no forward flow
         Image.fromarray(flows[t]).save(tmp_path / "FlowImages_gap1" / "seq" / f"{t:05d}.png")
@@ -212,7 +219,11 @@ def test_a_few_training_steps_lower_the_loss():
     def loss() -> float:  # batch statistics in both measurements: a function of the weights only
         adapter.model.train()
         with torch.no_grad():
-            return float(F.binary_cross_entropy_with_logits(adapter.forward(adapter.prepare([adapter.views(s) for s in held_out])), masks))
+            return float(
+                F.binary_cross_entropy_with_logits(
+                    adapter.forward(adapter.prepare([adapter.views(s) for s in held_out])), masks
+                )
+            )
 
     before = loss()
     result = train_synthetic(adapter, steps=15, batch_size=4, size=32, lr=3e-3, seed=0)

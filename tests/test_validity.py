@@ -116,7 +116,7 @@ GOOD_STATIC = {"mean_colour": 0.99, "texture": 0.99, "motion_extent": 0.0, "dire
 GOOD_DYNAMIC = {"mean_colour": 0.0, "texture": 0.0, "motion_extent": 0.95, "direction": 0.95}
 REPORT = BiasReport(
     layers={},
-    config={
+    identity={
         "scorer": "official",
         "threshold": 0.5,
         "dynamic_sampler": {"name": "my_dyn"},
@@ -160,7 +160,7 @@ def test_verdict_flags_inflated_activations_and_the_anchor_style():
 @pytest.fixture(scope="module")
 def judged():
     report = synthetic_report(layers=("stage1", "stage2"), units=12)
-    report.config.update({"dynamic_sampler": {"name": "my_dyn"}, "static_sampler": {"name": "frame_shuffle"}})
+    report.identity.update({"dynamic_sampler": {"name": "my_dyn"}, "static_sampler": {"name": "frame_shuffle"}})
     report.validity = judge(_store(GOOD_STATIC, {**GOOD_DYNAMIC, "texture": 0.9, "mean_colour": 0.9}), report, {})
     return report
 

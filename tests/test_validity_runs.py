@@ -59,7 +59,7 @@ def _judge_run(sd, clips, n_pairs: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         store = sd.accumulate(clips, config, observers=[monitor])
-    report = sd.score(store, seed=0, config=sd.identity(clips, config))
+    report = sd.score(store, seed=0, identity=sd.identity(clips, config))
     report.validity = monitor.verdict(store, report)
     return report, monitor
 
@@ -153,7 +153,7 @@ def test_a_resumed_run_keeps_the_monitor_state(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             store = sd.accumulate(clips, config, observers=[monitor])
-        report = sd.score(store, seed=0, config=sd.identity(clips, config))
+        report = sd.score(store, seed=0, identity=sd.identity(clips, config))
         verdicts.append(monitor.verdict(store, report))
         assert monitor.referenced == 32 and monitor.style_shared["static"] == [32, 32]
     assert verdicts[0] == verdicts[1] and verdicts[0].factors["static"].status != "ok"

@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch.utils.data
-from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video
 
-from sdinterp.interfaces import Sample
-from sdinterp.data.video import VideoReadError
+from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video
 from sdinterp.data.datasets import (
     VideoClipDataset,
     VideoEntry,
@@ -20,6 +18,8 @@ from sdinterp.data.datasets import (
     find_videos,
     stylized_layout,
 )
+from sdinterp.data.video import VideoReadError
+from sdinterp.interfaces import Sample
 
 
 def real_entries() -> list[VideoEntry]:
@@ -97,7 +97,14 @@ def test_computed_flow_is_cached(tmp_path) -> None:
     from _videotools import moving_texture
 
     path = write_video(tmp_path / "m.mkv", moving_texture(5, 48, 64, shift=(2, 0)), "ffv1")
-    ds = VideoClipDataset([VideoEntry("m", {None: str(path)})], clip_length=3, start=1, style=None, flow="dis", flow_cache=tmp_path / "cache")
+    ds = VideoClipDataset(
+        [VideoEntry("m", {None: str(path)})],
+        clip_length=3,
+        start=1,
+        style=None,
+        flow="dis",
+        flow_cache=tmp_path / "cache",
+    )
     s = ds[0]
     assert s.flow.shape == (3, 48, 64, 2) and s.flow.dtype == np.float32
     assert abs(float(np.median(s.flow[..., 0])) - 2.0) < 0.3  # the texture moves 2 px right per frame
@@ -153,7 +160,11 @@ def test_davis_layout_with_flow_images(tmp_path) -> None:
     assert s.style in ("Lynx", "Maruska640", "Zuzka1", "Zuzka2")
     assert s.flow.shape == (3, 8, 10, 3) and s.flow.dtype == np.uint8
     assert s.frame_indices.max() <= 3  # the last frame (no flow image) is never sampled
-    expected = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "FlowImages_gap1" / "bear" / f"{s.frame_indices[0]:05d}.png"))
+    expected = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).open(
+            tmp_path / "FlowImages_gap1" / "bear" / f"{s.frame_indices[0]:05d}.png"
+        )
+    )
     np.testing.assert_array_equal(s.flow[0], expected)
 
 
@@ -170,5 +181,7 @@ def test_davis_missing_flow_image_names_the_file(tmp_path) -> None:
     make_davis(tmp_path)
     (tmp_path / "FlowImages_gap1" / "cows" / "00001.png").unlink()
     ds = VideoClipDataset(tmp_path, clip_length=2, start=0, flow="images", style="Lynx")
-    with pytest.raises(VideoReadError, match=r"FlowImages_gap1/cows/00001\.png: flow image for frame 00001\.png not found"):
+    with pytest.raises(
+        VideoReadError, match=r"FlowImages_gap1/cows/00001\.png: flow image for frame 00001\.png not found"
+    ):
         ds[1]

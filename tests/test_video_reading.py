@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video, write_video_in_subprocess
 
+from _videotools import CONCERT, TREE, VTEST, random_clip, write_frames, write_video, write_video_in_subprocess
 from sdinterp.data import video as V
 from sdinterp.data.video import VideoReadError, open_video, read_image
 

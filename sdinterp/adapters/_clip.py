@@ -131,8 +131,10 @@ class ClipPreprocessor:
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
         if self.crop_size is not None:
             if self.crop_size > min(x.shape[-2:]):
-                raise ValueError(f"crop {self.crop_size} is larger than the frames "
-                                 f"({x.shape[-2]}x{x.shape[-1]}); set a larger short side")
+                raise ValueError(
+                    f"crop {self.crop_size} is larger than the frames "
+                    f"({x.shape[-2]}x{x.shape[-1]}); set a larger short side"
+                )
             top = (x.shape[-2] - self.crop_size) // 2
             left = (x.shape[-1] - self.crop_size) // 2
             x = x[..., top : top + self.crop_size, left : left + self.crop_size]
@@ -222,7 +224,11 @@ class VideoClipAdapter(ModelAdapter):
         return tensors[0] if len(tensors) == 1 else tensors
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "clip": dataclasses.asdict(self.clip), "pathway_ratios": list(self.pathway_ratios)}
+        return {
+            **super().describe(),
+            "clip": dataclasses.asdict(self.clip),
+            "pathway_ratios": list(self.pathway_ratios),
+        }
 
 
 def channels_last_pool(x: torch.Tensor) -> torch.Tensor:
@@ -288,15 +294,18 @@ def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True
                 "Only if you trust where it came from, pass trust_weights=True (CLI: --trust-weights)"
             ) from None
         # The one place sdinterp unpickles: only on the user's explicit opt-in, and said when it happens.
-        warnings.warn(f"weights file {str(path)!r} is unpickled in full (trust_weights / --trust-weights): it can run "
-                      "code, so load only files whose origin you trust", stacklevel=2)
+        warnings.warn(
+            f"weights file {str(path)!r} is unpickled in full (trust_weights / --trust-weights): it can run "
+            "code, so load only files whose origin you trust",
+            stacklevel=2,
+        )
         state = torch.load(p, map_location="cpu", weights_only=False)
     for key in ("model_state", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
     if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     model.load_state_dict(state, strict=strict)
 
 

@@ -42,8 +42,9 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -207,8 +208,12 @@ def _mmaction_drn() -> None:
 def _mmaction_multimodal_without_timm() -> None:
     if "mmaction_multimodal" in _applied:
         return
-    needed = (_package_dir("mmaction") is not None and _find_spec("transformers") is not None
-              and _find_spec("timm") is None and "mmaction.models" not in sys.modules)
+    needed = (
+        _package_dir("mmaction") is not None
+        and _find_spec("transformers") is not None
+        and _find_spec("timm") is None
+        and "mmaction.models" not in sys.modules
+    )
     if needed:
         import mmaction.utils.dependency as dependency
 
@@ -228,6 +233,7 @@ def _compiled_op_stub(name: str) -> Any:
         f"mmcv (e.g. MMCV_WITH_OPS=1 pip install mmcv --no-build-isolation) to use it"
     )
     if name[:1].isupper():
+
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             raise NotImplementedError(message)
 
@@ -277,10 +283,10 @@ def ensure_mmcv_ops() -> None:
     ops.__path__ = [str(ops_dir)]  # submodules such as mmcv.ops.point_sample import normally
     ops.__package__ = "mmcv.ops"
     sys.modules["mmcv.ops"] = ops
-    mmcv.ops = ops  # type: ignore[attr-defined]
+    mmcv.ops = ops
     try:
         point_sample = importlib.import_module("mmcv.ops.point_sample")
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the optional module raises, mmcv-lite just lacks it
         point_sample = None
     for name in _mmcv_ops_names(ops_dir):
         setattr(ops, name, _compiled_op_stub(name))
@@ -305,7 +311,9 @@ def ensure_video_stack() -> None:
     ensure_mmaction()
 
 
-def import_optional(module: str, family: str, install: str, prepare: Callable[[], None] | None = None) -> types.ModuleType:
+def import_optional(
+    module: str, family: str, install: str, prepare: Callable[[], None] | None = None
+) -> types.ModuleType:
     """Import an optional model package, turning any failure into one clear message.
 
     Args:
@@ -330,7 +338,7 @@ def import_optional(module: str, family: str, install: str, prepare: Callable[[]
         if prepare is not None:
             prepare()
         return importlib.import_module(module)
-    except Exception as exc:  # ImportError, or the RuntimeError/AssertionError some packages raise
+    except Exception as exc:  # noqa: BLE001 - ImportError, or the RuntimeError/AssertionError some packages raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         err = MissingDependencyError(
             f"the sdinterp {family} adapter could not import {module!r} ({type(exc).__name__}: {reason}). "

@@ -44,9 +44,12 @@ def find_config(config: str | Path) -> Path:
         if len(found) == 1:
             return found[0]
         if found:
-            raise FileNotFoundError(f"config {str(config)!r} is ambiguous: {', '.join(str(f.relative_to(root)) for f in found)}")
+            raise FileNotFoundError(
+                f"config {str(config)!r} is ambiguous: {', '.join(str(f.relative_to(root)) for f in found)}"
+            )
     raise FileNotFoundError(
-        f"mmaction2 config {str(config)!r} not found (not a file, nor a config shipped in {root or 'the mmaction2 wheel'})"
+        f"mmaction2 config {str(config)!r} not found (not a file, nor a config shipped in "
+        f"{root or 'the mmaction2 wheel'})"
     )
 
 
@@ -64,7 +67,12 @@ def strip_pretrained(node: Any) -> Any:
     if isinstance(node, dict):
         for key in list(node):
             value = node[key]
-            if isinstance(key, str) and "pretrained" in key and key != "pretrained2d" and not isinstance(value, (dict, list, tuple)):
+            if (
+                isinstance(key, str)
+                and "pretrained" in key
+                and key != "pretrained2d"
+                and not isinstance(value, (dict, list, tuple))
+            ):
                 if value is True:
                     node[key] = False
                 elif isinstance(value, str):
@@ -83,7 +91,11 @@ def strip_pretrained(node: Any) -> Any:
 
 def _without_pretrained_init(init_cfg: Any) -> Any:
     if isinstance(init_cfg, dict):
-        return None if "Pretrained" in str(init_cfg.get("type", "")) or "checkpoint" in init_cfg else strip_pretrained(init_cfg)
+        return (
+            None
+            if "Pretrained" in str(init_cfg.get("type", "")) or "checkpoint" in init_cfg
+            else strip_pretrained(init_cfg)
+        )
     if isinstance(init_cfg, (list, tuple)):
         kept = [c for c in (_without_pretrained_init(c) for c in init_cfg) if c is not None]
         return kept or None
@@ -113,22 +125,23 @@ def pipeline_clip(cfg: Any) -> tuple[dict[str, Any], str]:
     return out, fmt
 
 
+#: Backbone type -> ((frames key, its default), (crop key, its default)) of its config.
+_SIZE_KEYS = {
+    "TimeSformer": (("num_frames", 8), ("img_size", 224)),
+    "MViT": (("temporal_size", 16), ("spatial_size", 224)),
+    "VisionTransformer": (("num_frames", 16), ("img_size", 224)),
+    "UniFormerV2": (("t_size", 8), ("input_resolution", 224)),
+}
+
+
 def resize_backbone(backbone: dict, frames: int | None, crop: int | None) -> None:
     """Keep size-dependent backbone settings (positional embeddings, segment counts) consistent
     with a reduced input."""
     kind = str(backbone.get("type"))
-    if kind == "TimeSformer":
-        backbone["num_frames"] = frames or backbone.get("num_frames", 8)
-        backbone["img_size"] = crop or backbone.get("img_size", 224)
-    elif kind == "MViT":
-        backbone["temporal_size"] = frames or backbone.get("temporal_size", 16)
-        backbone["spatial_size"] = crop or backbone.get("spatial_size", 224)
-    elif kind == "VisionTransformer":
-        backbone["num_frames"] = frames or backbone.get("num_frames", 16)
-        backbone["img_size"] = crop or backbone.get("img_size", 224)
-    elif kind == "UniFormerV2":
-        backbone["t_size"] = frames or backbone.get("t_size", 8)
-        backbone["input_resolution"] = crop or backbone.get("input_resolution", 224)
+    if kind in _SIZE_KEYS:
+        (frames_key, default_frames), (crop_key, default_crop) = _SIZE_KEYS[kind]
+        backbone[frames_key] = frames or backbone.get(frames_key, default_frames)
+        backbone[crop_key] = crop or backbone.get(crop_key, default_crop)
     elif kind == "UniFormer" and crop:
         backbone["img_size"] = crop
     if frames and "num_segments" in backbone:  # TSM, TIN, TANet, MobileNetV2TSM shift across segments

@@ -1,7 +1,7 @@
 """Where the canonical layers of an MMAction2 backbone are (module paths, streams, pooling).
 
 Widths are *not* decided here: :class:`~sdinterp.adapters.mmaction2.MMAction2Adapter` reads every
-layer's width from a probe forward (``adapters/_structure.py``), because a module's registered
+layer's width from a probe forward (:mod:`sdinterp.probe`), because a module's registered
 submodules say nothing reliable about its output (TANet's stages end in a temporal Conv1d).
 
 Families with a table (docs/method.md §3 and §8): ``ResNet3d`` and subclasses, ``C2D``, ``X3D``,
@@ -13,12 +13,14 @@ CNN by where its spatial resolution changes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sdinterp.adapters._clip import cat_pathways, channels_last_pool, first_output
-from sdinterp.adapters._structure import Trace, block_list, resolution_stages
+from sdinterp.adapters._structure import block_list, resolution_stages
 from sdinterp.errors import UnsupportedModelError
-from sdinterp.interfaces import LayerInfo
+from sdinterp.interfaces import LayerInfo, Pooling
+from sdinterp.probe import Trace
 
 if TYPE_CHECKING:  # pragma: no cover
     from sdinterp.adapters.mmaction2 import MMAction2Adapter
@@ -26,8 +28,20 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["named_layers", "NoCanonicalLayers", "TABLED"]
 
 #: Backbone classes (or bases) with an explicit layer table; anything else is found structurally.
-TABLED = ("ResNet3dSlowFast", "ResNet3d", "C2D", "X3D", "ResNet", "TimeSformer", "MViT", "SwinTransformer3D",
-          "UniFormer", "UniFormerV2", "VisionTransformer", "C3D")
+TABLED = (
+    "ResNet3dSlowFast",
+    "ResNet3d",
+    "C2D",
+    "X3D",
+    "ResNet",
+    "TimeSformer",
+    "MViT",
+    "SwinTransformer3D",
+    "UniFormer",
+    "UniFormerV2",
+    "VisionTransformer",
+    "C3D",
+)
 
 
 class NoCanonicalLayers(UnsupportedModelError):
@@ -38,7 +52,7 @@ def _mro_names(obj: Any) -> set[str]:
     return {c.__name__ for c in type(obj).__mro__}
 
 
-def named_layers(adapter: "MMAction2Adapter", ran: Callable[[], Mapping[str, Trace]]) -> dict[str, LayerInfo]:
+def named_layers(adapter: MMAction2Adapter, ran: Callable[[], Mapping[str, Trace]]) -> dict[str, LayerInfo]:
     """Canonical layers of ``adapter``'s backbone, widths unset.
 
     Args:
@@ -116,7 +130,7 @@ def named_layers(adapter: "MMAction2Adapter", ran: Callable[[], Mapping[str, Tra
     return out
 
 
-def _structural(adapter: "MMAction2Adapter", ran: Mapping[str, Trace]) -> dict[str, LayerInfo]:
+def _structural(adapter: MMAction2Adapter, ran: Mapping[str, Trace]) -> dict[str, LayerInfo]:
     """Layers of a backbone without a table: blocks of a transformer, else resolution stages."""
     bb = adapter.backbone
     folded = adapter.input_format == "NCHW"
@@ -136,18 +150,17 @@ def _structural(adapter: "MMAction2Adapter", ran: Mapping[str, Trace]) -> dict[s
             f"no canonical layers for MMAction2 backbone {adapter.kind}: it has no repeated block list and no "
             "feature maps whose resolution changes"
         )
-    pool = adapter.unfold_time_pool if folded else "channels_first"
+    pool: Pooling = adapter.unfold_time_pool if folded else "channels_first"
     for k, path in enumerate(stages):
         out[f"stage{k + 1}"] = LayerInfo(f"stage{k + 1}", f"backbone.{path}", None, "rgb", pool)
     return out
 
 
-def _token_pooling(adapter: "MMAction2Adapter", shape: tuple[int, ...] | None, folded: bool) -> Any:
+def _token_pooling(adapter: MMAction2Adapter, shape: tuple[int, ...] | None, folded: bool) -> Any:
     """Pooling for a block output of ``shape`` seen in the probe (``adapter.probe_batch`` clips)."""
-    rows = adapter.probe_batch * (adapter.clip.num_frames if folded else 1)
+    rows = adapter.probe_batch * (adapter.num_frames if folded else 1)
     if shape is None or len(shape) in (4, 5):
         return adapter.unfold_time_pool if folded else "channels_first"
     if len(shape) == 3 and shape[0] != rows and shape[1] == rows:
         return adapter.unfold_seq_first_pool
     return adapter.unfold_time_pool if folded else "tokens"
-

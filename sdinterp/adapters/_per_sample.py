@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -30,7 +31,7 @@ class PerSampleState:
     rows: dict[int, dict[int, torch.Tensor]] = dataclasses.field(default_factory=dict)
 
     @contextlib.contextmanager
-    def forward(self, batch: int) -> Iterator["PerSampleState"]:
+    def forward(self, batch: int) -> Iterator[PerSampleState]:
         """Scope of one adapter forward over ``batch`` samples."""
         self.batch, self.current, self.rows = int(batch), 0, {}
         try:

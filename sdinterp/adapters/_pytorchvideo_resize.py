@@ -26,14 +26,21 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Change", "ResizedClsPositionalEncoding", "make_head_pools_adaptive", "patch_grid",
-           "resize_positional_encoding", "restore"]
+__all__ = [
+    "Change",
+    "ResizedClsPositionalEncoding",
+    "make_head_pools_adaptive",
+    "patch_grid",
+    "resize_positional_encoding",
+    "restore",
+]
 
 
 @dataclasses.dataclass
@@ -47,7 +54,8 @@ class Change:
 
 
 def _triple(v: Any) -> tuple[int, int, int]:
-    return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v),) * 3  # type: ignore[return-value]
+    a, b, c = (int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v),) * 3
+    return a, b, c
 
 
 def _global_pool_pre_hook(module: nn.AvgPool3d, args: tuple) -> tuple | None:
@@ -80,9 +88,14 @@ def make_head_pools_adaptive(model: nn.Module, head_paths: Sequence[str]) -> lis
                 continue
             path = f"{head}.{name}" if head and name else head or name
             kernel = "x".join(str(k) for k in _triple(m.kernel_size))
-            changes.append(Change(
-                path, f"{path}: AvgPool3d({kernel}) averages globally when its input is not {kernel} "
-                "(forward pre-hook; no effect at the native size)", m.register_forward_pre_hook(_global_pool_pre_hook)))
+            changes.append(
+                Change(
+                    path,
+                    f"{path}: AvgPool3d({kernel}) averages globally when its input is not {kernel} "
+                    "(forward pre-hook; no effect at the native size)",
+                    m.register_forward_pre_hook(_global_pool_pre_hook),
+                )
+            )
     return changes
 
 
@@ -90,7 +103,8 @@ def patch_grid(patch_conv: nn.Module, frames: int, crop: int) -> tuple[int, int,
     """The (T, H, W) patch grid a 3-D patch convolution makes of a ``frames`` x ``crop`` x ``crop`` clip."""
     sizes = (frames, crop, crop)
     k, s, p = _triple(patch_conv.kernel_size), _triple(patch_conv.stride), _triple(patch_conv.padding)
-    return tuple((n + 2 * p[i] - k[i]) // s[i] + 1 for i, n in enumerate(sizes))  # type: ignore[return-value]
+    t, h, w = ((n + 2 * p[i] - k[i]) // s[i] + 1 for i, n in enumerate(sizes))
+    return t, h, w
 
 
 class ResizedClsPositionalEncoding(nn.Module):
@@ -104,32 +118,42 @@ class ResizedClsPositionalEncoding(nn.Module):
         grid: the new (T, H, W) patch grid.
     """
 
-    def __init__(self, original: nn.Module, grid: Sequence[int]):
+    # The original's parameters, registered in __init__ under their own names (which of them exist
+    # depends on sep_pos_embed / cls_embed_on); declared for type checkers.
+    pos_embed: nn.Parameter
+    pos_embed_spatial: nn.Parameter
+    pos_embed_temporal: nn.Parameter
+    pos_embed_class: nn.Parameter
+    cls_token: nn.Parameter
+
+    def __init__(self, original: Any, grid: Sequence[int]):  # pytorchvideo's encoding (an untyped package)
         super().__init__()
         for name, param in original.named_parameters(recurse=False):
             self.register_parameter(name, param)
         object.__setattr__(self, "original", original)  # not registered: no duplicate parameters
         self.native = tuple(int(n) for n in original.patch_embed_shape)
-        self.grid = tuple(int(n) for n in grid)
+        t, h, w = (int(n) for n in grid)
+        self.grid = (t, h, w)
         self.cls_embed_on = bool(original.cls_embed_on)
         self.sep_pos_embed = bool(original.sep_pos_embed)
 
     @property
     def patch_embed_shape(self) -> tuple[int, int, int]:
         """The grid ``MultiscaleVisionTransformers.forward`` passes to its blocks."""
-        return self.grid  # type: ignore[return-value]
+        return self.grid
 
     def position_embedding(self) -> torch.Tensor:
         """(1, [1 +] T*H*W, C): the native embedding interpolated to :attr:`grid`."""
         (t0, h0, w0), (t, h, w) = self.native, self.grid
         if self.sep_pos_embed:
-            spatial = self.pos_embed_spatial  # (1, h0*w0, C)
+            spatial: torch.Tensor = self.pos_embed_spatial  # (1, h0*w0, C)
             c = spatial.shape[-1]
             spatial = spatial.reshape(1, h0, w0, c).permute(0, 3, 1, 2)
             spatial = F.interpolate(spatial, size=(h, w), mode="bilinear", align_corners=False)
             spatial = spatial.flatten(2).transpose(1, 2)  # (1, h*w, C)
-            temporal = F.interpolate(self.pos_embed_temporal.transpose(1, 2), size=t, mode="linear",
-                                     align_corners=False).transpose(1, 2)  # (1, t, C)
+            temporal = F.interpolate(
+                self.pos_embed_temporal.transpose(1, 2), size=t, mode="linear", align_corners=False
+            ).transpose(1, 2)  # (1, t, C)
             pos = spatial.repeat(1, t, 1) + torch.repeat_interleave(temporal, h * w, dim=1)
             return torch.cat([self.pos_embed_class, pos], 1) if self.cls_embed_on else pos
         table = self.pos_embed
@@ -148,7 +172,7 @@ class ResizedClsPositionalEncoding(nn.Module):
         return f"native_grid={self.native}, grid={self.grid}"
 
 
-def resize_positional_encoding(model: nn.Module, grid: Sequence[int]) -> list[Change]:
+def resize_positional_encoding(model: Any, grid: Sequence[int]) -> list[Change]:  # a pytorchvideo MViT
     """Put a :class:`ResizedClsPositionalEncoding` for ``grid`` in place of the MViT ``model``'s
     ``cls_positional_encoding`` (nothing if ``grid`` is its native grid).
 
@@ -164,10 +188,14 @@ def resize_positional_encoding(model: nn.Module, grid: Sequence[int]) -> list[Ch
         return []
     model.cls_positional_encoding = ResizedClsPositionalEncoding(original, grid)
     text = "x".join(map(str, grid))
-    return [Change("cls_positional_encoding",
-                   f"cls_positional_encoding: positional embedding interpolated from the native {'x'.join(map(str, native))} "
-                   f"patch grid to {text} (spatial bilinear, temporal linear, class token kept; parameters shared)",
-                   original=original)]
+    return [
+        Change(
+            "cls_positional_encoding",
+            f"cls_positional_encoding: positional embedding interpolated from the native {'x'.join(map(str, native))} "
+            f"patch grid to {text} (spatial bilinear, temporal linear, class token kept; parameters shared)",
+            original=original,
+        )
+    ]
 
 
 def restore(model: nn.Module, changes: Sequence[Change]) -> None:

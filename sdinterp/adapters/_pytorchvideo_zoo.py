@@ -32,9 +32,9 @@ PYTORCHVIDEO_MODELS: dict[str, tuple[int, int, int]] = {
 #: Hub builders that are not video classifiers, with the reason they are refused.
 PYTORCHVIDEO_REFUSED: dict[str, str] = {
     "slow_r50_detection": "an AVA action-detection network (DetectionBBoxNetwork) whose forward takes person "
-                          "boxes besides the clip; use pytorchvideo:slow_r50",
+    "boxes besides the clip; use pytorchvideo:slow_r50",
     "slowfast_r50_detection": "an AVA action-detection network (DetectionBBoxNetwork) whose forward takes person "
-                              "boxes besides the clip; use pytorchvideo:slowfast_r50",
+    "boxes besides the clip; use pytorchvideo:slowfast_r50",
     "mvit_base_16": "an ImageNet image classifier (2-D patches, temporal_size=1) with no time axis, so static and "
-                    "dynamic information cannot be told apart; use pytorchvideo:mvit_base_16x4 or mvit_base_32x3",
+    "dynamic information cannot be told apart; use pytorchvideo:mvit_base_16x4 or mvit_base_32x3",
 }

@@ -1,84 +1,23 @@
-"""Layers found from what a model does, not from what its modules are called.
+"""Stages found from what a model does, not from what its modules are called.
 
-Two questions every family adapter must answer without trusting names (issue: TANet's last
-registered submodule is a temporal Conv1d, so "the last conv's width" gave 64 for a 2048-channel
-stage):
-
-* **How wide is a layer?** :func:`probe_widths` runs one forward through the same
-  :class:`~sdinterp.capture.LayerCapture` a report uses and reads the pooled width, so the declared
-  channels are exactly what the estimator will see.
-* **Where are the stages of a backbone no table describes?** :func:`trace` records, for one probe
-  forward, which modules ran in which order and what they returned. :func:`resolution_stages`
-  cuts a CNN into stages where the spatial resolution changes (the last module before each
-  change ends a stage, as ResNet's ``layerK`` do); :func:`block_list` finds a transformer's
-  repeated block list (the longest ``ModuleList`` of one block class that runs).
+Where are the stages of a backbone no table describes? From one probe forward
+(:func:`sdinterp.probe.trace`: which modules ran, in which order, with which output shapes),
+:func:`resolution_stages` cuts a CNN into stages where the spatial resolution changes (the last
+module before each change ends a stage, as ResNet's ``layerK`` do) and :func:`block_list` finds a
+transformer's repeated block list (the longest ``ModuleList`` of one block class that runs). How
+wide each layer is comes from the same core probe (:func:`sdinterp.probe.probe_widths`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
 
-import torch
 from torch import nn
 
-from sdinterp.capture import LayerCapture
-from sdinterp.interfaces import LayerInfo
+from sdinterp.probe import Trace
 
-__all__ = ["Trace", "trace", "resolution_stages", "block_list", "probe_widths"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Trace:
-    """One module's first call in a probe forward.
-
-    Attributes:
-        path: dotted path inside the traced root.
-        order: position of the call's *end* among all calls (children end before parents).
-        shape: shape of the output tensor (the first tensor of a tuple/list output), or ``None``.
-    """
-
-    path: str
-    order: int
-    shape: tuple[int, ...] | None
-
-
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            t = _first_tensor(v)
-            if t is not None:
-                return t
-    return None
-
-
-def trace(root: nn.Module, run: Callable[[], Any]) -> dict[str, Trace]:
-    """The modules of ``root`` that ran during ``run()``, with their output shapes.
-
-    Only shapes are kept, never activations, so tracing a large model costs one forward and no
-    memory beyond it.
-    """
-    names = {m: n for n, m in root.named_modules() if n}
-    seen: dict[str, Trace] = {}
-    counter = [0]
-
-    def record(module: nn.Module, _args: Any, output: Any) -> None:
-        name = names[module]
-        counter[0] += 1
-        if name not in seen:
-            t = _first_tensor(output)
-            seen[name] = Trace(name, counter[0], tuple(t.shape) if t is not None else None)
-
-    handles = [m.register_forward_hook(record) for m in names]
-    try:
-        run()
-    finally:
-        for h in handles:
-            h.remove()
-    return seen
+__all__ = ["resolution_stages", "block_list"]
 
 
 def _children_in_order(root: nn.Module, path: str, ran: Mapping[str, Trace]) -> list[str]:
@@ -110,6 +49,7 @@ def resolution_stages(root: nn.Module, ran: Mapping[str, Trace], path: str = "")
     step down once (a transition or downsampling block) is kept whole. Consecutive modules at one
     spatial size form a stage, and the last one ends it.
     """
+
     def expand(p: str) -> list[str]:
         kids = [k for k in _children_in_order(root, p, ran) if _spatial(ran[k].shape) is not None]
         if len({_spatial(ran[k].shape) for k in kids}) >= 3:
@@ -144,14 +84,3 @@ def block_list(root: nn.Module, ran: Mapping[str, Trace]) -> list[str]:
         if count > len(best) or (count == len(best) and best and ran[members[0]].order < ran[best[0]].order):
             best = members
     return best
-
-
-def probe_widths(model: nn.Module, layers: Mapping[str, LayerInfo], run: Callable[[], Any]) -> dict[str, int]:
-    """Pooled width of every layer in one forward, read through the report's own capture path.
-
-    Raises:
-        whatever the forward or the capture raises (the caller turns it into a one-line refusal).
-    """
-    with torch.inference_mode(), LayerCapture(model, layers, early_exit=False) as cap:
-        cap.run(run)
-        return {name: int(z.shape[1]) for name, z in cap.collect().items()}

@@ -111,8 +111,13 @@ class GenericVideoAdapter(ModelAdapter):
         probe forward, cached; declared ``channels`` win, and are checked at run time)."""
         ran = self.probe()
         return {
-            name: LayerInfo(name=name, module=name, channels=self.channels.get(name, ran[name]), stream="rgb",
-                            pooling=self.default_pooling)
+            name: LayerInfo(
+                name=name,
+                module=name,
+                channels=self.channels.get(name, ran[name]),
+                stream="rgb",
+                pooling=self.default_pooling,
+            )
             for name, _ in self.model.named_modules()
             if name and name in ran
         }
@@ -123,7 +128,10 @@ class GenericVideoAdapter(ModelAdapter):
         side = self.crop_size or self.short_side or 112
         frames = self.num_frames or 8
         rng = np.random.default_rng(0)
-        return [Sample(frames=rng.integers(0, 256, (frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}") for i in range(2)]
+        return [
+            Sample(frames=rng.integers(0, 256, (frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}")
+            for i in range(2)
+        ]
 
     def probe(self) -> dict[str, int | None]:
         """``{module path: pooled width or None}`` for every module that ran in one forward of
@@ -141,14 +149,19 @@ class GenericVideoAdapter(ModelAdapter):
             samples = [self.views(s) for s in self.probe_samples()]
             x = self.prepare(samples)
             x = to_device(x, self.device)
+
             def run() -> Any:
                 return self.forward(x)
+
             with evaluating(self.model), torch.inference_mode():
                 ran = trace(self.model, run)
             # widths through the report's own capture path; a module whose output does not pool
             # with this adapter's pooling (or is not a float tensor) has no width yet
-            measurable = {n: LayerInfo(n, n, None, "rgb", pooling=tolerant_pooling(self.default_pooling, n), call=0)
-                          for n, t in ran.items() if t.tensor_output and t.shape is not None and len(t.shape) >= 2}
+            measurable = {
+                n: LayerInfo(n, n, None, "rgb", pooling=tolerant_pooling(self.default_pooling, n), call=0)
+                for n, t in ran.items()
+                if t.tensor_output and t.shape is not None and len(t.shape) >= 2
+            }
             widths = probe_widths(self.model, measurable, run).widths if measurable else {}
         except Exception as exc:
             raise UnsupportedModelError(

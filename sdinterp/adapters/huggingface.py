@@ -35,13 +35,20 @@ import ast
 import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from sdinterp.adapters._clip import ClipSpec, VideoClipAdapter, load_state_dict_file
+from sdinterp.adapters._clip import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ClipPreprocessor,
+    VideoClipAdapter,
+    load_state_dict_file,
+)
 from sdinterp.adapters._compat import ensure_torchvision, import_optional
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
@@ -51,7 +58,7 @@ __all__ = ["HF_MODELS", "HFModelType", "HuggingFaceVideoAdapter", "build_hugging
 
 INSTALL = "pip install transformers==5.23.0"
 
-_IMAGENET_DEFAULT = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # transformers' IMAGENET_DEFAULT_MEAN/STD
+_IMAGENET_DEFAULT = (IMAGENET_MEAN, IMAGENET_STD)  # transformers' IMAGENET_DEFAULT_MEAN/STD
 _IMAGENET_STANDARD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # transformers' IMAGENET_STANDARD_MEAN/STD
 
 
@@ -90,20 +97,60 @@ class HFModelType:
 HF_MODELS: dict[str, HFModelType] = {
     # VideoMAEVideoProcessor's class default is IMAGENET_STANDARD (0.5), but VideoMAEForPreTraining.forward
     # un-normalises its input with IMAGENET_DEFAULT_MEAN/STD: the statistics the model is trained with.
-    "videomae": HFModelType("VideoMAEConfig", "VideoMAEForVideoClassification", "VideoMAEModel", "pixel_values",
-                            "embeddings", "encoder.layer", "num_frames", "image_size", *_IMAGENET_DEFAULT),
+    "videomae": HFModelType(
+        "VideoMAEConfig",
+        "VideoMAEForVideoClassification",
+        "VideoMAEModel",
+        "pixel_values",
+        "embeddings",
+        "encoder.layer",
+        "num_frames",
+        "image_size",
+        *_IMAGENET_DEFAULT,
+    ),
     # TimesformerVideoProcessor: IMAGENET_DEFAULT_MEAN/STD, shortest edge 224, crop 224.
-    "timesformer": HFModelType("TimesformerConfig", "TimesformerForVideoClassification", "TimesformerModel",
-                               "pixel_values", "embeddings", "encoder.layer", "num_frames", "image_size", *_IMAGENET_DEFAULT),
+    "timesformer": HFModelType(
+        "TimesformerConfig",
+        "TimesformerForVideoClassification",
+        "TimesformerModel",
+        "pixel_values",
+        "embeddings",
+        "encoder.layer",
+        "num_frames",
+        "image_size",
+        *_IMAGENET_DEFAULT,
+    ),
     # VivitVideoProcessor: rescale 1/127.5 with offset (x / 127.5 - 1), then IMAGENET_STANDARD (0.5, 0.5),
     # shortest edge 256, crop 224.
-    "vivit": HFModelType("VivitConfig", "VivitForVideoClassification", "VivitModel", "pixel_values", "embeddings",
-                         "layers", "num_frames", "image_size", *_IMAGENET_STANDARD, 1 / 127.5, 1.0, (256, 224)),
+    "vivit": HFModelType(
+        "VivitConfig",
+        "VivitForVideoClassification",
+        "VivitModel",
+        "pixel_values",
+        "embeddings",
+        "layers",
+        "num_frames",
+        "image_size",
+        *_IMAGENET_STANDARD,
+        1 / 127.5,
+        1.0,
+        (256, 224),
+    ),
     # VJEPA2VideoProcessor: IMAGENET_DEFAULT_MEAN/STD, shortest edge int(crop * 256 / 224), crop 256. Its
     # RoPE attention takes any clip length (VJEPA2Config: frames_per_clip "does not impact inference").
-    "vjepa2": HFModelType("VJEPA2Config", "VJEPA2ForVideoClassification", "VJEPA2Model", "pixel_values_videos",
-                          "encoder.embeddings", "encoder.layer", "frames_per_clip", "crop_size", *_IMAGENET_DEFAULT,
-                          resize=(256, 224), free_frames=True),
+    "vjepa2": HFModelType(
+        "VJEPA2Config",
+        "VJEPA2ForVideoClassification",
+        "VJEPA2Model",
+        "pixel_values_videos",
+        "encoder.embeddings",
+        "encoder.layer",
+        "frames_per_clip",
+        "crop_size",
+        *_IMAGENET_DEFAULT,
+        resize=(256, 224),
+        free_frames=True,
+    ),
 }
 
 _PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")
@@ -167,14 +214,14 @@ def _processor_stats(folder: Path, spec: HFModelType, model_type: str) -> tuple[
 
 
 def _clip_stats(mean: Sequence[float], std: Sequence[float], rescale: float, offset: float) -> tuple[tuple, tuple]:
-    """ClipSpec's ``(x / 255 - M) / S`` equal to the processor's ``(x * rescale - offset - mean) / std``:
+    """ClipPreprocessor's ``(x / 255 - M) / S`` equal to the processor's ``(x * rescale - offset - mean) / std``:
     ``S = std / (255 rescale)``, ``M = (offset + mean) / (255 rescale)`` (ViViT: M = 0.75, S = 0.25)."""
     k = 255.0 * rescale
     m3, s3 = [list(map(float, v)) * (3 if len(v) == 1 else 1) for v in (mean, std)]  # a processor may give one value
     return tuple((offset + m) / k for m in m3), tuple(s / k for s in s3)
 
 
-def _clip_for(cfg: Any, model_type: str, options: dict[str, Any], stats: tuple | None = None) -> ClipSpec:
+def _clip_for(cfg: Any, model_type: str, options: dict[str, Any], stats: tuple | None = None) -> ClipPreprocessor:
     """The clip a model of config ``cfg`` takes: the config's frames and side; other sizes are refused
     (the position embeddings are built for them), except V-JEPA 2's clip length."""
     spec = HF_MODELS[model_type]
@@ -183,26 +230,35 @@ def _clip_for(cfg: Any, model_type: str, options: dict[str, Any], stats: tuple |
         value = options.get(key)
         if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
-    given = lambda key, default: int(options[key]) if options.get(key) is not None else default  # noqa: E731
+
+    def given(key: str, default: int) -> int:
+        return int(options[key]) if options.get(key) is not None else default
+
     frames, crop = given("num_frames", native_t), given("crop_size", side)
     rebuild = f"build it from its config (hf:{model_type}) with the options instead"
     if crop != side:
-        raise ValueError(f"this {model_type} model takes {side}x{side} frames ({spec.size_key}={side}); "
-                         f"crop_size={crop} would need other position embeddings: {rebuild}")
+        raise ValueError(
+            f"this {model_type} model takes {side}x{side} frames ({spec.size_key}={side}); "
+            f"crop_size={crop} would need other position embeddings: {rebuild}"
+        )
     if frames != native_t and not spec.free_frames:
-        raise ValueError(f"this {model_type} model takes {native_t} frames ({spec.frames_key}={native_t}); "
-                         f"num_frames={frames} would need other temporal embeddings: {rebuild}")
+        raise ValueError(
+            f"this {model_type} model takes {native_t} frames ({spec.frames_key}={native_t}); "
+            f"num_frames={frames} would need other temporal embeddings: {rebuild}"
+        )
     t, s = _patch(cfg)
     if frames % t or crop % s:
-        raise ValueError(f"{model_type}: num_frames={frames} must be a multiple of the tubelet length {t} and "
-                         f"crop_size={crop} of the patch size {s} (else frames or pixels are dropped)")
+        raise ValueError(
+            f"{model_type}: num_frames={frames} must be a multiple of the tubelet length {t} and "
+            f"crop_size={crop} of the patch size {s} (else frames or pixels are dropped)"
+        )
     if (options.get("mean") is None) != (options.get("std") is None):
         raise ValueError("give both mean and std, or neither")
     if options.get("mean") is not None:  # user statistics, on the [0, 1] scale
         mean, std = _clip_stats(options["mean"], options["std"], 1 / 255, 0.0)
     else:
         mean, std = _clip_stats(*(stats or (spec.mean, spec.std, spec.rescale, spec.offset)))
-    return ClipSpec(frames, crop, given("short_side", crop * spec.resize[0] // spec.resize[1]), mean, std)
+    return ClipPreprocessor(frames, crop, given("short_side", crop * spec.resize[0] // spec.resize[1]), mean, std)
 
 
 class HuggingFaceVideoAdapter(VideoClipAdapter):
@@ -217,21 +273,23 @@ class HuggingFaceVideoAdapter(VideoClipAdapter):
     Examples:
         >>> from transformers import TimesformerConfig, TimesformerModel                  # doctest: +SKIP
         >>> model = TimesformerModel(TimesformerConfig(num_frames=4, image_size=64))      # doctest: +SKIP
-        >>> HuggingFaceVideoAdapter(model, ClipSpec(4, 64)).layers()["block11"].module     # doctest: +SKIP
+        >>> HuggingFaceVideoAdapter(model, ClipPreprocessor(4, 64)).layers()["block11"].module     # doctest: +SKIP
         'encoder.layer.11'
     """
 
     family = "huggingface"
     default_pooling = "tokens"
+    model: Any  # a transformers model: its config and layer lists are reached by name
 
-    def __init__(self, model: nn.Module, clip: ClipSpec, source: str = "model object"):
+    def __init__(self, model: nn.Module, clip: ClipPreprocessor, source: str = "model object"):
         super().__init__(model, clip)
         model_type = _model_type_of(model)
         name = type(model).__name__
         if model_type is None or name not in (HF_MODELS[model_type].classifier, HF_MODELS[model_type].backbone):
             raise UnsupportedModelError(
                 f"the huggingface adapter drives the video classifiers and backbones of {_types()}, not {name}"
-                + (f"; load {HF_MODELS[model_type].backbone} from the same weights instead" if model_type else ""))
+                + (f"; load {HF_MODELS[model_type].backbone} from the same weights instead" if model_type else "")
+            )
         self.model_type, self.source, self.spec = model_type, source, HF_MODELS[model_type]
         # A classifier holds its backbone under base_model_prefix (``videomae.``); a backbone is the model.
         base = getattr(model, "base_model", model)
@@ -243,7 +301,9 @@ class HuggingFaceVideoAdapter(VideoClipAdapter):
     def _build_layers(self) -> dict[str, LayerInfo]:
         width = int(self.model.config.hidden_size)
         blocks = self.model.get_submodule(self.prefix + self.spec.blocks)
-        out = {"embed": LayerInfo("embed", self.prefix + self.spec.embed, width, "rgb", "tokens", select=hidden_states_of)}
+        out = {
+            "embed": LayerInfo("embed", self.prefix + self.spec.embed, width, "rgb", "tokens", select=hidden_states_of)
+        }
         # blockK is the layer list's item K, numbered from 0 as every other adapter's transformer blocks.
         for k in range(len(blocks)):
             path = f"{self.prefix}{self.spec.blocks}.{k}"
@@ -264,9 +324,16 @@ class HuggingFaceVideoAdapter(VideoClipAdapter):
         return self.model(**{self.spec.input_name: inputs}, **self._extra)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "model_type": self.model_type, "source": self.source,
-                "num_frames": self.clip.num_frames, "crop_size": self.clip.crop_size, "short_side": self.clip.short_side,
-                "mean": list(self.clip.mean or ()), "std": list(self.clip.std or ())}
+        return {
+            **super().describe(),
+            "model_type": self.model_type,
+            "source": self.source,
+            "num_frames": self.clip.num_frames,
+            "crop_size": self.clip.crop_size,
+            "short_side": self.clip.short_side,
+            "mean": list(self.clip.mean or ()),
+            "std": list(self.clip.std or ()),
+        }
 
 
 _OVERRIDE_SPLIT = re.compile(r",(?![^\[(]*[\])])")  # commas outside [..] and (..): tubelet_size=[2,8,8]
@@ -344,7 +411,9 @@ def build_huggingface(
         return _from_folder(folder, options, config, weights)
     if model not in HF_MODELS:
         raise UnsupportedModelError(
-            f"unknown Hugging Face video model type {model!r}; supported: {_types()} (or a local save_pretrained folder)")
+            f"unknown Hugging Face video model type {model!r}; supported: {_types()} (or a local "
+            "save_pretrained folder)"
+        )
     spec = HF_MODELS[model]
     module = _module(model)
     config_cls = getattr(module, spec.config)
@@ -365,19 +434,27 @@ def build_huggingface(
     return HuggingFaceVideoAdapter(net.eval(), clip, source=f"weights {weights}" if weights else "random init")
 
 
-def _from_folder(folder: Path, options: dict[str, Any], config: dict | None, weights: str | None) -> HuggingFaceVideoAdapter:
+def _from_folder(
+    folder: Path, options: dict[str, Any], config: dict | None, weights: str | None
+) -> HuggingFaceVideoAdapter:
     """Load a ``save_pretrained`` folder with ``local_files_only=True`` (nothing is fetched)."""
     cfg_file = folder / "config.json"
     if not cfg_file.is_file():
-        raise FileNotFoundError(f"{folder}: not a folder holding config.json; expected a model type ({_types()}) "
-                                "or a folder written by save_pretrained")
+        raise FileNotFoundError(
+            f"{folder}: not a folder holding config.json; expected a model type ({_types()}) "
+            "or a folder written by save_pretrained"
+        )
     if config or weights:
-        raise ValueError(f"{folder}: config overrides and weights files apply to models built from a config; "
-                         "the folder already fixes both")
+        raise ValueError(
+            f"{folder}: config overrides and weights files apply to models built from a config; "
+            "the folder already fixes both"
+        )
     raw = json.loads(cfg_file.read_text())
     model_type = raw.get("model_type")
     if model_type not in HF_MODELS:
-        raise UnsupportedModelError(f"{folder} holds a {model_type!r} model; the huggingface adapter supports {_types()}")
+        raise UnsupportedModelError(
+            f"{folder} holds a {model_type!r} model; the huggingface adapter supports {_types()}"
+        )
     spec, module = HF_MODELS[model_type], _module(model_type)
     cfg = getattr(module, spec.config).from_pretrained(str(folder), local_files_only=True)
     archs = raw.get("architectures") or []
@@ -406,7 +483,7 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> HuggingFaceVideoA
     """``hf:TYPE[:KEY=VALUE,...]`` (random init) or ``hf:DIR`` (a local save_pretrained folder)."""
     if not spec.startswith("hf:"):
         return None
-    target = spec[len("hf:"):]
+    target = spec[len("hf:") :]
     kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
     name, sep, extra = target.partition(":")
     if sep and "=" in extra:

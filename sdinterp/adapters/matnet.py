@@ -22,46 +22,56 @@ The model may be the ``Encoder`` itself (``forward(image, flow)``; the study's `
 image, flow, stages)`` is called with no stages) or any module with such an ``.encoder`` (e.g. the
 study's ``MATNet(args)``, called as ``model({"Image": image, "Flow": flow}, [])``; another wrapper as
 ``model(image, flow)``). Input: one image per sample (``Sample.frames``, the first viewed frame) and
-its RGB flow (``Sample.flow``), see :mod:`sdinterp.adapters._image_flow`.
+its RGB flow (``Sample.flow``), prepared by the shared two-stream input path
+(:mod:`sdinterp.adapters.image_flow`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 from sdinterp.adapters._clip import module_width
-from sdinterp.adapters._image_flow import ImageFlowSpec, image_flow_options, refuse_options
+from sdinterp.adapters.common import find_wrapped, has_modules
+from sdinterp.adapters.image_flow import (
+    CLIP_SIZE_OPTIONS,
+    REFERENCE_SIZE,
+    TwoStreamAdapter,
+    image_flow_options,
+    refuse_options,
+)
 from sdinterp.hookspecs import hookimpl
-from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
+from sdinterp.interfaces import LayerInfo, ModelAdapter
 
 __all__ = ["MATNetAdapter", "find_matnet_encoder", "StreamPart"]
 
 #: Attributes an object must have to be taken for a MATNet encoder (method.md §8).
 ENCODER_ATTRS = (
     *(f"{p}_{s}" for s in (1, 2) for p in ("conv1", "bn1", "relu", "maxpool", "res2", "res3", "res4", "res5")),
-    "coa_res3", "coa_res4", "coa_res5", "gated_res2", "gated_res3", "gated_res4", "gated_res5",
+    "coa_res3",
+    "coa_res4",
+    "coa_res5",
+    "gated_res2",
+    "gated_res3",
+    "gated_res4",
+    "gated_res5",
 )
 #: Size of MATNet's own test input (method.md §7).
 MATNET_TEST_SIZE = (473, 473)
 
 
 def _is_encoder(module: Any) -> bool:
-    return isinstance(module, nn.Module) and all(isinstance(getattr(module, a, None), nn.Module) for a in ENCODER_ATTRS)
+    return isinstance(module, nn.Module) and has_modules(module, ENCODER_ATTRS)
 
 
 def find_matnet_encoder(model: Any) -> str | None:
     """``""`` if ``model`` is a MATNet encoder, ``"encoder"`` if ``model.encoder`` is one, else ``None``."""
-    if _is_encoder(model):
-        return ""
-    if isinstance(model, nn.Module) and _is_encoder(getattr(model, "encoder", None)):
-        return "encoder"
-    return None
+    return find_wrapped(model, _is_encoder, "encoder")
 
 
 def _positional_count(fn: Any) -> int:
@@ -85,7 +95,7 @@ class StreamPart:
         return x[:, : self.channels] if self.index == 0 else x[:, self.channels :]
 
 
-class MATNetAdapter(ModelAdapter):
+class MATNetAdapter(TwoStreamAdapter):
     """MATNet-structured two-stream encoders with the paper's layer names.
 
     Args:
@@ -107,20 +117,24 @@ class MATNetAdapter(ModelAdapter):
 
     family = "matnet"
 
-    def __init__(self, model: nn.Module, frame_size: Sequence[int] | None = (480, 854), mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None, frame: int = 0, flow_max_magnitude: float | None = None):
-        super().__init__(model)
+    def __init__(
+        self,
+        model: nn.Module,
+        frame_size: Sequence[int] | None = REFERENCE_SIZE,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        frame: int = 0,
+        flow_max_magnitude: float | None = None,
+    ):
         prefix = find_matnet_encoder(model)
         if prefix is None:
             missing = [a for a in ENCODER_ATTRS if not hasattr(model, a)]
-            raise ValueError(f"{type(model).__name__} is not a MATNet encoder (missing {missing[:4]}...) and has no .encoder that is")
+            raise ValueError(
+                f"{type(model).__name__} is not a MATNet encoder (missing {missing[:4]}...) and has no .encoder that is"
+            )
+        super().__init__(model, frame_size, mean, std, flow_max_magnitude, frame)
         self.prefix = prefix
         self.encoder = model.get_submodule(prefix) if prefix else model
-        extra: dict[str, Any] = {"flow_max_magnitude": flow_max_magnitude}
-        extra.update({"mean": tuple(mean)} if mean is not None else {})
-        extra.update({"std": tuple(std)} if std is not None else {})
-        self.spec = ImageFlowSpec(tuple(frame_size) if frame_size is not None else None, **extra)
-        self.frame = int(frame)
         self._study_encoder = _positional_count(self.encoder.forward) >= 3
         self._layers = self._build_layers()
 
@@ -135,18 +149,35 @@ class MATNetAdapter(ModelAdapter):
             widths[(stream, 1)] = int(getattr(enc, f"conv1_{s}").out_channels)
             for k in (2, 3, 4, 5):
                 widths[(stream, k)] = module_width(getattr(enc, f"res{k}_{s}"))
-            where = {1: (f"conv1_{s}", "output", None), 2: (f"res2_{s}", "output", None),
-                     3: (f"res4_{s}", "input", None), 4: (f"res5_{s}", "input", None),
-                     5: ("gated_res5", "input", StreamPart(s - 1, widths[("appearance", 5)] or 0))}
+            where: dict[int, tuple[str, Literal["output", "input"], StreamPart | None]] = {
+                1: (f"conv1_{s}", "output", None),
+                2: (f"res2_{s}", "output", None),
+                3: (f"res4_{s}", "input", None),
+                4: (f"res5_{s}", "input", None),
+                5: ("gated_res5", "input", StreamPart(s - 1, widths[("appearance", 5)] or 0)),
+            }
             for k, (module, kind, select) in where.items():
                 out[f"{stream}.stage{k}"] = LayerInfo(
-                    name=f"{stream}.stage{k}", module=self._path(module), channels=widths[(stream, k)], stream=stream,
-                    where=kind, select=select, stride=(2, 4, 8, 16, 32)[k - 1])
+                    name=f"{stream}.stage{k}",
+                    module=self._path(module),
+                    channels=widths[(stream, k)],
+                    stream=stream,
+                    where=kind,
+                    select=select,
+                    stride=(2, 4, 8, 16, 32)[k - 1],
+                )
         for k in (2, 3, 4, 5):
             a, m = widths[("appearance", k)], widths[("motion", k)]
-            out[f"fusion{k}"] = LayerInfo(name=f"fusion{k}", module=self._path(f"gated_res{k}"),
-                                          channels=(a + m) if a and m else None, stream="fused", stride=(4, 8, 16, 32)[k - 2])
-        order = [f"{st}.stage{k}" for st in ("appearance", "motion") for k in range(1, 6)] + [f"fusion{k}" for k in (2, 3, 4, 5)]
+            out[f"fusion{k}"] = LayerInfo(
+                name=f"fusion{k}",
+                module=self._path(f"gated_res{k}"),
+                channels=(a + m) if a and m else None,
+                stream="fused",
+                stride=(4, 8, 16, 32)[k - 2],
+            )
+        order = [f"{st}.stage{k}" for st in ("appearance", "motion") for k in range(1, 6)] + [
+            f"fusion{k}" for k in (2, 3, 4, 5)
+        ]
         return {n: out[n] for n in order}
 
     def layers(self) -> dict[str, LayerInfo]:
@@ -161,18 +192,6 @@ class MATNetAdapter(ModelAdapter):
         info = super().resolve(name)
         return dataclasses.replace(info, select=None, channels=None) if info.select is not None else info
 
-    def views(self, sample: Sample) -> Sample:
-        """One view: the sample's ``frame``-th frame (the image; its flow comes with it)."""
-        if sample.views is not None:
-            return sample
-        if not 0 <= self.frame < sample.num_frames:
-            raise ValueError(f"frame {self.frame} is out of range for video {sample.video_id!r} with {sample.num_frames} frames")
-        return sample.replace(views=(np.array([self.frame], dtype=np.int64),))
-
-    def prepare(self, samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(image (B, 3, H, W), flow (B, 3, H, W))``, both ImageNet-normalised."""
-        return self.spec.images(samples, [0])[:, 0], self.spec.flows(samples, [0])[:, 0]
-
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> Any:
         image, flow = inputs
         if not self.prefix:
@@ -182,10 +201,14 @@ class MATNetAdapter(ModelAdapter):
         return self.model(image, flow)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "encoder": self.prefix or "(model)", "frame_size": list(self.spec.size) if self.spec.size else None,
-                "mean": list(self.spec.mean), "std": list(self.spec.std),
-                "flow_max_magnitude": self.spec.flow_max_magnitude, "frame": self.frame,
-                "input": "image = Sample.frames[view], flow = Sample.flow (RGB-encoded; float (u, v) is encoded)"}
+        # ModelAdapter's entries, then the encoder, then the shared input settings (the order reports had)
+        return {
+            **ModelAdapter.describe(self),
+            "encoder": self.prefix or "(model)",
+            **self.preprocessor.describe(),
+            "frame": self.frame,
+            "input": "image = Sample.frames[view], flow = Sample.flow (RGB-encoded; float (u, v) is encoded)",
+        }
 
 
 _OPTIONS = ("frame_size", "mean", "std", "flow_max_magnitude", "frame")
@@ -196,5 +219,5 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> ModelAdapter | None:
     """A MATNet encoder, or a module whose ``.encoder`` is one."""
     if find_matnet_encoder(model) is None:
         return None
-    refuse_options(options, ("num_frames", "crop_size", "short_side"), "MATNet (one image and its flow per sample; set frame_size)")
+    refuse_options(options, CLIP_SIZE_OPTIONS, "MATNet (one image and its flow per sample; set frame_size)")
     return MATNetAdapter(model, **image_flow_options(options, _OPTIONS))

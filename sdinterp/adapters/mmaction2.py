@@ -33,17 +33,23 @@ import contextlib
 import dataclasses
 import re
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from sdinterp.adapters._clip import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ClipPreprocessor,
+    VideoClipAdapter,
+    load_state_dict_file,
+    uniform_indices,
+)
 from sdinterp.adapters._compat import ensure_mmaction, import_optional
-from sdinterp.adapters._clip import ClipSpec, VideoClipAdapter, load_state_dict_file, uniform_indices
-from sdinterp.adapters._mmaction_layers import NoCanonicalLayers, _mro_names, named_layers
-from sdinterp.adapters._structure import probe_widths, trace
 from sdinterp.adapters._mmaction_config import (
     find_config,
     pipeline_clip,
@@ -51,9 +57,13 @@ from sdinterp.adapters._mmaction_config import (
     shipped_configs,
     strip_pretrained,
 )
+from sdinterp.adapters._mmaction_layers import NoCanonicalLayers, _mro_names, named_layers
+from sdinterp.adapters.common import crop_option
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, Sample
+from sdinterp.models import family_loader
+from sdinterp.probe import probe_widths, trace
 
 __all__ = ["MMAction2Adapter", "build_mmaction2", "find_config", "shipped_configs"]
 
@@ -93,12 +103,18 @@ class MMAction2Adapter(VideoClipAdapter):
 
     family = "mmaction2"
     default_pooling = "channels_first"
+    model: Any  # an MMAction2 recognizer (an untyped package): its parts are reached by name
     #: Clips in the probe forward (two, so a batch axis is told apart from a token axis).
     probe_batch = 2
 
-    def __init__(self, model: nn.Module, clip: ClipSpec, input_format: str | None = None,
-                 native: tuple[int, int] | None = None):
-        self.backbone = getattr(model, "backbone", None)
+    def __init__(
+        self,
+        model: nn.Module,
+        clip: ClipPreprocessor,
+        input_format: str | None = None,
+        native: tuple[int, int] | None = None,
+    ):
+        self.backbone: Any = getattr(model, "backbone", None)  # an MMAction2 backbone (an untyped package)
         if self.backbone is None:
             raise UnsupportedModelError(f"{type(model).__name__} has no backbone; not an MMAction2 recognizer")
         names = _mro_names(model)
@@ -113,8 +129,10 @@ class MMAction2Adapter(VideoClipAdapter):
         in_channels = int(first.in_channels) if first is not None else 3
         if in_channels != 3:
             raise UnsupportedModelError(
-                f"{type(model).__name__} with a {type(self.backbone).__name__} backbone takes {in_channels}-channel input "
-                f"({'optical flow' if in_channels == 2 else 'stacked flow' if in_channels % 2 == 0 else 'not RGB'}), not RGB clips; sdinterp's action-recognition "
+                f"{type(model).__name__} with a {type(self.backbone).__name__} backbone takes "
+                f"{in_channels}-channel input "
+                f"({'optical flow' if in_channels == 2 else 'stacked flow' if in_channels % 2 == 0 else 'not RGB'}), "
+                "not RGB clips; sdinterp's action-recognition "
                 "adapters feed RGB frames (two-stream flow models: docs/twostream.md)"
             )
         self.input_format = input_format or ("NCHW" if "Recognizer2D" in names else "NCTHW")
@@ -137,11 +155,13 @@ class MMAction2Adapter(VideoClipAdapter):
             try:
                 named = named_layers(self, lambda: self._probe(lambda run: trace(self.backbone, run)))
             except NoCanonicalLayers as exc:
-                warnings.warn(f"{exc}; its layers are the raw module paths that run, as the generic adapter lists them",
-                              stacklevel=2)
+                warnings.warn(
+                    f"{exc}; its layers are the raw module paths that run, as the generic adapter lists them",
+                    stacklevel=2,
+                )
                 self._layers = self._raw_layers()
                 return dict(self._layers)
-            widths = self._probe(lambda run: probe_widths(self.model, named, run))
+            widths = self._probe(lambda run: probe_widths(self.model, named, run).widths)
             self._layers = {n: dataclasses.replace(info, channels=widths[n]) for n, info in named.items()}
         return dict(self._layers)
 
@@ -164,7 +184,7 @@ class MMAction2Adapter(VideoClipAdapter):
         side = self.clip.crop_size or self.clip.short_side or 112
         rng = np.random.default_rng(0)
         return [
-            Sample(frames=rng.integers(0, 256, (self.clip.num_frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}")
+            Sample(frames=rng.integers(0, 256, (self.num_frames, side, side, 3), dtype=np.uint8), video_id=f"probe{i}")
             for i in range(self.probe_batch)
         ]
 
@@ -180,7 +200,7 @@ class MMAction2Adapter(VideoClipAdapter):
             x = to_device(self.prepare(samples), self.device)
             with torch.inference_mode():
                 return use(lambda: self.forward(x))
-        except Exception as exc:  # noqa: BLE001 - any failure of the forward means we cannot run it
+        except Exception as exc:
             raise UnsupportedModelError(self._probe_failure(exc)) from exc
         finally:
             self.model.train(was_training)
@@ -192,12 +212,16 @@ class MMAction2Adapter(VideoClipAdapter):
             # The wording differs with how mmcv.ops failed to import; the op's name does not.
             op = re.search(r"mmcv\.ops\.(\w+)|`(\w+)` from `?mmcv\.ops", text)
             name = f"mmcv.ops.{op.group(1) or op.group(2)}" if op else "a compiled operator of mmcv.ops"
-            return (f"{what} needs {name}, a compiled operator that mmcv-lite does not have; install the full mmcv "
-                    "built for your torch (pip install mmcv==2.1.0, with its CPU/CUDA ops) to use it")
+            return (
+                f"{what} needs {name}, a compiled operator that mmcv-lite does not have; install the full mmcv "
+                "built for your torch (pip install mmcv==2.1.0, with its CPU/CUDA ops) to use it"
+            )
         size = f"{self.clip.num_frames} frames at {self.clip.crop_size} px"
         if self.native is not None and self.native != (self.clip.num_frames, self.clip.crop_size):
-            return (f"{what} fails on {size} ({type(exc).__name__}: {text}); its config's native input is "
-                    f"{self.native[0]} frames at {self.native[1]} px: use those sizes (--frames/--crop-size)")
+            return (
+                f"{what} fails on {size} ({type(exc).__name__}: {text}); its config's native input is "
+                f"{self.native[0]} frames at {self.native[1]} px: use those sizes (--frames/--crop-size)"
+            )
         return f"{what} fails on a probe clip of {size} ({type(exc).__name__}: {text})"
 
     def unfold_time_pool(self, x: torch.Tensor) -> torch.Tensor:
@@ -224,7 +248,7 @@ class MMAction2Adapter(VideoClipAdapter):
         mmaction's nearest-neighbour temporal interpolation picks from an in-order clip."""
         if sample.views is not None:
             return sample
-        base = uniform_indices(sample.num_frames, self.clip.num_frames)
+        base = uniform_indices(sample.num_frames, self.num_frames)
         return sample.replace(views=tuple(base[::r] for r in self.pathway_ratios))
 
     def prepare(self, samples: Sequence[Sample]) -> Any:
@@ -277,19 +301,23 @@ def _quiet_mmengine() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _preprocessor_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _preprocessor_stats(model: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean/std on the [0, 1] scale from the recognizer's data preprocessor (ImageNet if absent)."""
     dp = getattr(model, "data_preprocessor", None)
     mean, std = getattr(dp, "mean", None), getattr(dp, "std", None)
     if mean is None or std is None:
-        return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        return IMAGENET_MEAN, IMAGENET_STD
     return tuple(float(v) / 255.0 for v in mean.flatten()), tuple(float(v) / 255.0 for v in std.flatten())
 
 
-def _backbone_defaults(backbone: nn.Module) -> tuple[int, int]:
+def _backbone_defaults(backbone: Any) -> tuple[int, int]:
     """Frames and crop a built backbone expects when no pipeline is known."""
     kind = type(backbone).__name__
-    frames = int(getattr(backbone, "num_frames", 0) or getattr(backbone, "num_segments", 0) or (32 if kind == "ResNet3dSlowFast" else 8))
+    frames = int(
+        getattr(backbone, "num_frames", 0)
+        or getattr(backbone, "num_segments", 0)
+        or (32 if kind == "ResNet3dSlowFast" else 8)
+    )
     crop = getattr(backbone, "img_size", None) or 224
     return frames, int(crop if isinstance(crop, int) else crop[0])
 
@@ -345,7 +373,8 @@ def build_mmaction2(
         name = str(exc).strip("'\"").split(" is not in ")[0]
         needs = _OPTIONAL_BACKBONES.get(name, "the package that defines it")
         raise UnsupportedModelError(
-            f"mmaction2 config {Path(str(config)).name}: {name} is not registered in this install; mmaction2 defines it "
+            f"mmaction2 config {Path(str(config)).name}: {name} is not registered in this install; mmaction2 "
+            "defines it "
             f"only when {needs} is installed (pip install {needs.split()[0]})"
         ) from None
     if weights:
@@ -354,7 +383,7 @@ def build_mmaction2(
     frames, crop = _backbone_defaults(model.backbone)
     crop = crop_size or piped.get("crop_size", crop)
     short = short_side or (piped.get("short_side") if crop_size is None else None)
-    clip = ClipSpec(int(num_frames or piped.get("num_frames", frames)), int(crop), short, mean, std)
+    clip = ClipPreprocessor(int(num_frames or piped.get("num_frames", frames)), int(crop), short, mean, std)
     native = (int(piped.get("num_frames", frames)), int(piped.get("crop_size", _backbone_defaults(model.backbone)[1])))
     return MMAction2Adapter(model.eval(), clip, input_format=fmt, native=native)
 
@@ -368,8 +397,8 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> MMAction2Adapter | No
         return None
     frames, crop = _backbone_defaults(model.backbone)
     mean, std = _preprocessor_stats(model)
-    crop_opt = options.get("crop_size") or options.get("size")
-    clip = ClipSpec(
+    crop_opt = crop_option(options)
+    clip = ClipPreprocessor(
         int(options.get("num_frames") or frames),
         int(crop_opt or crop),
         options.get("short_side"),
@@ -382,17 +411,5 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> MMAction2Adapter | No
 _OPTION_KEYS = ("weights", "cfg_options", "num_frames", "crop_size", "short_side", "strict", "trust_weights")
 
 
-@hookimpl
-def sdinterp_load_model(spec: str, options: dict[str, Any]) -> MMAction2Adapter | None:
-    """``mmaction2:CONFIG[:WEIGHTS]``; CONFIG may be a shipped config's name."""
-    if not spec.startswith("mmaction2:"):
-        return None
-    rest = spec[len("mmaction2:"):]
-    config, ckpt = rest, None
-    if ":" in rest and not Path(rest).is_file():
-        config, ckpt = rest.rsplit(":", 1)
-    kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
-    if ckpt:
-        kwargs["weights"] = ckpt
-    return build_mmaction2(config, **kwargs)
-
+#: ``mmaction2:NAME[:WEIGHTS]`` specs (parsed in the core, :mod:`sdinterp.models`).
+sdinterp_load_model = family_loader("mmaction2", build_mmaction2, _OPTION_KEYS)

@@ -30,26 +30,34 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from sdinterp.adapters._compat import ensure_pytorchvideo, import_optional
 from sdinterp.adapters._clip import (
     KINETICS_MEAN,
     KINETICS_STD,
-    ClipSpec,
+    ClipPreprocessor,
+    VideoClipAdapter,
     cat_pathways,
     first_output,
-    VideoClipAdapter,
     load_state_dict_file,
 )
+from sdinterp.adapters._compat import ensure_pytorchvideo, import_optional
+from sdinterp.adapters._pytorchvideo_resize import (
+    Change,
+    make_head_pools_adaptive,
+    patch_grid,
+    resize_positional_encoding,
+    restore,
+)
 from sdinterp.adapters._pytorchvideo_zoo import PYTORCHVIDEO_MODELS, PYTORCHVIDEO_REFUSED
-from sdinterp.adapters._pytorchvideo_resize import Change, make_head_pools_adaptive, patch_grid, resize_positional_encoding, restore
-from sdinterp.capture import LayerCapture
+from sdinterp.adapters.common import crop_option
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo
+from sdinterp.models import family_loader
+from sdinterp.probe import probe_widths
 
 __all__ = ["PYTORCHVIDEO_MODELS", "PYTORCHVIDEO_REFUSED", "PyTorchVideoAdapter", "build_pytorchvideo"]
 
@@ -62,10 +70,6 @@ _PROBE_CROP = 64
 class CannotNameLayers(TypeError):
     """A pytorchvideo object without the structure this adapter names (its layers are left to the
     generic adapter)."""
-
-
-class _ProbeDone(Exception):
-    """Stops the probe forward after the last canonical layer."""
 
 
 def _select_slow(outputs: Any) -> torch.Tensor:
@@ -91,30 +95,40 @@ class PyTorchVideoAdapter(VideoClipAdapter):
 
     Examples:
         >>> from pytorchvideo.models.hub import slow_r50                     # doctest: +SKIP
-        >>> PyTorchVideoAdapter(slow_r50(), ClipSpec(8, 224, 256)).layers()   # doctest: +SKIP
+        >>> PyTorchVideoAdapter(slow_r50(), ClipPreprocessor(8, 224, 256)).layers()   # doctest: +SKIP
     """
 
     family = "pytorchvideo"
     default_pooling = "channels_first"
+    model: Any  # a pytorchvideo network (an untyped package): its parts are reached by name
 
-    def __init__(self, model: nn.Module, clip: ClipSpec, alpha: int | None = None,
-                 native: tuple[int, int] | None = None):
+    def __init__(
+        self, model: nn.Module, clip: ClipPreprocessor, alpha: int | None = None, native: tuple[int, int] | None = None
+    ):
         self.kind = _kind(model)
         self.alpha = (alpha or _slowfast_alpha(model)) if self.kind == "slowfast" else 1
         super().__init__(model, clip, (self.alpha, 1) if self.kind == "slowfast" else (1,))
-        self.native = _mvit_native(model) if self.kind == "mvit" else native or native_size(model, self.kind, self.alpha)
+        self.native = (
+            _mvit_native(model) if self.kind == "mvit" else native or native_size(model, self.kind, self.alpha)
+        )
         self._changes: list[Change] = []
         layers = _canonical_layers(model, self.kind)
-        frames, crop = int(clip.num_frames), int(clip.crop_size or clip.short_side or _PROBE_CROP)
+        frames, crop = self.num_frames, int(clip.crop_size or clip.short_side or _PROBE_CROP)
         try:
             if self.kind == "mvit":
                 self._layers = self._probe_mvit(layers, frames, crop)
             else:
-                self._layers = _with_widths(layers, _probe(model, self.kind, layers, frames, min(crop, _PROBE_CROP), self.alpha)[0])
+                self._layers = _with_widths(
+                    layers, _probe(model, self.kind, layers, frames, min(crop, _PROBE_CROP), self.alpha)[0]
+                )
                 self._changes += make_head_pools_adaptive(model, _head_paths(model, self.kind))
         except (RuntimeError, ValueError, IndexError, AssertionError) as exc:
             restore(model, self._changes)
-            where = f"its native input is {self.native[0]} frames at {self.native[1]} px" if self.native else "see its builder"
+            where = (
+                f"its native input is {self.native[0]} frames at {self.native[1]} px"
+                if self.native
+                else "see its builder"
+            )
             raise ValueError(
                 f"the pytorchvideo {type(model).__name__} ({self.kind}) cannot take {frames} frames at {crop} px "
                 f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}); {where}"
@@ -149,8 +163,12 @@ class PyTorchVideoAdapter(VideoClipAdapter):
 
     def describe(self) -> dict[str, Any]:
         native = {"num_frames": self.native[0], "crop_size": self.native[1]} if self.native else None
-        return {**super().describe(), "kind": self.kind, "native_size": native,
-                "input_adaptation": [c.description for c in self._changes]}
+        return {
+            **super().describe(),
+            "kind": self.kind,
+            "native_size": native,
+            "input_adaptation": [c.description for c in self._changes],
+        }
 
 
 def _with_widths(layers: dict[str, LayerInfo], widths: dict[str, int]) -> dict[str, LayerInfo]:
@@ -166,13 +184,17 @@ def _kind(model: nn.Module) -> str:
     """
     cls = type(model).__name__
     if cls == "DetectionBBoxNetwork":
-        raise ValueError(f"a pytorchvideo {cls} is an AVA action-detection network whose forward takes person boxes "
-                         "besides the clip, so sdinterp cannot feed it; use a Kinetics classifier (e.g. pytorchvideo:slow_r50)")
+        raise ValueError(
+            f"a pytorchvideo {cls} is an AVA action-detection network whose forward takes person boxes "
+            "besides the clip, so sdinterp cannot feed it; use a Kinetics classifier (e.g. pytorchvideo:slow_r50)"
+        )
     if cls == "MultiscaleVisionTransformers":
         conv = getattr(getattr(model, "patch_embed", None), "patch_model", None)
         if not isinstance(conv, nn.Conv3d) or not hasattr(model, "cls_positional_encoding"):
-            raise ValueError("this pytorchvideo MViT has no 3-D patch embedding: it is an image classifier with no "
-                             "time axis, so static and dynamic information cannot be told apart")
+            raise ValueError(
+                "this pytorchvideo MViT has no 3-D patch embedding: it is an image classifier with no "
+                "time axis, so static and dynamic information cannot be told apart"
+            )
         return "mvit"
     if cls == "EfficientX3d" and all(hasattr(model, f"s{k}") for k in range(1, 6)):
         return "efficient_x3d"
@@ -184,15 +206,19 @@ def _kind(model: nn.Module) -> str:
         return "slowfast"
     if names[0] == "ResNetBasicStem" and "ResStage" in names:
         return "cnn"
-    raise CannotNameLayers(f"its .blocks ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) are not a "
-                           "ResNetBasicStem followed by ResStages")
+    raise CannotNameLayers(
+        f"its .blocks ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) are not a "
+        "ResNetBasicStem followed by ResStages"
+    )
 
 
-def _canonical_layers(model: nn.Module, kind: str) -> dict[str, LayerInfo]:
+def _canonical_layers(model: Any, kind: str) -> dict[str, LayerInfo]:
     """Canonical layers without widths (filled in by the probe), in network order."""
     if kind == "mvit":
-        return {f"block{k}": LayerInfo(f"block{k}", f"blocks.{k}", None, "rgb", "tokens", select=first_output)
-                for k in range(len(model.blocks))}
+        return {
+            f"block{k}": LayerInfo(f"block{k}", f"blocks.{k}", None, "rgb", "tokens", select=first_output)
+            for k in range(len(model.blocks))
+        }
     if kind == "efficient_x3d":
         return {f"stage{k}": LayerInfo(f"stage{k}", f"s{k}", None, "rgb") for k in range(1, 6)}
     blocks = model.blocks
@@ -201,11 +227,14 @@ def _canonical_layers(model: nn.Module, kind: str) -> dict[str, LayerInfo]:
         out: dict[str, LayerInfo] = {}
         for k in range(n):
             for p, stream in enumerate(("slow", "fast")):
-                out[f"{stream}.stage{k + 1}"] = LayerInfo(f"{stream}.stage{k + 1}", f"blocks.{k}.multipathway_blocks.{p}", None, stream)
+                out[f"{stream}.stage{k + 1}"] = LayerInfo(
+                    f"{stream}.stage{k + 1}", f"blocks.{k}.multipathway_blocks.{p}", None, stream
+                )
             fusion = blocks[k].multipathway_fusion
             if fusion is not None and not isinstance(fusion, nn.Identity):  # no lateral after the last stage
-                out[f"fused.stage{k + 1}"] = LayerInfo(f"fused.stage{k + 1}", f"blocks.{k}.multipathway_fusion", None,
-                                                       "fused", select=_select_slow)
+                out[f"fused.stage{k + 1}"] = LayerInfo(
+                    f"fused.stage{k + 1}", f"blocks.{k}.multipathway_fusion", None, "fused", select=_select_slow
+                )
         out[f"cat.stage{n}"] = LayerInfo(f"cat.stage{n}", f"blocks.{n - 1}", None, "cat", "flat", select=cat_pathways)
         return out
     out, stage = {}, 0
@@ -216,7 +245,7 @@ def _canonical_layers(model: nn.Module, kind: str) -> dict[str, LayerInfo]:
     return out
 
 
-def _head_paths(model: nn.Module, kind: str) -> list[str]:
+def _head_paths(model: Any, kind: str) -> list[str]:
     """Module paths of everything after the last canonical stage (where the fixed pools are)."""
     if kind == "efficient_x3d":
         return ["head"]
@@ -225,17 +254,18 @@ def _head_paths(model: nn.Module, kind: str) -> list[str]:
     return [f"blocks.{k}" for k in range(last + 1, len(model.blocks))]
 
 
-def _slowfast_alpha(model: nn.Module) -> int:
+def _slowfast_alpha(model: Any) -> int:
     for m in model.modules():
         if type(m).__name__ == "FuseFastToSlow":
             return int(m.conv_fast_to_slow.stride[0])
     return 4
 
 
-def _probe(model: nn.Module, kind: str, layers: dict[str, LayerInfo], frames: int, crop: int,
-           alpha: int) -> tuple[dict[str, int], list[tuple[int, ...]]]:
+def _probe(
+    model: nn.Module, kind: str, layers: dict[str, LayerInfo], frames: int, crop: int, alpha: int
+) -> tuple[dict[str, int], list[tuple[int, ...]]]:
     """One forward of a random (1, 3, frames, crop, crop) clip (SlowFast: its two pathways), stopped
-    after the last canonical layer.
+    after the last canonical layer (:func:`sdinterp.probe.probe_widths`).
 
     Returns:
         The pooled width of every layer, and the (T, H, W) of the last layer's output(s).
@@ -245,32 +275,14 @@ def _probe(model: nn.Module, kind: str, layers: dict[str, LayerInfo], frames: in
     gen = torch.Generator().manual_seed(0)
     clip = torch.randn(1, 3, frames, crop, crop, generator=gen).to(device)
     x: Any = [clip[:, :, ::alpha].contiguous(), clip] if kind == "slowfast" else clip
-    last = list(layers.values())[-1].module
-    shapes: list[tuple[int, ...]] = []
-
-    def stop(_module: nn.Module, _args: Any, output: Any) -> None:
-        outs = output if isinstance(output, (list, tuple)) and kind != "mvit" else [output]
-        shapes.extend(tuple(t.shape[2:]) for t in outs if isinstance(t, torch.Tensor))
-        raise _ProbeDone
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), LayerCapture(model, layers, early_exit=False) as cap:
-            handle = model.get_submodule(last).register_forward_hook(stop)
-            try:
-                model(x)
-            except _ProbeDone:
-                pass
-            finally:
-                handle.remove()
-            widths = {n: int(t.shape[1]) for n, t in cap.collect().items()}
-    finally:
-        model.train(was_training)
-    return widths, shapes
+    probe = probe_widths(model, layers, lambda: model(x), stop_after=list(layers.values())[-1].module)
+    output = probe.stopped_output
+    outs = output if isinstance(output, (list, tuple)) and kind != "mvit" else [output]
+    shapes = [tuple(t.shape[2:]) for t in outs if isinstance(t, torch.Tensor)]
+    return {n: int(w or 0) for n, w in probe.widths.items()}, shapes
 
 
-def _mvit_native(model: nn.Module) -> tuple[int, int]:
+def _mvit_native(model: Any) -> tuple[int, int]:
     """(frames, crop) of the MViT's native patch grid (its positional embedding's)."""
     enc = model.cls_positional_encoding
     t, h, _ = getattr(enc, "original", enc).patch_embed_shape
@@ -278,7 +290,7 @@ def _mvit_native(model: nn.Module) -> tuple[int, int]:
     return int(t * stride[0]), int(h * stride[1])
 
 
-def native_size(model: nn.Module, kind: str | None = None, alpha: int = 4) -> tuple[int, int] | None:
+def native_size(model: Any, kind: str | None = None, alpha: int = 4) -> tuple[int, int] | None:
     """A model's native (frames of the fastest pathway, crop): MViT's from its patch grid; a CNN's
     from its head's fixed pool kernel (T x the temporal stride measured by a small probe forward,
     H x 32 px); ``None`` for an adaptive head (Efficient X3D) or no fixed pool.
@@ -292,17 +304,22 @@ def native_size(model: nn.Module, kind: str | None = None, alpha: int = 4) -> tu
         return _mvit_native(model)
     if kind == "efficient_x3d":
         return None
-    pools = [m for head in _head_paths(model, kind) for m in model.get_submodule(head).modules() if type(m) is nn.AvgPool3d]
+    pools = [
+        m for head in _head_paths(model, kind) for m in model.get_submodule(head).modules() if type(m) is nn.AvgPool3d
+    ]
     if not pools:
         return None
-    kernel = max((tuple(int(k) for k in p.kernel_size) for p in pools), key=lambda k: k[0])  # the fast pathway's
+    sizes = [(p.kernel_size,) * 3 if isinstance(p.kernel_size, int) else tuple(p.kernel_size) for p in pools]
+    kernel = max((tuple(int(k) for k in size) for size in sizes), key=lambda k: k[0])  # the fast pathway's
     frames = 32 if 32 % alpha == 0 else 8 * alpha  # divisible by the zoo's temporal strides (<= 8) and alpha
     _, shapes = _probe(model, kind, _canonical_layers(model, kind), frames, 32, alpha)
     t_stride = frames // max(s[0] for s in shapes)
     return kernel[0] * t_stride, kernel[1] * 32
 
 
-def _default_clip(model: nn.Module, kind: str, options: dict[str, Any]) -> tuple[ClipSpec, tuple[int, int] | None]:
+def _default_clip(
+    model: nn.Module, kind: str, options: dict[str, Any]
+) -> tuple[ClipPreprocessor, tuple[int, int] | None]:
     """Input settings from options, else the model's native size (see :func:`native_size`)."""
     alpha = options.get("alpha") or (_slowfast_alpha(model) if kind == "slowfast" else 1)
     try:
@@ -311,9 +328,9 @@ def _default_clip(model: nn.Module, kind: str, options: dict[str, Any]) -> tuple
         native = None  # a custom backbone the stride probe cannot run: 8 x 224 unless the options say
     frames, crop = native or (PYTORCHVIDEO_MODELS["efficient_x3d_xs"][:2] if kind == "efficient_x3d" else (8, 224))
     short = options.get("short_side")
-    clip = ClipSpec(
+    clip = ClipPreprocessor(
         num_frames=int(options.get("num_frames") or frames),
-        crop_size=int(options.get("crop_size") or options.get("size") or crop),
+        crop_size=int(crop_option(options) or crop),
         short_side=int(short) if short else None,
         mean=tuple(options.get("mean") or KINETICS_MEAN),
         std=tuple(options.get("std") or KINETICS_STD),
@@ -362,7 +379,7 @@ def build_pytorchvideo(
         load_state_dict_file(model, weights, strict=strict)
     frames_new, crop_new = num_frames or frames, crop_size or crop
     native = (frames_new, crop_new) == (frames, crop)
-    clip = ClipSpec(
+    clip = ClipPreprocessor(
         frames_new, crop_new, short_side if short_side else (short if native else None), KINETICS_MEAN, KINETICS_STD
     )
     return PyTorchVideoAdapter(model.eval(), clip, native=(frames, crop))
@@ -390,13 +407,5 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> PyTorchVideoAdapter |
     return PyTorchVideoAdapter(model, clip, alpha=options.get("alpha"), native=native)
 
 
-@hookimpl
-def sdinterp_load_model(spec: str, options: dict[str, Any]) -> PyTorchVideoAdapter | None:
-    """``pytorchvideo:NAME[:WEIGHTS]``, e.g. ``pytorchvideo:slowfast_r50``."""
-    if not spec.startswith("pytorchvideo:"):
-        return None
-    name, _, ckpt = spec[len("pytorchvideo:"):].partition(":")
-    kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
-    if ckpt:
-        kwargs["weights"] = ckpt
-    return build_pytorchvideo(name, **kwargs)
+#: ``pytorchvideo:NAME[:WEIGHTS]`` specs (parsed in the core, :mod:`sdinterp.models`).
+sdinterp_load_model = family_loader("pytorchvideo", build_pytorchvideo, _OPTION_KEYS)

@@ -27,19 +27,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from sdinterp.adapters._compat import ensure_torchvision, import_optional
 from sdinterp.adapters._clip import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     KINETICS_MEAN,
     KINETICS_STD,
-    ClipSpec,
+    ClipPreprocessor,
     VideoClipAdapter,
     channels_last_pool,
     load_state_dict_file,
     module_width,
     replace_modules,
 )
+from sdinterp.adapters._compat import ensure_torchvision, import_optional
+from sdinterp.adapters.common import crop_option
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo
+from sdinterp.models import family_loader
 
 __all__ = ["TORCHVISION_MODELS", "TorchvisionVideoAdapter", "build_torchvision"]
 
@@ -81,13 +85,14 @@ class TorchvisionVideoAdapter(VideoClipAdapter):
 
     Examples:
         >>> from torchvision.models.video import r3d_18                     # doctest: +SKIP
-        >>> TorchvisionVideoAdapter(r3d_18(), ClipSpec(16, 112, 128)).layers()  # doctest: +SKIP
+        >>> TorchvisionVideoAdapter(r3d_18(), ClipPreprocessor(16, 112, 128)).layers()  # doctest: +SKIP
     """
 
     family = "torchvision"
     default_pooling = "channels_first"
+    model: Any  # a torchvision video network (an untyped package): its parts are reached by name
 
-    def __init__(self, model: nn.Module, clip: ClipSpec):
+    def __init__(self, model: nn.Module, clip: ClipPreprocessor):
         super().__init__(model, clip)
         self.kind = type(model).__name__
         self._layers = self._build_layers()
@@ -106,14 +111,18 @@ class TorchvisionVideoAdapter(VideoClipAdapter):
                 out[f"stage{k}"] = LayerInfo(f"stage{k}", f"features.{idx}", _inception_width(m.features[idx]))
         elif self.kind == "MViT":
             for k, block in enumerate(m.blocks):
-                out[f"block{k}"] = LayerInfo(f"block{k}", f"blocks.{k}", module_width(block), "rgb", "tokens", select=_tokens_of)
+                out[f"block{k}"] = LayerInfo(
+                    f"block{k}", f"blocks.{k}", module_width(block), "rgb", "tokens", select=_tokens_of
+                )
         elif self.kind == "SwinTransformer3d":
             k = 0
             for i, stage in enumerate(m.features):
                 if type(stage).__name__ == "PatchMerging":
                     continue
                 for j, block in enumerate(stage):
-                    out[f"block{k}"] = LayerInfo(f"block{k}", f"features.{i}.{j}", module_width(block), "rgb", channels_last_pool)
+                    out[f"block{k}"] = LayerInfo(
+                        f"block{k}", f"features.{i}.{j}", module_width(block), "rgb", channels_last_pool
+                    )
                     k += 1
         else:
             raise TypeError(f"unsupported torchvision video model {self.kind}; use the generic adapter")
@@ -123,20 +132,20 @@ class TorchvisionVideoAdapter(VideoClipAdapter):
         return {**super().describe(), "kind": self.kind}
 
 
-def _native_clip(name: str, weights_enum: Any) -> ClipSpec:
+def _native_clip(name: str, weights_enum: Any) -> ClipPreprocessor:
     """Crop, resize and normalisation of the model's published weights (read from the weights
     enum's transform preset; nothing is downloaded)."""
     t = list(weights_enum)[0].transforms()
     crop = int(t.crop_size[0])
     short = int(min(t.resize_size))
-    return ClipSpec(TORCHVISION_MODELS[name], crop, short, tuple(t.mean), tuple(t.std))
+    return ClipPreprocessor(TORCHVISION_MODELS[name], crop, short, tuple(t.mean), tuple(t.std))
 
 
 def _build_mvit(video: Any, name: str, frames: int, crop: int, **kwargs: Any) -> nn.Module:
     """torchvision's mvit_v1_b/mvit_v2_s hard-code a 16x224x224 input when calling the private
     ``_mvit`` (its positional embedding / relative positions depend on it); substitute the requested
     size there for the duration of one call."""
-    module = __import__("torchvision.models.video.mvit", fromlist=["_mvit"])
+    module: Any = __import__("torchvision.models.video.mvit", fromlist=["_mvit"])
     original = module._mvit
 
     def sized(*args: Any, **kw: Any) -> nn.Module:
@@ -186,6 +195,8 @@ def build_torchvision(
     models = import_optional("torchvision.models", "torchvision", INSTALL)
     native = _native_clip(name, models.get_model_weights(name))
     frames, crop = num_frames or native.num_frames, crop_size or native.crop_size
+    if frames is None or crop is None:
+        raise ValueError(f"torchvision:{name}: its weights do not say their input size; give num_frames and crop_size")
     is_native = (frames, crop) == (native.num_frames, native.crop_size)
     if name.startswith("mvit"):
         model = _build_mvit(video, name, frames, crop, **builder_kwargs)
@@ -196,22 +207,22 @@ def build_torchvision(
     if weights:
         load_state_dict_file(model, weights, strict=strict)
     short = short_side or (native.short_side if crop == native.crop_size else None)
-    clip = ClipSpec(frames, crop, short, native.mean, native.std)
+    clip = ClipPreprocessor(frames, crop, short, native.mean, native.std)
     return TorchvisionVideoAdapter(model.eval(), clip)
 
 
-def _clip_for(model: nn.Module, options: dict[str, Any]) -> ClipSpec:
+def _clip_for(model: nn.Module, options: dict[str, Any]) -> ClipPreprocessor:
     kind = type(model).__name__
     frames, crop, short = 16, (112 if kind == "VideoResNet" else 224), (128 if kind == "VideoResNet" else 256)
     enc = getattr(model, "pos_encoding", None)
     if kind == "MViT" and enc is not None:
         # The positional encoding fixes the input: (T/2, H/4, W/4) patches for torchvision's MViT.
         frames, crop = int(enc.temporal_size) * 2, int(enc.spatial_size[0]) * 4
-    mean, std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if kind == "SwinTransformer3d" else (KINETICS_MEAN, KINETICS_STD)
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if kind == "SwinTransformer3d" else (KINETICS_MEAN, KINETICS_STD)
     if kind in ("VideoResNet", "S3D"):
         mean, std = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
-    crop_opt = options.get("crop_size") or options.get("size")
-    return ClipSpec(
+    crop_opt = crop_option(options)
+    return ClipPreprocessor(
         int(options.get("num_frames") or frames),
         int(crop_opt or crop),
         options.get("short_side") or (None if crop_opt else short),
@@ -234,13 +245,5 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> TorchvisionVideoAdapt
     return TorchvisionVideoAdapter(model, _clip_for(model, options))
 
 
-@hookimpl
-def sdinterp_load_model(spec: str, options: dict[str, Any]) -> TorchvisionVideoAdapter | None:
-    """``torchvision:NAME[:WEIGHTS]``, e.g. ``torchvision:r3d_18``."""
-    if not spec.startswith("torchvision:"):
-        return None
-    name, _, ckpt = spec[len("torchvision:"):].partition(":")
-    kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
-    if ckpt:
-        kwargs["weights"] = ckpt
-    return build_torchvision(name, **kwargs)
+#: ``torchvision:NAME[:WEIGHTS]`` specs (parsed in the core, :mod:`sdinterp.models`).
+sdinterp_load_model = family_loader("torchvision", build_torchvision, _OPTION_KEYS)

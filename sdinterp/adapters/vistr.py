@@ -17,25 +17,30 @@ padding mask (``src_key_padding_mask``, True on padded positions) is read from t
 The model may be a ``VisTRsegm`` (with ``.vistr``) or a ``VisTR``. **One clip per forward**: VisTRsegm
 takes batch 1, so the adapter calls the model once per sample (pooling through
 :class:`~sdinterp.adapters._per_sample.PerSampleRows`). Input: the clip's ``num_frames`` frames
-(``model.num_frames``, 36 for the published models; uniformly subsampled from the sample, cycled if
-shorter) with the short side resized to 300 and ImageNet normalisation, fed as a (T, 3, H, W)
-tensor, which VisTR's forward turns into a NestedTensor with no padding, as its ``inference.py``
-does. The published transform also caps the long side at 540 (``max_size``); set ``short_side``
-for other sizes. Pairs follow the clip protocol (``frame_shuffle`` / ``restyle``, method.md §2).
+(``model.num_frames``, 36 for the published models) **consecutive** from the sample's first frame,
+cycled when the sample is shorter — as ``inference.py`` (Epiphqny/VisTR@445c9e4, lines 184-193)
+takes ``file_names[:num_frames]``, repeating the video when it has fewer frames — so give samples of
+``num_frames`` frames (``--clip-length 36``); a longer sample contributes only its first
+``num_frames``. The short side is resized to 300 with no cap on the long side and ImageNet
+normalisation is applied, as ``inference.py``'s ``T.Resize(300)`` (the ``max_size=540`` cap is in
+the *train* transform, ``datasets/ytvos.py``); the frames are fed as a (T, 3, H, W) tensor, which
+VisTR's forward turns into a NestedTensor with no padding. Set ``short_side`` for other sizes. Pairs
+follow the clip protocol (``frame_shuffle`` / ``restyle``, method.md §2).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 
-from sdinterp.adapters._clip import ClipSpec
-from sdinterp.adapters._image_flow import IMAGENET_MEAN, IMAGENET_STD, refuse_options
+from sdinterp.adapters._clip import IMAGENET_MEAN, IMAGENET_STD, ClipPreprocessor
 from sdinterp.adapters._per_sample import PerSampleRows, PerSampleState, run_each
+from sdinterp.adapters.common import find_wrapped, has_modules, refuse_options
 from sdinterp.capture import pool
-from sdinterp.data.clips import uniform_temporal_subsample
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, ModelAdapter, Sample
 
@@ -45,21 +50,20 @@ _VISTR_ATTRS = ("backbone", "input_proj", "query_embed", "transformer")
 
 
 def _is_vistr(module: Any) -> bool:
-    if not isinstance(module, nn.Module) or not all(isinstance(getattr(module, a, None), nn.Module) for a in _VISTR_ATTRS):
+    if not isinstance(module, nn.Module) or not has_modules(module, _VISTR_ATTRS):
         return False
     t = module.transformer
     enc, dec = getattr(t, "encoder", None), getattr(t, "decoder", None)
-    return (isinstance(getattr(enc, "layers", None), nn.ModuleList) and isinstance(getattr(dec, "layers", None), nn.ModuleList)
-            and hasattr(module, "num_frames"))
+    return (
+        isinstance(getattr(enc, "layers", None), nn.ModuleList)
+        and isinstance(getattr(dec, "layers", None), nn.ModuleList)
+        and hasattr(module, "num_frames")
+    )
 
 
 def find_vistr(model: Any) -> str | None:
     """``""`` if ``model`` is a VisTR, ``"vistr"`` if ``model.vistr`` is one (VisTRsegm), else ``None``."""
-    if _is_vistr(model):
-        return ""
-    if isinstance(model, nn.Module) and _is_vistr(getattr(model, "vistr", None)):
-        return "vistr"
-    return None
+    return find_wrapped(model, _is_vistr, "vistr")
 
 
 def masked_token_mean(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
@@ -72,7 +76,7 @@ def masked_token_mean(tokens: torch.Tensor, padding: torch.Tensor | None) -> tor
     """
     if padding is None:
         return tokens.float().mean(dim=0)
-    keep = (~padding.bool()).t().unsqueeze(-1).to(tokens.dtype)       # (L, B, 1)
+    keep = (~padding.bool()).t().unsqueeze(-1).to(tokens.dtype)  # (L, B, 1)
     count = keep.sum(dim=0).clamp_min(1.0)
     return ((tokens * keep).sum(dim=0) / count).float()
 
@@ -96,18 +100,27 @@ class VisTRAdapter(ModelAdapter):
     family = "vistr"
     default_pooling = "tokens_seq_first"
 
-    def __init__(self, model: nn.Module, num_frames: int | None = None, short_side: int | None = 300,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        num_frames: int | None = None,
+        short_side: int | None = 300,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ):
         super().__init__(model)
         prefix = find_vistr(model)
         if prefix is None:
             raise ValueError(f"{type(model).__name__} has neither VisTR's attribute paths nor a .vistr that has them")
         self.prefix = prefix
-        self.vistr = model.get_submodule(prefix) if prefix else model
+        # VisTR (the public repository's code, untyped here): its parts are reached by name.
+        self.vistr: Any = cast(Any, model.get_submodule(prefix) if prefix else model)
         native = int(self.vistr.num_frames)
         if num_frames is not None and int(num_frames) != native:
-            raise ValueError(f"num_frames={num_frames}: this VisTR was built for {native} frames per clip and takes no other")
-        self.clip = ClipSpec(native, None, short_side, tuple(mean or IMAGENET_MEAN), tuple(std or IMAGENET_STD))  # type: ignore[arg-type]
+            raise ValueError(
+                f"num_frames={num_frames}: this VisTR was built for {native} frames per clip and takes no other"
+            )
+        self.clip = ClipPreprocessor(native, None, short_side, tuple(mean or IMAGENET_MEAN), tuple(std or IMAGENET_STD))
         self.state = PerSampleState()
         self._padding: torch.Tensor | None = None
         self._layers = self._build_layers()
@@ -124,12 +137,22 @@ class VisTRAdapter(ModelAdapter):
         out: dict[str, LayerInfo] = {}
         for k in range(len(t.encoder.layers)):
             out[f"encoder{k + 1}"] = LayerInfo(
-                name=f"encoder{k + 1}", module=self._path(f"transformer.encoder.layers.{k}"), channels=width, stream="encoder",
-                pooling=self._rows(lambda x: masked_token_mean(x, self._padding), f"encoder{k + 1}"), call="all")
+                name=f"encoder{k + 1}",
+                module=self._path(f"transformer.encoder.layers.{k}"),
+                channels=width,
+                stream="encoder",
+                pooling=self._rows(lambda x: masked_token_mean(x, self._padding), f"encoder{k + 1}"),
+                call="all",
+            )
         for k in range(len(t.decoder.layers)):
             out[f"decoder{k + 1}"] = LayerInfo(
-                name=f"decoder{k + 1}", module=self._path(f"transformer.decoder.layers.{k}"), channels=width, stream="decoder",
-                pooling=self._rows(lambda x, n=f"decoder{k + 1}": pool(x, "tokens_seq_first", n), f"decoder{k + 1}"), call="all")
+                name=f"decoder{k + 1}",
+                module=self._path(f"transformer.decoder.layers.{k}"),
+                channels=width,
+                stream="decoder",
+                pooling=self._rows(lambda x, n=f"decoder{k + 1}": pool(x, "tokens_seq_first", n), f"decoder{k + 1}"),
+                call="all",
+            )
         return out
 
     def layers(self) -> dict[str, LayerInfo]:
@@ -142,19 +165,31 @@ class VisTRAdapter(ModelAdapter):
         info = super().resolve(name)
         if name in self._layers:
             return info
+
         def reduce(x: torch.Tensor) -> torch.Tensor:
             # transformer tokens are (L, 1, C); backbone maps are (T, C, h, w): average the frames' rows
             rows = pool(x, "tokens_seq_first" if x.dim() == 3 else "channels_first", name)
             return rows.mean(dim=0, keepdim=True)
 
-        return LayerInfo(name=info.name, module=info.module, channels=info.channels, stream=info.stream, where=info.where,
-                         select=info.select, pooling=self._rows(reduce, name), call="all")
+        return LayerInfo(
+            name=info.name,
+            module=info.module,
+            channels=info.channels,
+            stream=info.stream,
+            where=info.where,
+            select=info.select,
+            pooling=self._rows(reduce, name),
+            call="all",
+        )
 
     def views(self, sample: Sample) -> Sample:
-        """One view of ``num_frames`` frames, uniformly subsampled (cycled when the clip is shorter)."""
+        """One view of ``num_frames`` consecutive frames from the first, cycled when the sample is
+        shorter (as VisTR's ``inference.py`` builds a clip; see the module docstring)."""
         if sample.views is not None:
             return sample
-        return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, int(self.clip.num_frames)),))
+        frames = self.clip.num_frames
+        assert frames is not None  # __init__ sets it from the model
+        return sample.replace(views=(np.arange(frames, dtype=np.int64) % sample.num_frames,))
 
     def prepare(self, samples: Sequence[Sample]) -> list[torch.Tensor]:
         """One (T, 3, H, W) frame tensor per sample (the frames are VisTR's backbone batch)."""
@@ -164,6 +199,7 @@ class VisTRAdapter(ModelAdapter):
 
     def forward(self, inputs: Sequence[Any]) -> list[Any]:
         """Run the model once per clip, reading the encoder's padding mask of each forward."""
+
         def keep_mask(_module: nn.Module, _args: tuple, kwargs: dict) -> None:
             self._padding = kwargs.get("src_key_padding_mask")
 
@@ -175,9 +211,15 @@ class VisTRAdapter(ModelAdapter):
             self._padding = None
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "frames_per_clip": self.clip.num_frames, "short_side": self.clip.short_side,
-                "mean": list(self.clip.mean or ()), "std": list(self.clip.std or ()), "samples_per_forward": 1,
-                "note": "VisTRsegm takes one clip per forward: the model is run once per sample"}
+        return {
+            **super().describe(),
+            "frames_per_clip": self.clip.num_frames,
+            "short_side": self.clip.short_side,
+            "mean": list(self.clip.mean or ()),
+            "std": list(self.clip.std or ()),
+            "samples_per_forward": 1,
+            "note": "VisTRsegm takes one clip per forward: the model is run once per sample",
+        }
 
 
 _OPTIONS = ("num_frames", "short_side", "mean", "std")

@@ -44,10 +44,13 @@ def add_config_option(parser: argparse.ArgumentParser, path_keys: tuple[str, ...
         path_keys: keys whose values are paths: relative paths in a file are taken relative to the
             file's folder, and saved configs hold them absolute.
     """
-    parser.add_argument("--config", metavar="FILE",
-                        help="YAML (.yaml/.yml) or TOML (.toml) file of settings: every flag has a key (the flag's "
-                             "name, with - or _); flags given here override the file; relative paths are relative "
-                             "to the file (default: none)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML (.yaml/.yml) or TOML (.toml) file of settings: every flag has a key (the flag's "
+        "name, with - or _); flags given here override the file; relative paths are relative "
+        "to the file (default: none)",
+    )
     defaults: dict[str, Any] = {}
     for action in parser._actions:
         if action.dest in _NOT_KEYS or action.dest == argparse.SUPPRESS:
@@ -121,7 +124,9 @@ def _coerce(key: str, value: Any, action: argparse.Action, source: str) -> Any:
         if action.type is not None:
             kind = getattr(action.type, "__name__", "value")
             if isinstance(item, bool) or (action.type is int and isinstance(item, float)):
-                raise UsageError(f"{source}: {key} must be {'an integer' if action.type is int else 'a ' + kind}, got {item!r}")
+                raise UsageError(
+                    f"{source}: {key} must be {'an integer' if action.type is int else 'a ' + kind}, got {item!r}"
+                )
             try:
                 item = cast(Callable[[Any], Any], action.type)(item)  # our flags' types are callables
             except (TypeError, ValueError):
@@ -195,7 +200,9 @@ def save_config(args: argparse.Namespace, path: str | Path, command: str) -> Pat
         if key in path_keys and value is not None:
             value = [str(Path(v).resolve()) for v in value] if isinstance(value, list) else str(Path(value).resolve())
         data[key] = value
-    header = (f"# sdinterp {__version__}: the resolved settings of `sdinterp {command}`; repeat the run with\n"
-              f"#   sdinterp {command} --config {path}\n# (flags given with it override these keys)\n")
+    header = (
+        f"# sdinterp {__version__}: the resolved settings of `sdinterp {command}`; repeat the run with\n"
+        f"#   sdinterp {command} --config {path}\n# (flags given with it override these keys)\n"
+    )
     Path(path).write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return Path(path)

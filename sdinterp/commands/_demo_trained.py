@@ -41,7 +41,11 @@ def verdict_cell(report: Any, width: int = 0) -> str:
         return "ok"
     worst = next((f for f in v.factors.values() if f.status == v.status), None)
     finding = next((x for x in (worst.findings if worst else []) if x.get("status") == v.status), None)
-    text = v.status if worst is None else f"{v.status}: {worst.factor} pairs ({worst.sampler}) fail {finding['check'] if finding else 'a check'}"
+    text = (
+        v.status
+        if worst is None
+        else f"{v.status}: {worst.factor} pairs ({worst.sampler}) fail {finding['check'] if finding else 'a check'}"
+    )
     return text if not width or len(text) <= width else text[: width - 3] + "..."
 
 
@@ -68,10 +72,14 @@ def probe_comparison(seed: int = 0, pairs: int = 128, layer: str = "stage3") -> 
             reports[f"{label} / {pair_label}"] = report
             lb, c = report[layer], report[layer].category_counts
             units = f"{c['dynamic']}/{c['static']}/{c['joint']}/{c['residual']}"
-            rows.append([label, f"{pair_label} ({sampler})", units, f"{lb.percent['dynamic']:.1f}", verdict_cell(report, 90)])
+            rows.append(
+                [label, f"{pair_label} ({sampler})", units, f"{lb.percent['dynamic']:.1f}", verdict_cell(report, 90)]
+            )
     head = ["net", "dynamic pairs", f"{layer} units dyn/stat/joint/resid", "dyn %", "validity"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, ["-" * w for w in widths], *rows]]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, ["-" * w for w in widths], *rows]
+    ]
     return "\n".join(lines), reports
 
 
@@ -80,7 +88,9 @@ def real_clip_entries(videos: Path) -> list[Any]:
     from sdinterp.data.layouts import find_videos
     from sdinterp.data.video import VIDEO_EXTENSIONS
 
-    return [e for e in find_videos(videos) if all(Path(p).suffix.lower() in VIDEO_EXTENSIONS for p in e.sources.values())]
+    return [
+        e for e in find_videos(videos) if all(Path(p).suffix.lower() in VIDEO_EXTENSIONS for p in e.sources.values())
+    ]
 
 
 def _at_model_size(sample: Any, side: int = 32) -> Any:
@@ -95,10 +105,12 @@ def _at_model_size(sample: Any, side: int = 32) -> Any:
     size = (max(side, round(w * scale)), max(side, round(h * scale)))
     frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in sample.frames])
     y0, x0 = (frames.shape[1] - side) // 2, (frames.shape[2] - side) // 2
-    return sample.replace(frames=np.ascontiguousarray(frames[:, y0:y0 + side, x0:x0 + side]))
+    return sample.replace(frames=np.ascontiguousarray(frames[:, y0 : y0 + side, x0 : x0 + side]))
 
 
-def trained_comparison(videos: Path, out: Path, seed: int = 0, pairs: int = 64) -> tuple[Any, dict[str, Any], list[str]]:
+def trained_comparison(
+    videos: Path, out: Path, seed: int = 0, pairs: int = 64
+) -> tuple[Any, dict[str, Any], list[str]]:
     """Report both nets on the real clips of ``videos`` (``pairs`` pairs per factor, default
     samplers), write each report under ``out/<label>/`` and the comparison (``compare.csv``,
     ``compare.html``, ``compare_layers.png``, ``compare_units.png``) under ``out``.
@@ -139,7 +151,11 @@ def _real_clip_report(label: str, spec: str, clips: Any, pairs: int, seed: int, 
 
     model = load_model(spec)
     report = StaticDynamic(model).attribute(clips, n_pairs=pairs, batch_size=32, seed=seed, show_progress=False)
-    report.config["model"] = {"spec": spec, "weights": weights_provenance(None, seed, model), **report.config.get("model", {})}
+    report.identity["model"] = {
+        "spec": spec,
+        "weights": weights_provenance(None, seed, model),
+        **report.identity.get("model", {}),
+    }
     (out / label).mkdir(parents=True, exist_ok=True)
     write_report_folder(report, out / label)
     return report

@@ -27,24 +27,48 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         written = comparison.write(out, formats=tuple(args.format))
-        print(f"wrote {written['csv']}, {written['html']} and figures compare_layers/compare_units "
-              f"({', '.join(args.format)}) in {out}", file=sys.stderr)
+        print(
+            f"wrote {written['csv']}, {written['html']} and figures compare_layers/compare_units "
+            f"({', '.join(args.format)}) in {out}",
+            file=sys.stderr,
+        )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="several saved reports side by side (table, figures, HTML)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("reports", nargs="+", metavar="REPORT.json", help="reports written by `sdinterp report --json/--out`")
-    p.add_argument("--out", metavar="DIR",
-                   help="write compare.csv, compare_layers.*, compare_units.* and compare.html here, created if "
-                        "missing (default: only print the table)")
-    p.add_argument("--align", action="store_true",
-                   help="compare reports on different layers, scorers or thresholds anyway: only the shared "
-                        "layers, with each difference noted (default: refuse)")
-    p.add_argument("--labels", nargs="+", metavar="LABEL",
-                   help="one name per report (default: the file names, or their folders' names when those repeat)")
-    p.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"],
-                   help="figure formats (default: png svg)")
+    p = sub.add_parser(
+        "compare",
+        help="several saved reports side by side (table, figures, HTML)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "reports", nargs="+", metavar="REPORT.json", help="reports written by `sdinterp report --json/--out`"
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write compare.csv, compare_layers.*, compare_units.* and compare.html here, created if "
+        "missing (default: only print the table)",
+    )
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="compare reports on different layers, scorers or thresholds anyway: only the shared "
+        "layers, with each difference noted (default: refuse)",
+    )
+    p.add_argument(
+        "--labels",
+        nargs="+",
+        metavar="LABEL",
+        help="one name per report (default: the file names, or their folders' names when those repeat)",
+    )
+    p.add_argument(
+        "--format",
+        nargs="+",
+        default=["png", "svg"],
+        choices=["png", "svg", "pdf"],
+        help="figure formats (default: png svg)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
     p.set_defaults(func=run)

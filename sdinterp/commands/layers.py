@@ -21,7 +21,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, default=repr))
         return 0
     head = ("layer", "module", "channels", "stream", "pooling")
-    table = [(r["name"], r["module"] or "(model)", "?" if r["channels"] is None else str(r["channels"]), str(r["stream"]), str(r["pooling"])) for r in rows]
+    table = [
+        (
+            r["name"],
+            r["module"] or "(model)",
+            "?" if r["channels"] is None else str(r["channels"]),
+            str(r["stream"]),
+            str(r["pooling"]),
+        )
+        for r in rows
+    ]
     widths = [max(len(x[i]) for x in [head] + table) for i in range(len(head))]
     print(f"{adapter.family} adapter for {type(adapter.model).__name__}: {len(rows)} canonical layers")
     for row in [head, tuple("-" * w for w in widths)] + table:
@@ -32,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("layers", help="list a model's canonical layers (module path, channels, stream)")
-    p.add_argument("model", help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, "
-                                 "mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory")
+    p.add_argument(
+        "model",
+        help="model spec, e.g. torchvision:r3d_18, pytorchvideo:slowfast_r50, "
+        "mmaction2:CONFIG[:WEIGHTS], python:pkg.mod:factory",
+    )
     p.add_argument("--frames", type=int, help="frames the model takes (default: the model's native count)")
     p.add_argument("--crop-size", type=int, help="centre crop in pixels (default: the model's native size)")
     p.add_argument("--short-side", type=int, help="short-side resize in pixels (default: the model's native size)")

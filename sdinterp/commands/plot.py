@@ -26,7 +26,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"report {args.report}: not a readable sdinterp report ({exc})") from None
     if not report.layers:
-        raise UsageError(f"report {args.report}: has no scored layer to draw (skipped: {', '.join(report.skipped) or '-'})")
+        raise UsageError(
+            f"report {args.report}: has no scored layer to draw (skipped: {', '.join(report.skipped) or '-'})"
+        )
     from sdinterp.report.plots import report_figures
 
     out.mkdir(parents=True, exist_ok=True)
@@ -47,12 +49,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot", help="re-draw the figures of a saved report (no model is run)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "plot",
+        help="re-draw the figures of a saved report (no model is run)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("report", metavar="REPORT.json", help="a report written by `sdinterp report --json/--out`")
-    p.add_argument("--out", metavar="DIR", help="folder for the figures, created if missing (default: figures/ beside the report)")
-    p.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"],
-                   help="figure formats (default: png svg)")
+    p.add_argument(
+        "--out", metavar="DIR", help="folder for the figures, created if missing (default: figures/ beside the report)"
+    )
+    p.add_argument(
+        "--format",
+        nargs="+",
+        default=["png", "svg"],
+        choices=["png", "svg", "pdf"],
+        help="figure formats (default: png svg)",
+    )
     p.add_argument("--html", action="store_true", help="also write report.html into DIR (default: off)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
     p.set_defaults(func=run)

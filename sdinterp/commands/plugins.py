@@ -17,7 +17,11 @@ def run(args: argparse.Namespace) -> int:
             owned.setdefault(reg.plugin, []).append(f"{kind}:{name}")
     notes = plugin_notes()
     if args.json:
-        print(json.dumps({"plugins": [dict(r, registers=owned.get(r["name"], [])) for r in rows], "problems": notes}, indent=2))
+        print(
+            json.dumps(
+                {"plugins": [dict(r, registers=owned.get(r["name"], [])) for r in rows], "problems": notes}, indent=2
+            )
+        )
         return 0
     width = max([len(r["name"]) for r in rows] + [6])
     dwidth = max([len(f"{r['distribution']} {r['version']}") for r in rows] + [12])

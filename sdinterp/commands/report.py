@@ -76,8 +76,10 @@ def _write_outputs(report: Any, args: argparse.Namespace) -> None:
                 report.to_json(fallback, indent=1, timings=True)
                 saved = f"the report was saved to {fallback} instead"
             except OSError as exc2:
-                saved = (f"nor could it be saved to {fallback} ({exc2.strerror or exc2}); the table above is all "
-                         "that is left")
+                saved = (
+                    f"nor could it be saved to {fallback} ({exc2.strerror or exc2}); the table above is all "
+                    "that is left"
+                )
             raise UsageError(f"{flag} {path}: cannot write ({exc.strerror or exc}); {saved}") from None
 
 
@@ -86,8 +88,10 @@ def _write_out_dir(report: Any, args: argparse.Namespace, out: Path) -> None:
 
     written = write_report_folder(report, out, timings=args.json_timings)
     save_config(args, out / "config.yaml", "report")  # `sdinterp report --config out/config.yaml` repeats the run
-    print(f"wrote {written['json']}, {written['html']}, CSVs, figures in {out / 'figures'} and {out / 'config.yaml'}",
-          file=sys.stderr)
+    print(
+        f"wrote {written['json']}, {written['html']}, CSVs, figures in {out / 'figures'} and {out / 'config.yaml'}",
+        file=sys.stderr,
+    )
 
 
 def _print_settings(args: argparse.Namespace, sd: Any, entries: list[Any]) -> None:
@@ -96,13 +100,19 @@ def _print_settings(args: argparse.Namespace, sd: Any, entries: list[Any]) -> No
 
     clip = sd.adapter.describe().get("clip") or {}
     frames = args.frames or clip.get("num_frames") or "native"
-    line = settings_line({
-        "model": args.model, "weights": weights_label(weights_provenance(args.weights, args.seed, sd.adapter.model)),
-        "layers": list(sd.layer_infos), "pairs": f"{args.n_pairs} ({args.protocol})",
-        "frames": f"{frames} from {args.clip_length}-frame clips",
-        "inputs": f"{len(entries)} video(s) from {', '.join(args.inputs)}", "batch": args.batch_size,
-        "scorer": f"{args.scorer}, threshold {args.threshold}", "seed": args.seed,
-    })
+    line = settings_line(
+        {
+            "model": args.model,
+            "weights": weights_label(weights_provenance(args.weights, args.seed, sd.adapter.model)),
+            "layers": list(sd.layer_infos),
+            "pairs": f"{args.n_pairs} ({args.protocol})",
+            "frames": f"{frames} from {args.clip_length}-frame clips",
+            "inputs": f"{len(entries)} video(s) from {', '.join(args.inputs)}",
+            "batch": args.batch_size,
+            "scorer": f"{args.scorer}, threshold {args.threshold}",
+            "seed": args.seed,
+        }
+    )
     print(f"sdinterp report: {line}", file=sys.stderr)
 
 
@@ -131,23 +141,38 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
         registry.get("protocol", args.protocol)
         # A random initialisation is part of the run: the seed makes it (set here), the report records it.
         adapter = adapter_from_args(args)
-        sd = StaticDynamic(adapter, layers=args.layers, static_sampler=static, dynamic_sampler=dynamic,
-                           scorer=args.scorer, threshold=args.threshold)
+        sd = StaticDynamic(
+            adapter,
+            layers=args.layers,
+            static_sampler=static,
+            dynamic_sampler=dynamic,
+            scorer=args.scorer,
+            threshold=args.threshold,
+        )
         rank = int(os.environ.get("RANK", "0"))
         if rank == 0 and not args.quiet:
             _print_settings(args, sd, entries)
         # Bars count pairs and forwards; only on a terminal, so logs and pipes stay clean.
         show = not (args.no_progress or args.quiet) and sys.stderr.isatty()
         report = sd.attribute(
-            clip_dataset(args, entries), n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed,
-            protocol=args.protocol, show_progress=show, resume=args.resume, num_workers=args.workers,
-            bootstrap=args.bootstrap, bootstrap_level=args.bootstrap_level,
+            clip_dataset(args, entries),
+            n_pairs=args.n_pairs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            protocol=args.protocol,
+            show_progress=show,
+            resume=args.resume,
+            num_workers=args.workers,
+            bootstrap=args.bootstrap,
+            bootstrap_level=args.bootstrap_level,
         )
-        report.config["model"] = {
-            "spec": args.model, "weights": weights_provenance(args.weights, args.seed, sd.adapter.model), **report.config.get("model", {}),
+        report.identity["model"] = {
+            "spec": args.model,
+            "weights": weights_provenance(args.weights, args.seed, sd.adapter.model),
+            **report.identity.get("model", {}),
         }
         if skipped:
-            report.config["skipped_inputs"] = skipped
+            report.identity["skipped_inputs"] = skipped
         if rank == 0:
             print(report.table())
             _write_outputs(report, args)
@@ -160,16 +185,47 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="static/dynamic bias report of a model's layers on videos",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], "
-                                 "hf:videomae, python:mod:factory (see `sdinterp plugins` for every family)")
-    p.add_argument("inputs", nargs="*", help="video files, frame folders or dataset roots (checked as `sdinterp scan` "
-                                             "does); MODEL and INPUT may instead come from --config")
+    p = sub.add_parser(
+        "report",
+        help="static/dynamic bias report of a model's layers on videos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="model spec: torchvision:r3d_18, pytorchvideo:slowfast_r50, mmaction2:CFG[:WEIGHTS], "
+        "hf:videomae, python:mod:factory (see `sdinterp plugins` for every family)",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        help="video files, frame folders or dataset roots (checked as `sdinterp scan` "
+        "does); MODEL and INPUT may instead come from --config",
+    )
     # The shared flags (sdinterp.cli_kit), in report's order; the ones only report has in between.
-    add_flags(p, *RUN_FLAGS, "clip-length", *MODEL_FLAGS, *PAIR_FLAGS, "scorer", "threshold", "workers", "resume",
-              "skip-bad", "json", "json-timings", "csv", "units-csv", "no-progress", "quiet", "out", "bootstrap",
-              "bootstrap-level", "debug")
+    add_flags(
+        p,
+        *RUN_FLAGS,
+        "clip-length",
+        *MODEL_FLAGS,
+        *PAIR_FLAGS,
+        "scorer",
+        "threshold",
+        "workers",
+        "resume",
+        "skip-bad",
+        "json",
+        "json-timings",
+        "csv",
+        "units-csv",
+        "no-progress",
+        "quiet",
+        "out",
+        "bootstrap",
+        "bootstrap-level",
+        "debug",
+    )
     p.set_defaults(func=run)
     # Last: every option above becomes a --config key (path keys resolved against the file's folder).
     add_config_option(p, path_keys=("inputs", "weights", "resume", "json", "csv", "units_csv", "out"))

@@ -24,11 +24,18 @@ def register(subparsers: Any) -> None:
         "frame counts or sizes that differ between styles, and flow images of the wrong size or number.",
     )
     p.add_argument("root", help="dataset root (plain videos, root/style_<k>/..., or Stylized-DAVIS) or one video file")
-    p.add_argument("--layout", choices=["auto", "plain", "stylized", "davis"], default="auto", help="dataset layout (default: auto)")
+    p.add_argument(
+        "--layout",
+        choices=["auto", "plain", "stylized", "davis"],
+        default="auto",
+        help="dataset layout (default: auto)",
+    )
     p.add_argument("--styles", default=None, help="comma-separated styles to check (default: all found)")
     p.add_argument("--split", default=None, help="Stylized-DAVIS split file name under ImageSets/480p (e.g. val)")
     p.add_argument("--min-frames", type=int, default=1, help="report videos with fewer frames (e.g. the clip length)")
-    p.add_argument("--color", choices=["convert", "strict"], default="convert", help="'strict' makes non-RGB frames errors")
+    p.add_argument(
+        "--color", choices=["convert", "strict"], default="convert", help="'strict' makes non-RGB frames errors"
+    )
     p.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto", help="video decoder")
     p.add_argument("--deep", action="store_true", help="decode every frame (slow) instead of probing")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
@@ -59,21 +66,25 @@ def run(args: argparse.Namespace) -> int:
             print("sdinterp scan: --split applies to the Stylized-DAVIS layout only", file=sys.stderr)
             return 2
         options["split"] = args.split
-    entries, problems = scan_dataset(
-        args.root, layout, args.min_frames, args.color, args.backend, args.deep, options
-    )
+    entries, problems = scan_dataset(args.root, layout, args.min_frames, args.color, args.backend, args.deep, options)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     if args.json:
-        print(json.dumps({
-            "root": str(args.root),
-            "layout": layout,
-            "videos": len(entries),
-            "problems": [{"path": p.path, "message": p.message, "kind": p.kind, "severity": p.severity} for p in problems],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "root": str(args.root),
+                    "layout": layout,
+                    "videos": len(entries),
+                    "problems": [
+                        {"path": p.path, "message": p.message, "kind": p.kind, "severity": p.severity} for p in problems
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for p in problems:
             print(f"{p.severity.upper():7s} [{p.kind}] {p}")
         print(f"{len(entries)} video(s) checked ({layout} layout): {len(errors)} error(s), {len(warnings)} warning(s)")
     return 1 if errors else 0
-

@@ -10,14 +10,12 @@ from __future__ import annotations
 import copy
 import os
 import warnings
-from typing import Any, Callable, Literal, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch.utils.data
 
-from sdinterp.errors import ShortVideoWarning
-from sdinterp.interfaces import Sample
-from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
 from sdinterp.data.clips import clip_indices, uniform_temporal_subsample
 from sdinterp.data.layouts import (
     DAVIS_STYLES,
@@ -32,6 +30,9 @@ from sdinterp.data.layouts import (
     flow_image_paths,
     stylized_layout,
 )
+from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
+from sdinterp.errors import ShortVideoWarning
+from sdinterp.interfaces import Sample
 
 __all__ = [
     "VideoClipDataset",
@@ -87,7 +88,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
     Examples::
 
         >>> ds = VideoClipDataset("../shared/data/videos", clip_length=16, num_frames=8, seed=0)  # doctest: +SKIP
-        >>> loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_samples)  # doctest: +SKIP
+        >>> loader = torch.utils.data.DataLoader(  # doctest: +SKIP
+        ...     ds, batch_size=2, num_workers=2, collate_fn=collate_samples)
     """
 
     def __init__(
@@ -115,7 +117,10 @@ class VideoClipDataset(torch.utils.data.Dataset):
             entries, problems = discover(data, layout, **dict(layout_options or {}))
             if problems and on_problem == "error":
                 listing = "\n  ".join(map(str, problems))
-                raise VideoReadError(data, f"{len(problems)} problem(s) in the dataset (run `sdinterp scan` for a full check):\n  {listing}")
+                raise VideoReadError(
+                    data,
+                    f"{len(problems)} problem(s) in the dataset (run `sdinterp scan` for a full check):\n  {listing}",
+                )
         else:
             entries = list(data)
         if not entries:
@@ -145,7 +150,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.num_clips if self.num_clips is not None else len(self.entries) * self.repeats
 
-    def with_views(self, views: Callable[[int], Sequence[np.ndarray]]) -> "VideoClipDataset":
+    def with_views(self, views: Callable[[int], Sequence[np.ndarray]]) -> VideoClipDataset:
         """A copy that decodes only the frames ``views(clip_length)`` uses (the pipeline passes the
         adapter's views, so memory per clip depends on the frames the model takes, not on
         ``clip_length``). The samples are the same as the compacted full-window ones."""
@@ -173,7 +178,10 @@ class VideoClipDataset(torch.utils.data.Dataset):
 
         videos = []
         for e in self.entries:
-            item: dict[str, Any] = {"id": e.video_id, "sources": {str(k): file_identity(p) for k, p in e.sources.items()}}
+            item: dict[str, Any] = {
+                "id": e.video_id,
+                "sources": {str(k): file_identity(p) for k, p in e.sources.items()},
+            }
             if e.flow_dir is not None:
                 item["flow"] = file_identity(e.flow_dir)
             videos.append(item)
@@ -243,8 +251,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             idx = window
         if len(idx) > 1 and len(np.unique(idx)) < 2:
             raise VideoReadError(
-                path, f"has {n} frame(s): a static pair needs at least 2 different frames (a frame-shuffled "
-                "clip of one frame is the clip itself); remove it or use --skip-bad"
+                path,
+                f"has {n} frame(s): a static pair needs at least 2 different frames (a frame-shuffled "
+                "clip of one frame is the clip itself); remove it or use --skip-bad",
             )
         frames = source.read(idx)
         flow = None
@@ -266,7 +275,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
             "backend": self.backend,
             "color": self.color,
         }
-        return Sample(frames=frames, flow=flow, style=style, video_id=entry.video_id, frame_indices=idx, meta=meta, views=views)
+        return Sample(
+            frames=frames, flow=flow, style=style, video_id=entry.video_id, frame_indices=idx, meta=meta, views=views
+        )
 
 
 _INHERITED: list[Any] = []

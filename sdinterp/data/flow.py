@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def compute_flow(
         flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset]).calc(g1, g2, None)  # type: ignore[attr-defined]
     elif method == "farneback":
         # OpenCV's documented example parameters: 3 levels, 15 px window, poly_n 5, sigma 1.2.
-        flow = cv2.calcOpticalFlowFarneback(g1, g2, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
+        flow = cv2.calcOpticalFlowFarneback(g1, g2, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     else:
         raise ValueError(f"unknown flow method {method!r}; expected 'dis' or 'farneback'")
     return np.asarray(flow, dtype=np.float32)
@@ -241,7 +242,8 @@ def read_flow_images(
 
     Examples::
 
-        >>> flows = read_flow_images(sorted(Path("FlowImages_gap1/bear").glob("*.png")), size=(480, 854))  # doctest: +SKIP
+        >>> flows = read_flow_images(  # doctest: +SKIP
+        ...     sorted(Path("FlowImages_gap1/bear").glob("*.png")), size=(480, 854))
     """
     from PIL import Image
 
@@ -327,7 +329,7 @@ class FlowCache:
         self.preset = preset
         self.computed = 0  # number of flows computed (not read from disk), for tests and progress
 
-    def _folder(self, source: "VideoSource") -> Path:
+    def _folder(self, source: VideoSource) -> Path:
         p = Path(source.path)
         try:
             st = p.stat()
@@ -338,7 +340,7 @@ class FlowCache:
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         return self.directory / f"{p.stem[:40]}-{digest}"
 
-    def flow(self, source: "VideoSource", indices: Sequence[int]) -> np.ndarray:
+    def flow(self, source: VideoSource, indices: Sequence[int]) -> np.ndarray:
         """Flow (len(indices), H, W, 2) float32 from each source frame to its successor.
 
         Args:
@@ -361,8 +363,10 @@ class FlowCache:
             pair = source.read([a, b])
             f = compute_flow(pair[0], pair[1], self.method, self.preset)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, f.astype(np.float16))
+            stored = f.astype(np.float16)
+            np.save(tmp, stored)
             os.replace(tmp, path)  # atomic, so parallel DataLoader workers never read half a file
             self.computed += 1
-            out.append(f)
+            # What a later read gives back: a run must not depend on whether the cache was warm.
+            out.append(stored.astype(np.float32))
         return np.stack(out)

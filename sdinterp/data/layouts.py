@@ -19,10 +19,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
-from sdinterp.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoReadError, VideoSource, list_frames, natural_key
+from sdinterp.data.video import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    VideoReadError,
+    VideoSource,
+    list_frames,
+    natural_key,
+)
 
 __all__ = [
     "DAVIS_STYLES",
@@ -136,13 +144,21 @@ def _collect_styles(folders: Mapping[Any, Path], what: str) -> tuple[dict[str, d
         missing = [s for s in per_style if s not in have]
         if missing:
             for s in missing:
-                problems.append(Problem(str(folders[s] / name), f"{what} {name!r} is missing from style {s!r} (present in styles {list(have)})", "missing_style"))
+                problems.append(
+                    Problem(
+                        str(folders[s] / name),
+                        f"{what} {name!r} is missing from style {s!r} (present in styles {list(have)})",
+                        "missing_style",
+                    )
+                )
             continue
         videos[name] = have
     return videos, problems
 
 
-def stylized_layout(root: str | os.PathLike[str], styles: Sequence[Style] | None = None) -> tuple[list[VideoEntry], list[Problem]]:
+def stylized_layout(
+    root: str | os.PathLike[str], styles: Sequence[Style] | None = None
+) -> tuple[list[VideoEntry], list[Problem]]:
     """Entries of a ``root/style_<k>/<video>`` dataset and its structural problems.
 
     Args:
@@ -158,11 +174,13 @@ def stylized_layout(root: str | os.PathLike[str], styles: Sequence[Style] | None
         >>> entries, problems = stylized_layout("stylized_ssv2")             # doctest: +SKIP
     """
     root = Path(root)
-    found = {_style_id(p.name[len("style_"):]): p for p in sorted(root.glob("style_*")) if p.is_dir()}
+    found = {_style_id(p.name[len("style_") :]): p for p in sorted(root.glob("style_*")) if p.is_dir()}
     if styles is not None:
         absent = [s for s in styles if s not in found]
         if absent:
-            return [], [Problem(str(root / f"style_{s}"), f"style folder for style {s!r} not found", "layout") for s in absent]
+            return [], [
+                Problem(str(root / f"style_{s}"), f"style folder for style {s!r} not found", "layout") for s in absent
+            ]
         found = {s: found[s] for s in styles}
     if not found:
         return [], [Problem(str(root), "no style_<k> folders found", "layout")]
@@ -197,7 +215,11 @@ def davis_layout(
     root = Path(root)
     sroot = Path(stylized_root) if stylized_root is not None else root
     folders = {s: sroot / "JPEGImages" / s for s in styles}
-    problems = [Problem(str(p), f"style folder for style {s!r} not found", "layout") for s, p in folders.items() if not p.is_dir()]
+    problems = [
+        Problem(str(p), f"style folder for style {s!r} not found", "layout")
+        for s, p in folders.items()
+        if not p.is_dir()
+    ]
     if problems:
         return [], problems
     seqs, problems = _collect_styles(folders, "sequence")
@@ -214,7 +236,13 @@ def davis_layout(
         reported = {Path(p.path).name for p in problems}
         for w in wanted:
             if w not in seqs and w not in reported:
-                problems.append(Problem(str(folders[styles[0]] / w), f"sequence {w!r} of split {split!r} has no stylized frames", "missing_style"))
+                problems.append(
+                    Problem(
+                        str(folders[styles[0]] / w),
+                        f"sequence {w!r} of split {split!r} has no stylized frames",
+                        "missing_style",
+                    )
+                )
         seqs = {w: seqs[w] for w in wanted if w in seqs}
     entries = []
     for name, srcs in seqs.items():
@@ -237,7 +265,9 @@ def detect_layout(root: str | os.PathLike[str]) -> Literal["plain", "stylized", 
     return "plain"
 
 
-def discover(root: str | os.PathLike[str], layout: Layout = "auto", **options: Any) -> tuple[list[VideoEntry], list[Problem]]:
+def discover(
+    root: str | os.PathLike[str], layout: Layout = "auto", **options: Any
+) -> tuple[list[VideoEntry], list[Problem]]:
     """Entries and structural problems of a dataset root in any supported layout.
 
     Args:

@@ -7,13 +7,22 @@ and collects all problems, so a broken dataset is fixed in one pass instead of o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from sdinterp.data.video import ColorMode, FrameFolderSource, VideoReadError, VideoSource, list_frames, open_video
 from sdinterp.data.layouts import Layout, Problem, VideoEntry, discover, flow_image_paths
+from sdinterp.data.video import (
+    Backend,
+    ColorMode,
+    FrameFolderSource,
+    VideoReadError,
+    VideoSource,
+    list_frames,
+    open_video,
+)
 
 __all__ = ["check_entry", "scan_dataset"]
 
@@ -42,7 +51,13 @@ def _check_folder(src: FrameFolderSource, color: ColorMode, deep: bool) -> tuple
         if size is None:
             size = hw
         elif hw != size:
-            problems.append(Problem(str(f), f"frame is {hw[0]}x{hw[1]} but the first frame of {src.path} is {size[0]}x{size[1]}", "frame_size"))
+            problems.append(
+                Problem(
+                    str(f),
+                    f"frame is {hw[0]}x{hw[1]} but the first frame of {src.path} is {size[0]}x{size[1]}",
+                    "frame_size",
+                )
+            )
         if mode != "RGB":
             odd_modes.setdefault(mode, []).append(f.name)
         if deep:
@@ -56,15 +71,22 @@ def _check_folder(src: FrameFolderSource, color: ColorMode, deep: bool) -> tuple
         strict = color == "strict"
         what = "are rejected (color='strict')" if strict else "are converted to RGB"
         problems.append(
-            Problem(src.path, f"{len(names)} frame(s) in mode {mode!r}, not RGB, {what}: {', '.join(names[:3])}{'...' if len(names) > 3 else ''}",
-                    "color", "error" if strict else "warning")
+            Problem(
+                src.path,
+                f"{len(names)} frame(s) in mode {mode!r}, not RGB, {what}: "
+                f"{', '.join(names[:3])}{'...' if len(names) > 3 else ''}",
+                "color",
+                "error" if strict else "warning",
+            )
         )
     return problems, size
 
 
-def _check_video(path: str, backend: str, color: ColorMode, deep: bool) -> tuple[list[Problem], VideoSource | None, tuple[int, int] | None]:
+def _check_video(
+    path: str, backend: Backend, color: ColorMode, deep: bool
+) -> tuple[list[Problem], VideoSource | None, tuple[int, int] | None]:
     try:
-        src = open_video(path, backend, color)  # type: ignore[arg-type]
+        src = open_video(path, backend, color)
     except VideoReadError as exc:
         msg = str(exc)[len(exc.path) + 2 :]
         kind = "empty" if ("empty" in msg or "no frames" in msg) else "unreadable"
@@ -87,7 +109,7 @@ def check_entry(
     entry: VideoEntry,
     min_frames: int = 1,
     color: ColorMode = "convert",
-    backend: str = "auto",
+    backend: Backend = "auto",
     deep: bool = False,
     clip_length: int | None = None,
 ) -> list[Problem]:
@@ -124,16 +146,36 @@ def check_entry(
         if n < min_frames:
             problems.append(Problem(str(path), f"has {n} frame(s), fewer than the {min_frames} required", "too_short"))
         elif clip_length is not None and n < clip_length:
-            problems.append(Problem(str(path), f"has {n} frames, fewer than the {clip_length}-frame clip window: "
-                                    "its frames are looped to fill it (reference behaviour)", "short", "warning"))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"has {n} frames, fewer than the {clip_length}-frame clip window: "
+                    "its frames are looped to fill it (reference behaviour)",
+                    "short",
+                    "warning",
+                )
+            )
         counts[style] = (str(path), n, size)
     if len(counts) > 1:
         (ref_style, (ref_path, ref_n, ref_size)), *rest = counts.items()
         for style, (path, n, size) in rest:
             if n != ref_n:
-                problems.append(Problem(path, f"style {style!r} has {n} frames but style {ref_style!r} ({ref_path}) has {ref_n}", "frame_count"))
+                problems.append(
+                    Problem(
+                        path,
+                        f"style {style!r} has {n} frames but style {ref_style!r} ({ref_path}) has {ref_n}",
+                        "frame_count",
+                    )
+                )
             if size is not None and ref_size is not None and size != ref_size:
-                problems.append(Problem(path, f"style {style!r} frames are {size[0]}x{size[1]} but style {ref_style!r} ({ref_path}) frames are {ref_size[0]}x{ref_size[1]}", "frame_size"))
+                problems.append(
+                    Problem(
+                        path,
+                        f"style {style!r} frames are {size[0]}x{size[1]} but style "
+                        f"{ref_style!r} ({ref_path}) frames are {ref_size[0]}x{ref_size[1]}",
+                        "frame_size",
+                    )
+                )
     if entry.flow_dir is not None and first_src is not None:
         problems += _check_flow(entry, first_src, next(iter(counts.values()))[2] if counts else None)
     return problems
@@ -155,7 +197,13 @@ def _check_flow(entry: VideoEntry, src: VideoSource, size: tuple[int, int] | Non
         if isinstance(head, str):
             problems.append(Problem(str(p), head, "unreadable"))
         elif size is not None and head[0] != size:
-            problems.append(Problem(str(p), f"flow image is {head[0][0]}x{head[0][1]} but the frames are {size[0]}x{size[1]}", "flow_size"))
+            problems.append(
+                Problem(
+                    str(p),
+                    f"flow image is {head[0][0]}x{head[0][1]} but the frames are {size[0]}x{size[1]}",
+                    "flow_size",
+                )
+            )
         elif head[1] not in ("RGB", "RGBA"):
             problems.append(Problem(str(p), f"flow image has mode {head[1]!r}, not RGB", "flow_size"))
     return problems
@@ -166,7 +214,7 @@ def scan_dataset(
     layout: Layout = "auto",
     min_frames: int = 1,
     color: ColorMode = "convert",
-    backend: str = "auto",
+    backend: Backend = "auto",
     deep: bool = False,
     layout_options: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, VideoEntry], None] | None = None,

@@ -148,8 +148,11 @@ def _appearance(config: SynthConfig, label: int, rng: np.random.Generator, resty
     if config.kind in ("appearance", "both") and not restyled:
         hue = (label + d * 0.5 * rng.uniform(-1, 1)) / k
         return {"hue": hue % 1.0, "texture": TEXTURES[label % len(TEXTURES)], "shape": SHAPES[label % len(SHAPES)]}
-    return {"hue": float(rng.uniform()), "texture": TEXTURES[int(rng.integers(len(TEXTURES)))],
-            "shape": SHAPES[int(rng.integers(len(SHAPES)))]}
+    return {
+        "hue": float(rng.uniform()),
+        "texture": TEXTURES[int(rng.integers(len(TEXTURES)))],
+        "shape": SHAPES[int(rng.integers(len(SHAPES)))],
+    }
 
 
 def _motion(config: SynthConfig, label: int, rng: np.random.Generator, radius: float) -> dict[str, Any]:
@@ -201,9 +204,13 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
     style = int(style)
     if style < 0:
         raise ValueError(f"style must be >= 0, got {style}")
-    streams = {s: np.random.default_rng([config.seed, index, s] + ([style] if style and s != _MOTION else []))
-               for s in (_APPEARANCE, _MOTION, _BACKGROUND, _NOISE)}
-    radius = n * (0.2 if config.kind == "camouflage" else 0.16) * (1.0 - (0.3 * d if config.kind == "camouflage" else 0.0))
+    streams = {
+        s: np.random.default_rng([config.seed, index, s] + ([style] if style and s != _MOTION else []))
+        for s in (_APPEARANCE, _MOTION, _BACKGROUND, _NOISE)
+    }
+    radius = (
+        n * (0.2 if config.kind == "camouflage" else 0.16) * (1.0 - (0.3 * d if config.kind == "camouflage" else 0.0))
+    )
     look = _appearance(config, label, streams[_APPEARANCE], restyled=style > 0)
     if style:  # the shape is the video's own: drawn from its unstyled stream, as for style 0
         look["shape"] = _appearance(config, label, np.random.default_rng([config.seed, index, _APPEARANCE]))["shape"]
@@ -240,8 +247,15 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
     if d > 0:
         frames += streams[_NOISE].normal(scale=d * 8.0 / 255.0, size=frames.shape)
     out = np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
-    params = {**look, **move, "radius": radius, "background_texture": bg_texture, "label": label, "kind": config.kind,
-              "style": style}
+    params = {
+        **look,
+        **move,
+        "radius": radius,
+        "background_texture": bg_texture,
+        "label": label,
+        "kind": config.kind,
+        "style": style,
+    }
     if config.kind == "camouflage":
         params.update(texture=bg_texture, hue=None)
     return SynthVideo(frames=out, masks=masks, boxes=_boxes(masks), label=label, params=params)
@@ -273,7 +287,13 @@ def synthetic_samples(config: SynthConfig, id_prefix: str = "") -> list[Sample]:
     out = []
     for i in range(config.videos):
         video = render_video(config, i)
-        out.append(Sample(frames=video.frames, video_id=f"{id_prefix}v{i:05d}", style=0,
-                          frame_indices=np.arange(config.frames, dtype=np.int64),
-                          meta={"label": video.label, META_KEY: {"config": fields, "index": i}}))
+        out.append(
+            Sample(
+                frames=video.frames,
+                video_id=f"{id_prefix}v{i:05d}",
+                style=0,
+                frame_indices=np.arange(config.frames, dtype=np.int64),
+                meta={"label": video.label, META_KEY: {"config": fields, "index": i}},
+            )
+        )
     return out

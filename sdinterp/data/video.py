@@ -21,8 +21,9 @@ from __future__ import annotations
 import abc
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -180,7 +181,10 @@ class VideoSource(abc.ABC):
             raise VideoReadError(self.path, "no frame indices requested")
         n = len(self)
         if idx.min() < 0 or idx.max() >= n:
-            raise VideoReadError(self.path, f"frame index {int(idx.max() if idx.max() >= n else idx.min())} out of range; the video has {n} frames")
+            raise VideoReadError(
+                self.path,
+                f"frame index {int(idx.max() if idx.max() >= n else idx.min())} out of range; the video has {n} frames",
+            )
         uniq, inverse = np.unique(idx, return_inverse=True)
         frames = self._read(uniq)
         return frames[inverse]
@@ -225,9 +229,11 @@ class DecordSource(VideoSource):
             try:
                 pyav = PyAVSource(self.path)
             except VideoReadError as exc2:
-                raise VideoReadError(self.path, f"{msg}; {str(exc2)[len(self.path) + 2:]}") from exc
+                raise VideoReadError(self.path, f"{msg}; {str(exc2)[len(self.path) + 2 :]}") from exc
             if len(pyav) != len(self):
-                raise VideoReadError(self.path, f"{msg}; PyAV finds {len(pyav)} frames where decord found {len(self)}") from exc
+                raise VideoReadError(
+                    self.path, f"{msg}; PyAV finds {len(pyav)} frames where decord found {len(self)}"
+                ) from exc
             self._pyav = pyav
             return pyav._read(indices)
 
@@ -275,10 +281,13 @@ class PyAVSource(VideoSource):
                         break
         except Exception as exc:
             raise VideoReadError(self.path, f"PyAV failed while decoding ({type(exc).__name__}: {exc})") from exc
-        missing = [int(indices[k]) for k, f in enumerate(out) if f is None]
-        if missing:
-            raise VideoReadError(self.path, f"only {decoded} frames could be decoded; frame {missing[0]} is missing (truncated file?)")
-        return np.stack(out)  # type: ignore[arg-type]
+        frames = [f for f in out if f is not None]
+        if len(frames) < len(out):
+            missing = [int(indices[k]) for k, f in enumerate(out) if f is None]
+            raise VideoReadError(
+                self.path, f"only {decoded} frames could be decoded; frame {missing[0]} is missing (truncated file?)"
+            )
+        return np.stack(frames)
 
 
 class FrameFolderSource(VideoSource):
@@ -310,7 +319,9 @@ class FrameFolderSource(VideoSource):
                 self._size = img.shape[:2]
             elif img.shape[:2] != self._size:
                 raise VideoReadError(
-                    self.files[int(i)], f"frame is {img.shape[0]}x{img.shape[1]} but other frames of {self.path} are {self._size[0]}x{self._size[1]}"
+                    self.files[int(i)],
+                    f"frame is {img.shape[0]}x{img.shape[1]} but other frames of {self.path} "
+                    f"are {self._size[0]}x{self._size[1]}",
                 )
             frames.append(img)
         return np.stack(frames)
@@ -379,4 +390,3 @@ def open_video(path: str | os.PathLike[str], backend: Backend = "auto", color: C
     if all(e.endswith("has no frames") for e in errors):
         raise VideoReadError(p, "the video has no frames")
     raise VideoReadError(p, "unreadable or corrupt video: " + "; ".join(errors))
-

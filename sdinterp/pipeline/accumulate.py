@@ -95,8 +95,13 @@ def warn_about_videos(store: MomentStore) -> None:
         )
 
 
-def resume(plan: RunPlan, config: RunConfig, identity: Mapping[str, Any], layers: Mapping[str, LayerInfo],
-           observers: Sequence[RunObserver]) -> tuple[RunState | None, MomentStore, RunPlan]:
+def resume(
+    plan: RunPlan,
+    config: RunConfig,
+    identity: Mapping[str, Any],
+    layers: Mapping[str, LayerInfo],
+    observers: Sequence[RunObserver],
+) -> tuple[RunState | None, MomentStore, RunPlan]:
     """The run state (if resuming), the store to continue, and the plan left to run."""
     store = MomentStore(layers, replicates=config.bootstrap)
     if not config.resume:
@@ -112,7 +117,9 @@ def resume(plan: RunPlan, config: RunConfig, identity: Mapping[str, Any], layers
     return state, store, plan.after(next_clip)
 
 
-def prepared_batches(executor: Executor, plan: RunPlan, clips: Sequence[Sample], num_workers: int) -> Generator[Any, None, None]:
+def prepared_batches(
+    executor: Executor, plan: RunPlan, clips: Sequence[Sample], num_workers: int
+) -> Generator[Any, None, None]:
     """The data side of each batch of the plan, in order: (batch, model input, samples, pairs, keys)."""
     ranges = [batch.indices for batch in plan.batches]
     for batch, sources in zip(plan.batches, load_batches(clips, ranges, num_workers)):
@@ -147,14 +154,20 @@ def accumulate(
     rank, world = _rank_world()
     plan = plan.shard(rank, world)
     saving = state is not None and world == 1
-    executor = Executor(adapter, layers, static_sampler, dynamic_sampler, config.bootstrap, config.early_exit, observers)
+    executor = Executor(
+        adapter, layers, static_sampler, dynamic_sampler, config.bootstrap, config.early_exit, observers
+    )
     progress = run_progress(plan, config.show_progress if rank == 0 else False)
     done = {"next_clip": plan.done[-1].index + 1 if plan.done else 0, "since_save": 0}
 
     def save(complete: bool = False) -> None:
         assert state is not None
-        state.save(store, plan.n_clips if complete else done["next_clip"], complete=complete,
-                   observers={o.name: o.state_dict() for o in observers})
+        state.save(
+            store,
+            plan.n_clips if complete else done["next_clip"],
+            complete=complete,
+            observers={o.name: o.state_dict() for o in observers},
+        )
 
     def after_batch(batch: Any, pairs: int, forwards: int) -> None:
         done["next_clip"] = batch.clips[-1].index + 1
@@ -189,4 +202,3 @@ def _rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-

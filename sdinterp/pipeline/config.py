@@ -75,11 +75,15 @@ class RunConfig:
             raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
         # Counts that would allocate before any work: refused here, naming the limit.
         if self.n_pairs > MAX_PAIRS:
-            raise ValueError(f"n_pairs={self.n_pairs} is more than {MAX_PAIRS:,} pairs per factor, which the run plan "
-                             "cannot hold; split the run (e.g. shards merged with MomentStore.merge)")
+            raise ValueError(
+                f"n_pairs={self.n_pairs} is more than {MAX_PAIRS:,} pairs per factor, which the run plan "
+                "cannot hold; split the run (e.g. shards merged with MomentStore.merge)"
+            )
         if self.bootstrap > MAX_REPLICATES:
-            raise ValueError(f"bootstrap={self.bootstrap} is more than {MAX_REPLICATES:,} replicates; a percentile "
-                             "interval needs about 1,000 (docs/confidence.md), and each replicate costs memory per unit")
+            raise ValueError(
+                f"bootstrap={self.bootstrap} is more than {MAX_REPLICATES:,} replicates; a percentile "
+                "interval needs about 1,000 (docs/confidence.md), and each replicate costs memory per unit"
+            )
         if not isinstance(self.bootstrap_level, (int, float)) or not 0.0 < float(self.bootstrap_level) < 1.0:
             raise ValueError(f"bootstrap_level must be a number strictly between 0 and 1, got {self.bootstrap_level!r}")
 

@@ -180,7 +180,9 @@ class Executor:
         #: True while a batch is being added to the store (an interrupt then leaves it half-added).
         self.updating = False
 
-    def prepare(self, plan: RunPlan, batch: BatchPlan, sources: Sequence[Sample]) -> tuple[list[Sample], Pairs, list[str]]:
+    def prepare(
+        self, plan: RunPlan, batch: BatchPlan, sources: Sequence[Sample]
+    ) -> tuple[list[Sample], Pairs, list[str]]:
         """A batch's inputs, pairs and cluster keys (the data side, before the forward)."""
         inputs, pairs = build_batch(self.adapter, plan, batch, sources, self.static_sampler, self.dynamic_sampler)
         return inputs, pairs, [cluster_key(s, c.source) for s, c in zip(sources, batch.clips)]

@@ -43,7 +43,11 @@ def model_identity(model: nn.Module) -> dict[str, Any]:
         digest.update(_tensor_bytes(value))
         n_params += value.numel()
     cls = type(model)
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "state_sha256": digest.hexdigest(), "state_numel": n_params}
+    return {
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "state_sha256": digest.hexdigest(),
+        "state_numel": n_params,
+    }
 
 
 def _clip_digest(digest: Any, sample: Any) -> None:
@@ -105,9 +109,14 @@ def bootstrap_identity(replicates: int, level: float) -> dict[str, Any]:
 
     if not replicates:
         return {}
-    return {"bootstrap": {"replicates": int(replicates), "level": float(level),
-                          "weights": f"poisson(1) per source video (cluster bootstrap) from "
-                                     f"default_rng([seed, sha256(video id)[:8], {WEIGHT_STREAM:#x}])"}}
+    return {
+        "bootstrap": {
+            "replicates": int(replicates),
+            "level": float(level),
+            "weights": f"poisson(1) per source video (cluster bootstrap) from "
+            f"default_rng([seed, sha256(video id)[:8], {WEIGHT_STREAM:#x}])",
+        }
+    }
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:

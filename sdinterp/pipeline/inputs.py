@@ -44,7 +44,11 @@ def _keeps_views(adapter: Any) -> bool:
     own = adapter.views(Sample(frames=np.zeros((8, 1, 1, 3), np.uint8))).view_indices()
     preset = tuple(np.ascontiguousarray(v[::-1]) for v in own)
     out = adapter.views(Sample(frames=np.zeros((8, 1, 1, 3), np.uint8), views=preset))
-    return out.views is not None and len(out.views) == len(preset) and all(np.array_equal(a, b) for a, b in zip(out.views, preset))
+    return (
+        out.views is not None
+        and len(out.views) == len(preset)
+        and all(np.array_equal(a, b) for a, b in zip(out.views, preset))
+    )
 
 
 def decode_only_views(data: Any, adapter: Any) -> Any:

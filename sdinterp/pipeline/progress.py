@@ -35,8 +35,15 @@ class RunProgress:
         (2, 3)
     """
 
-    def __init__(self, pairs: int, forwards: int, show: bool | ProgressCallback = True, done_pairs: int = 0,
-                 done_forwards: int = 0, file: Any = None) -> None:
+    def __init__(
+        self,
+        pairs: int,
+        forwards: int,
+        show: bool | ProgressCallback = True,
+        done_pairs: int = 0,
+        done_forwards: int = 0,
+        file: Any = None,
+    ) -> None:
         self.total_pairs, self.total_forwards = int(pairs), int(forwards)
         self.pairs, self.forwards = int(done_pairs), int(done_forwards)
         self._callback = show if callable(show) else None
@@ -45,11 +52,17 @@ class RunProgress:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=self.total_pairs, initial=self.pairs, desc="sdinterp", unit=" pairs", file=file or sys.stderr,
-                dynamic_ncols=True, leave=True, postfix=self._forwards_text(),
+                total=self.total_pairs,
+                initial=self.pairs,
+                desc="sdinterp",
+                unit=" pairs",
+                file=file or sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+                postfix=self._forwards_text(),
                 # tqdm writes the postfix as ", <text>": "64/128 pairs, 96/192 forwards".
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} pairs{postfix} "
-                           "[{elapsed}<{remaining}, {rate_fmt}]",
+                "[{elapsed}<{remaining}, {rate_fmt}]",
             )
 
     def _forwards_text(self) -> str:

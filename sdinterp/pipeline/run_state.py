@@ -1,5 +1,5 @@
 """A run's saved progress (``resume=``, ``--resume``): the moments so far, where to continue, and a
-fingerprint of the run's configuration so a saved state is never resumed under different settings.
+fingerprint of the run's identity so a saved state is never resumed under different settings.
 
 (Model weights are called *weights* everywhere; *resume*/run state is only ever this file.)"""
 
@@ -21,11 +21,11 @@ from sdinterp.stats import MomentStore
 
 __all__ = ["RunState", "fingerprint"]
 
-_FORMAT = "sdinterp.run_state/1"
+_FORMAT = "sdinterp.run_state/2"
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(normalise(config), sort_keys=True).encode()).hexdigest()
+def fingerprint(identity: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(normalise(identity), sort_keys=True).encode()).hexdigest()
 
 
 class RunState:
@@ -37,10 +37,10 @@ class RunState:
     cannot run code (it holds only tensors, numbers, strings, lists and dicts).
     """
 
-    def __init__(self, path: str | os.PathLike[str], config: dict[str, Any]):
+    def __init__(self, path: str | os.PathLike[str], identity: dict[str, Any]):
         self.path = Path(path)
-        self.config = normalise(config)
-        self.key = fingerprint(config)
+        self.identity = normalise(identity)
+        self.key = fingerprint(identity)
         #: Observer states of the loaded run (name -> state), see RunObserver.state_dict.
         self.observers: dict[str, Any] = {}
 
@@ -63,10 +63,10 @@ class RunState:
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say which, don't guess
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunStateError(f"cannot read run state {self.path}: {first}") from None
-        if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
+        if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("identity"), dict):
             raise RunStateError(f"{self.path} is not an sdinterp run-state file (format {_FORMAT})")
         if state.get("fingerprint") != self.key:
-            diff = differences(state["config"], self.config) or ["(saved by another sdinterp version)"]
+            diff = differences(state["identity"], self.identity) or ["(saved by another sdinterp version)"]
             raise RunStateError(
                 f"run state {self.path} belongs to another run ({'; '.join(diff)}); "
                 "give another --resume path, or delete the file to start over"
@@ -75,17 +75,20 @@ class RunState:
             self.observers = dict(state.get("observers", {}))
             return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise RunStateError(f"run state {self.path} is damaged ({type(exc).__name__}: {exc}); delete it to start over") from None
+            raise RunStateError(
+                f"run state {self.path} is damaged ({type(exc).__name__}: {exc}); delete it to start over"
+            ) from None
 
-    def save(self, store: MomentStore, next_clip: int, complete: bool = False,
-             observers: dict[str, Any] | None = None) -> None:
+    def save(
+        self, store: MomentStore, next_clip: int, complete: bool = False, observers: dict[str, Any] | None = None
+    ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         torch.save(
             {
                 "format": _FORMAT,
                 "fingerprint": self.key,
-                "config": self.config,
+                "identity": self.identity,
                 "store": store.state_dict(),
                 "next_clip": int(next_clip),
                 "complete": bool(complete),

@@ -36,12 +36,19 @@ __all__ = ["StaticDynamic"]
 def _sampler(sampler: PairSampler | str, factor: Factor, role: str) -> PairSampler:
     made: PairSampler = get_registry().instance("sampler", sampler, PairSampler)
     if made.factor is not factor:
-        raise ValueError(f"{role} must make {factor.value} pairs, but {made.describe()['name']!r} makes {made.factor.value} pairs")
+        raise ValueError(
+            f"{role} must make {factor.value} pairs, but {made.describe()['name']!r} makes {made.factor.value} pairs"
+        )
     return made
 
 
 def _versions() -> dict[str, str]:
-    return {"sdinterp": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    return {
+        "sdinterp": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
 class StaticDynamic:
@@ -106,7 +113,7 @@ class StaticDynamic:
         t1 = time.perf_counter()
         store = self._accumulate(data, config, identity, [*observers, *([monitor] if monitor else [])])
         t2 = time.perf_counter()
-        report = self.score(store, seed=config.seed, config=identity, level=config.bootstrap_level)
+        report = self.score(store, seed=config.seed, identity=identity, level=config.bootstrap_level)
         if monitor is not None:
             report.validity = monitor.verdict(store, report)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
@@ -131,12 +138,19 @@ class StaticDynamic:
         clips = as_samples(decode_only_views(data, self.adapter))
         protocol = get_protocol(config.protocol)
         return accumulate(
-            self.adapter, self.layer_infos, self.static_sampler, self.dynamic_sampler, protocol, clips, config,
-            identity, observers,
+            self.adapter,
+            self.layer_infos,
+            self.static_sampler,
+            self.dynamic_sampler,
+            protocol,
+            clips,
+            config,
+            identity,
+            observers,
         )
 
     def score(
-        self, store: MomentStore, seed: int | None = None, config: dict[str, Any] | None = None, level: float = 0.95
+        self, store: MomentStore, seed: int | None = None, identity: dict[str, Any] | None = None, level: float = 0.95
     ) -> BiasReport:
         """Score accumulated (possibly merged or reloaded) moments; moments that carry bootstrap
         replicates also get :attr:`~sdinterp.report.LayerBias.intervals` at ``level`` when their clips
@@ -145,7 +159,9 @@ class StaticDynamic:
         counts = store.n_pairs()
         missing = [f for f in ("dynamic", "static") if counts.get(f, 0) == 0]
         if missing:
-            raise ValueError(f"no {' or '.join(missing)} pairs were accumulated (pairs per factor: {counts}); increase n_pairs")
+            raise ValueError(
+                f"no {' or '.join(missing)} pairs were accumulated (pairs per factor: {counts}); increase n_pairs"
+            )
         layers, skipped = {}, {}
         resample = bool(store.replicates) and len(store.clusters) != 1
         for name in store.layers():
@@ -160,7 +176,7 @@ class StaticDynamic:
                     )
             except DegenerateLayerError as exc:
                 skipped[name] = str(exc)
-        report = BiasReport(layers=layers, config=config or {}, seed=seed, versions=_versions(), skipped=skipped)
+        report = BiasReport(layers=layers, identity=identity or {}, seed=seed, versions=_versions(), skipped=skipped)
         if store.clusters:
             report.sampling = {"clips": sum(store.clusters.values()), "videos": len(store.clusters)}
         return report

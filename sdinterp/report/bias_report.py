@@ -21,14 +21,16 @@ _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85
 
 
 def weights_label(provenance: dict[str, Any]) -> str:
-    """One phrase for a run's weights provenance (``config["model"]["weights"]``): random init with
+    """One phrase for a run's weights provenance (``identity["model"]["weights"]``): random init with
     its seed, a file, or weights a loader brought (e.g. an embedded checkpoint), with its sha256."""
     source = provenance.get("source")
     if source == "random init":
         return f"random init (seed {provenance.get('seed')})"
     where = provenance.get("path") or provenance.get("name") or "?"
     sha = str(provenance.get("sha256") or "")[:12]
-    return (f"weights {where}" if source == "file" else f"{source} weights {where}") + (f" (sha256 {sha}...)" if sha else "")
+    return (f"weights {where}" if source == "file" else f"{source} weights {where}") + (
+        f" (sha256 {sha}...)" if sha else ""
+    )
 
 
 @dataclasses.dataclass
@@ -37,7 +39,8 @@ class BiasReport:
 
     Attributes:
         layers: layer name -> LayerBias, in the order requested.
-        config: protocol, samplers, scorer, batch size, adapter… (JSON-friendly).
+        identity: what makes the run this run — inputs, model and weights, protocol, samplers,
+            scorer, pairs, seed, adapter… (JSON-friendly; checked when a run is resumed).
         seed: the run's seed.
         versions: package versions (sdinterp, torch, numpy, python…).
         skipped: layers that could not be scored, with the reason (e.g. every unit constant).
@@ -54,7 +57,7 @@ class BiasReport:
     """
 
     layers: dict[str, LayerBias]
-    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    identity: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -132,7 +135,20 @@ class BiasReport:
         (S_dyn, S_stat, 1), times the units, truncated; they are not counts of units) and the
         unit-wise *categories* (how many units pass λ for each factor, and their share).
         """
-        head = ["layer", "units", "dyn %", "stat %", "ident %", "|", "dynamic", "static", "joint", "residual", "unasg", "const"]
+        head = [
+            "layer",
+            "units",
+            "dyn %",
+            "stat %",
+            "ident %",
+            "|",
+            "dynamic",
+            "static",
+            "joint",
+            "residual",
+            "unasg",
+            "const",
+        ]
         body = []
         for lb in self.layers.values():
             c, pct = lb.category_counts, lb.category_percent
@@ -141,13 +157,26 @@ class BiasReport:
                 return f"{c[k]} ({pct[k]:.0f}%)"
 
             body.append(
-                [lb.layer, str(lb.n_units), f"{lb.percent['dynamic']:.1f}", f"{lb.percent['static']:.1f}",
-                 f"{lb.percent['identical']:.1f}", "|", share("dynamic"), share("static"), share("joint"),
-                 share("residual"), str(c["unassigned"]), str(c["constant"])]
+                [
+                    lb.layer,
+                    str(lb.n_units),
+                    f"{lb.percent['dynamic']:.1f}",
+                    f"{lb.percent['static']:.1f}",
+                    f"{lb.percent['identical']:.1f}",
+                    "|",
+                    share("dynamic"),
+                    share("static"),
+                    share("joint"),
+                    share("residual"),
+                    str(c["unassigned"]),
+                    str(c["constant"]),
+                ]
             )
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+
         def fmt(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+
         doubt = self.validity is not None and self.validity.status != "ok"
         # A result that should not be trusted says so before anything else; an ok one says it in
         # one line after the provenance.
@@ -158,10 +187,12 @@ class BiasReport:
         for layer, why in self.skipped.items():
             lines.append(f"skipped {layer}: {why}")
         lines += self.interval_lines()
-        asked = (self.config.get("bootstrap") or {}).get("replicates")
+        asked = (self.identity.get("bootstrap") or {}).get("replicates")
         if asked and self.sampling.get("videos") == 1 and not any(lb.intervals for lb in self.layers.values()):
-            lines.append(f"no intervals: the {self.sampling.get('clips')} clips come from one source video, and the "
-                         "bootstrap resamples videos (one video has no spread to resample); give clips of several videos")
+            lines.append(
+                f"no intervals: the {self.sampling.get('clips')} clips come from one source video, and the "
+                "bootstrap resamples videos (one video has no spread to resample); give clips of several videos"
+            )
         if legend and self.layers:
             lam = next(iter(self.layers.values())).threshold
             lines += [
@@ -187,27 +218,40 @@ class BiasReport:
             return []
         first = rows[0].intervals or {}
         head = ["layer", "dyn %", "stat %", "S_dynamic", "S_static", "stable units"]
+
         def iv(pair: Any, fmt: str) -> str:
             return f"[{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
+
         body = []
         for lb in rows:
             i = lb.intervals or {}  # rows hold only layers with intervals
             stab = np.asarray(i["category_stability"], dtype=float)
             scored = stab[lb.valid] if lb.valid.shape == stab.shape else stab
-            body.append([lb.layer, iv(i["percent"]["dynamic"], ".1f"), iv(i["percent"]["static"], ".1f"),
-                         iv(i["scores"]["dynamic"], ".3f"), iv(i["scores"]["static"], ".3f"),
-                         f"{int(np.sum(scored >= i['level']))}/{scored.size}"])
+            body.append(
+                [
+                    lb.layer,
+                    iv(i["percent"]["dynamic"], ".1f"),
+                    iv(i["percent"]["static"], ".1f"),
+                    iv(i["scores"]["dynamic"], ".3f"),
+                    iv(i["scores"]["static"], ".3f"),
+                    f"{int(np.sum(scored >= i['level']))}/{scored.size}",
+                ]
+            )
         widths = [max(len(r[k]) for r in [head] + body) for k in range(len(head))]
+
         def fmt(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths)))
-        title = (f"{100 * first['level']:g}% intervals (Poisson bootstrap over source videos, "
-                 f"{first['replicates']} replicates; "
-                 f"stable units: same category in >= {100 * first['level']:g}% of them):")
+
+        title = (
+            f"{100 * first['level']:g}% intervals (Poisson bootstrap over source videos, "
+            f"{first['replicates']} replicates; "
+            f"stable units: same category in >= {100 * first['level']:g}% of them):"
+        )
         return [title, fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
 
     def provenance(self) -> list[str]:
-        """What produced the report, one fact per line (from :attr:`config`)."""
-        c, out = self.config, []
+        """What produced the report, one fact per line (from :attr:`identity`)."""
+        c, out = self.identity, []
         model = c.get("model") or {}
         if model:
             weights = model.get("weights") or {}
@@ -222,29 +266,46 @@ class BiasReport:
         if inputs:
             if "videos" in inputs:
                 vids = inputs["videos"]
-                names = ", ".join(v.get("id", "?") for v in vids[:3]) + (f", ... ({len(vids)} videos)" if len(vids) > 3 else "")
-                out.append(f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} "
-                           f"frames, seed {inputs.get('seed')}")
+                names = ", ".join(v.get("id", "?") for v in vids[:3]) + (
+                    f", ... ({len(vids)} videos)" if len(vids) > 3 else ""
+                )
+                out.append(
+                    f"inputs:   {names}; {inputs.get('n_clips')} clips of {inputs.get('clip_length')} "
+                    f"frames, seed {inputs.get('seed')}"
+                )
             else:
                 out.append(f"inputs:   {inputs.get('kind', '?')}, {inputs.get('n_clips', '?')} clips")
         if self.sampling:
-            out.append(f"sampled:  {self.sampling.get('clips')} clips from {self.sampling.get('videos')} independent source "
-                       "videos (the bootstrap resamples videos)")
+            out.append(
+                f"sampled:  {self.sampling.get('clips')} clips from {self.sampling.get('videos')} independent source "
+                "videos (the bootstrap resamples videos)"
+            )
         for note in c.get("skipped_inputs") or []:
             out.append(f"skipped input: {note}")
         st, dy = c.get("static_sampler") or {}, c.get("dynamic_sampler") or {}
         if st or dy:
-            extra = f" ({dy['restyler']['name']})" if isinstance(dy.get("restyler"), dict) and "name" in dy["restyler"] else ""
-            out.append(f"pairs:    static {st.get('name', '?')}, dynamic {dy.get('name', '?')}{extra}; protocol "
-                       f"{c.get('protocol', '?')}; {self.n_pairs.get('static', 0)} static and "
-                       f"{self.n_pairs.get('dynamic', 0)} dynamic pairs; batch {c.get('batch_size', '?')}; seed {self.seed}")
+            extra = (
+                f" ({dy['restyler']['name']})"
+                if isinstance(dy.get("restyler"), dict) and "name" in dy["restyler"]
+                else ""
+            )
+            out.append(
+                f"pairs:    static {st.get('name', '?')}, dynamic {dy.get('name', '?')}{extra}; protocol "
+                f"{c.get('protocol', '?')}; {self.n_pairs.get('static', 0)} static and "
+                f"{self.n_pairs.get('dynamic', 0)} dynamic pairs; batch {c.get('batch_size', '?')}; seed {self.seed}"
+            )
         scorer = c.get("scorer") or (next(iter(self.layers.values())).scorer if self.layers else "?")
-        out.append(f"scorer:   {scorer}, threshold "
-                   f"{c.get('threshold', next(iter(self.layers.values())).threshold if self.layers else '?')}")
+        out.append(
+            f"scorer:   {scorer}, threshold "
+            f"{c.get('threshold', next(iter(self.layers.values())).threshold if self.layers else '?')}"
+        )
         if self.versions:
             out.append("versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()))
         if self.timings:
-            out.append("time:     " + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}" for k, v in self.timings.items()))
+            out.append(
+                "time:     "
+                + ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}" for k, v in self.timings.items())
+            )
         return out
 
     def __str__(self) -> str:
@@ -253,9 +314,9 @@ class BiasReport:
     # -- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self, timings: bool = False) -> dict[str, Any]:
         out = {
-            "format": "sdinterp.BiasReport/2",
+            "format": "sdinterp.BiasReport/3",
             "seed": self.seed,
-            "config": self.config,
+            "identity": self.identity,
             "versions": self.versions,
             "skipped": self.skipped,
             "layers": [lb.to_dict() for lb in self.layers.values()],
@@ -275,7 +336,7 @@ class BiasReport:
         layers = [LayerBias.from_dict(x) for x in d["layers"]]
         return cls(
             layers={lb.layer: lb for lb in layers},
-            config=dict(d.get("config", {})),
+            identity=dict(d.get("identity", d.get("config", {}))),  # "config" in reports before 0.2
             seed=d.get("seed"),
             versions=dict(d.get("versions", {})),
             skipped=dict(d.get("skipped", {})),
@@ -323,4 +384,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (set, tuple)):
         return list(o)
     return repr(o)
-

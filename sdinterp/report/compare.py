@@ -8,8 +8,9 @@ layers all reports share and records what was dropped or differs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sdinterp.errors import SdinterpError
 from sdinterp.report.bias_report import BiasReport
@@ -24,7 +25,7 @@ class ReportMismatchError(SdinterpError, ValueError):
 
 def _scorer(report: BiasReport) -> str:
     names = sorted({lb.scorer for lb in report})
-    return str(report.config.get("scorer") or ",".join(names) or "?")
+    return str(report.identity.get("scorer") or ",".join(names) or "?")
 
 
 def _threshold(report: BiasReport) -> float | None:
@@ -53,14 +54,22 @@ class Comparison:
         for layer in self.layers:
             for label, rep in self.reports.items():
                 lb = rep[layer]
-                rows.append({
-                    "layer": layer, "report": label, "units": lb.n_units,
-                    "dynamic_%": lb.percent["dynamic"], "static_%": lb.percent["static"],
-                    "S_dynamic": lb.scores["dynamic"], "S_static": lb.scores["static"],
-                    **{f"{c}_units_%": round(lb.category_percent[c], 2) for c in CATEGORIES[:4]},
-                    "pairs_dynamic": lb.n_pairs.get("dynamic", 0), "pairs_static": lb.n_pairs.get("static", 0),
-                    "scorer": lb.scorer, "threshold": lb.threshold,
-                })
+                rows.append(
+                    {
+                        "layer": layer,
+                        "report": label,
+                        "units": lb.n_units,
+                        "dynamic_%": lb.percent["dynamic"],
+                        "static_%": lb.percent["static"],
+                        "S_dynamic": lb.scores["dynamic"],
+                        "S_static": lb.scores["static"],
+                        **{f"{c}_units_%": round(lb.category_percent[c], 2) for c in CATEGORIES[:4]},
+                        "pairs_dynamic": lb.n_pairs.get("dynamic", 0),
+                        "pairs_static": lb.n_pairs.get("static", 0),
+                        "scorer": lb.scorer,
+                        "threshold": lb.threshold,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def table(self) -> str:
@@ -74,24 +83,33 @@ class Comparison:
             for lab in labels:
                 lb = self.reports[lab][layer]
                 cp = lb.category_percent
-                row.append(f"{lb.percent['dynamic']:.1f}/{lb.percent['static']:.1f}  "
-                           + "/".join(f"{cp[c]:.0f}" for c in CATEGORIES[:4]))
+                row.append(
+                    f"{lb.percent['dynamic']:.1f}/{lb.percent['static']:.1f}  "
+                    + "/".join(f"{cp[c]:.0f}" for c in CATEGORIES[:4])
+                )
             body.append(row)
         widths = [max(len(r[i]) for r in [top, head] + body) for i in range(len(head))]
-        fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+
+        def fmt(r: list[str]) -> str:
+            return "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+
         lines = [f"{lab}: {_describe(rep)}" for lab, rep in self.reports.items()]
         lines += [fmt(top), fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]
         lines += [f"note: {n}" for n in self.notes]
-        lines.append("dyn/stat %: layer-wise softmax dims (Fig. 3 left); units d/s/j/r %: dynamic, static, joint, "
-                     "residual shares of the categorised units (Eq. 3, Fig. 3 right)")
+        lines.append(
+            "dyn/stat %: layer-wise softmax dims (Fig. 3 left); units d/s/j/r %: dynamic, static, joint, "
+            "residual shares of the categorised units (Eq. 3, Fig. 3 right)"
+        )
         return "\n".join(lines)
 
     def figures(self) -> dict[str, Any]:
         """``{name: Figure}``: ``layers`` (every report's lines on one axis) and ``units`` (bars side by side)."""
         from sdinterp.report.plots import plot_layers, plot_unit_categories
 
-        return {"layers": plot_layers(self.reports, title="Layer-wise encoding, side by side"),
-                "units": plot_unit_categories(self.reports)}
+        return {
+            "layers": plot_layers(self.reports, title="Layer-wise encoding, side by side"),
+            "units": plot_unit_categories(self.reports),
+        }
 
     def write(self, out_dir: str | Path, formats: Sequence[str] = ("png", "svg")) -> dict[str, Path]:
         """Write ``compare.csv``, ``compare_layers.*``, ``compare_units.*`` and ``compare.html``.
@@ -110,16 +128,23 @@ class Comparison:
         for name, fig in figs.items():
             written[name] = save_figure(fig, out / f"compare_{name}", formats)[0]
         rows = [[x.item() if hasattr(x, "item") else x for x in r] for r in frame.itertuples(index=False)]
-        prov = "".join(f"<h3>{_esc(lab)}</h3><div class=\"prov\">{_esc(chr(10).join(rep.provenance()))}</div>"
-                       for lab, rep in self.reports.items())
+        prov = "".join(
+            f'<h3>{_esc(lab)}</h3><div class="prov">{_esc(chr(10).join(rep.provenance()))}</div>'
+            for lab, rep in self.reports.items()
+        )
         notes = "".join(f"<li>{_esc(n)}</li>" for n in self.notes)
-        body = (f"<h1>sdinterp compare: {_esc(', '.join(self.reports))}</h1>"
-                + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
-                + "<h2>Side by side</h2>" + html_table(list(frame.columns), rows, "compare")
-                + '<p class="legend">dynamic_% / static_%: layer-wise softmax dims (paper Fig. 3 left); '
-                  "*_units_%: unit categories at the threshold, share of the categorised units (Eq. 3, Fig. 3 right).</p>"
-                + '<h2>Figures</h2><div class="figs">' + "".join(figure_html(f, "png", n) for n, f in figs.items()) + "</div>"
-                + f"<h2>Provenance</h2>{prov}")
+        body = (
+            f"<h1>sdinterp compare: {_esc(', '.join(self.reports))}</h1>"
+            + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+            + "<h2>Side by side</h2>"
+            + html_table(list(frame.columns), rows, "compare")
+            + '<p class="legend">dynamic_% / static_%: layer-wise softmax dims (paper Fig. 3 left); '
+            "*_units_%: unit categories at the threshold, share of the categorised units (Eq. 3, Fig. 3 right).</p>"
+            + '<h2>Figures</h2><div class="figs">'
+            + "".join(figure_html(f, "png", n) for n, f in figs.items())
+            + "</div>"
+            + f"<h2>Provenance</h2>{prov}"
+        )
         written["html"] = out / "compare.html"
         written["html"].write_text(page("sdinterp compare", body), encoding="utf-8")
         return written
@@ -132,10 +157,12 @@ def _esc(x: Any) -> str:
 
 
 def _describe(report: BiasReport) -> str:
-    model = report.config.get("model") or {}
+    model = report.identity.get("model") or {}
     pairs = report.n_pairs
-    return (f"{model.get('spec') or model.get('class') or '?'}; scorer {_scorer(report)}, λ {_threshold(report)}; "
-            f"{pairs.get('static', 0)}/{pairs.get('dynamic', 0)} static/dynamic pairs; seed {report.seed}")
+    return (
+        f"{model.get('spec') or model.get('class') or '?'}; scorer {_scorer(report)}, λ {_threshold(report)}; "
+        f"{pairs.get('static', 0)}/{pairs.get('dynamic', 0)} static/dynamic pairs; seed {report.seed}"
+    )
 
 
 def compare_reports(reports: Mapping[str, BiasReport], align: bool = False) -> Comparison:
@@ -167,15 +194,20 @@ def compare_reports(reports: Mapping[str, BiasReport], align: bool = False) -> C
         if list(rep.layers) != list(base.layers):
             only_a = [l for l in base.layers if l not in rep.layers]
             only_b = [l for l in rep.layers if l not in base.layers]
-            what = (f"only in {first}: {', '.join(only_a) or '-'}; only in {lab}: {', '.join(only_b) or '-'}"
-                    if only_a or only_b else "the same layers in another order")
+            what = (
+                f"only in {first}: {', '.join(only_a) or '-'}; only in {lab}: {', '.join(only_b) or '-'}"
+                if only_a or only_b
+                else "the same layers in another order"
+            )
             problems.append(f"{first} and {lab} have different layers ({what})")
         if _scorer(rep) != _scorer(base):
             problems.append(f"{first} is scored by {_scorer(base)}, {lab} by {_scorer(rep)}")
         if _threshold(rep) != _threshold(base):
             problems.append(f"{first} has threshold λ {_threshold(base)}, {lab} {_threshold(rep)}")
         if rep.n_pairs != base.n_pairs:
-            notes.append(f"pairs differ: {first} {base.n_pairs}, {lab} {rep.n_pairs} (intervals widen with fewer pairs)")
+            notes.append(
+                f"pairs differ: {first} {base.n_pairs}, {lab} {rep.n_pairs} (intervals widen with fewer pairs)"
+            )
     if problems and not align:
         raise ReportMismatchError(
             "reports do not measure the same thing: " + "; ".join(problems) + "; pass --align (align=True) to compare "

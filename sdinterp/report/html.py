@@ -19,8 +19,16 @@ from typing import Any
 from sdinterp.report.bias_report import BiasReport
 from sdinterp.report.layer_bias import CATEGORIES
 
-__all__ = ["render_html", "write_html", "figure_html", "page", "html_table", "units_table_frame", "validity_banner",
-           "validity_section"]
+__all__ = [
+    "render_html",
+    "write_html",
+    "figure_html",
+    "page",
+    "html_table",
+    "units_table_frame",
+    "validity_banner",
+    "validity_section",
+]
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;
@@ -87,7 +95,13 @@ def _cell(x: Any) -> str:
     if isinstance(x, int):
         return f'<td data-v="{x}">{x}</td>'
     if isinstance(x, float):
-        shown = "nan" if math.isnan(x) else f"{x:.4g}" if abs(x) >= 1e4 or (x and abs(x) < 1e-3) else f"{x:.4f}".rstrip("0").rstrip(".")
+        shown = (
+            "nan"
+            if math.isnan(x)
+            else f"{x:.4g}"
+            if abs(x) >= 1e4 or (x and abs(x) < 1e-3)
+            else f"{x:.4f}".rstrip("0").rstrip(".")
+        )
         return f'<td data-v="{x!r}">{shown}</td>'
     return f"<td>{_esc(x)}</td>"
 
@@ -123,18 +137,31 @@ def figure_html(fig: Any, embed: str = "png", alt: str = "figure") -> str:
 
 def _inline_svg(text: str) -> str:
     # The XML prologue and DOCTYPE are not allowed inside HTML; the <svg> element is.
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def page(title: str, body: str) -> str:
     """A whole HTML document around ``body``, with the inline style and script."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>'
-            f"<body>{body}<script>{_SCRIPT}</script></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>'
+        f"<body>{body}<script>{_SCRIPT}</script></body></html>\n"
+    )
 
 
 def _summary(report: BiasReport) -> str:
-    header = ["layer", "units", "dyn %", "stat %", "ident %", "S_dyn", "S_stat", *CATEGORIES[:4], "unasg", "const"]  # as the legend
+    header = [
+        "layer",
+        "units",
+        "dyn %",
+        "stat %",
+        "ident %",
+        "S_dyn",
+        "S_stat",
+        *CATEGORIES[:4],
+        "unasg",
+        "const",
+    ]  # as the legend
     rows = []
     for lb in report:
         c, pct = lb.category_counts, lb.category_percent
@@ -143,9 +170,21 @@ def _summary(report: BiasReport) -> str:
         def pc(f: str, iv: dict[str, Any] = iv, lb: Any = lb) -> str:
             band = (iv.get("percent") or {}).get(f)
             return f"{lb.percent[f]:.1f}" + (f" [{band[0]:.1f}, {band[1]:.1f}]" if band else "")
-        rows.append([lb.layer, lb.n_units, pc("dynamic"), pc("static"), pc("identical"), float(lb.scores["dynamic"]),
-                     float(lb.scores["static"]), *[f"{c[k]} ({pct[k]:.0f}%)" for k in CATEGORIES[:4]],
-                     c["unassigned"], c["constant"]])
+
+        rows.append(
+            [
+                lb.layer,
+                lb.n_units,
+                pc("dynamic"),
+                pc("static"),
+                pc("identical"),
+                float(lb.scores["dynamic"]),
+                float(lb.scores["static"]),
+                *[f"{c[k]} ({pct[k]:.0f}%)" for k in CATEGORIES[:4]],
+                c["unassigned"],
+                c["constant"],
+            ]
+        )
     return html_table(header, rows, "summary")
 
 
@@ -161,11 +200,15 @@ def _validity_findings(v: Any) -> str:
     rows = []
     for fv in v.factors.values():
         for x in fv.findings:
-            rows.append(f'<tr><td>{_esc(fv.factor)} ({_esc(fv.sampler)})</td><td class="status-{_esc(x["status"])}">'
-                        f'{_esc(x["status"])}</td><td>{_esc(x["check"])}</td><td style="text-align:left;white-space:normal">'
-                        f'{_esc(x["text"])}</td></tr>')
-    return ('<div class="wide"><table id="validity"><thead><tr><th>pairs</th><th>status</th><th>check</th><th>finding</th>'
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+            rows.append(
+                f'<tr><td>{_esc(fv.factor)} ({_esc(fv.sampler)})</td><td class="status-{_esc(x["status"])}">'
+                f'{_esc(x["status"])}</td><td>{_esc(x["check"])}</td><td style="text-align:left;white-space:normal">'
+                f"{_esc(x['text'])}</td></tr>"
+            )
+    return (
+        '<div class="wide"><table id="validity"><thead><tr><th>pairs</th><th>status</th><th>check</th><th>finding</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def validity_section(report: BiasReport, findings: bool = True) -> str:
@@ -180,15 +223,27 @@ def validity_section(report: BiasReport, findings: bool = True) -> str:
             shift_rows.append([factor, layer, n.get("shift"), n.get("scale"), n.get("rms_ratio")])
         out = d.get("output")
         if out:
-            shift_rows.append([factor, "output (top-1 agreement, class shift)", out.get("agreement"), out.get("class_shift"), None])
-    shifts = html_table(["pairs", "layer", "mean shift (anchor sd)", "spread ratio", "RMS ratio"], shift_rows, "validity-shift")
-    nuis_rows = [[layer, k, x.get("median_share"), x.get("groups"), x.get("clips")]
-                 for layer, d in (v.numbers.get("nuisance") or {}).items() for k, x in d.items()]
-    nuis = html_table(["layer", "nuisance", "median share of unit variance", "groups", "anchors"], nuis_rows, "validity-nuisance")
-    return ("<h2>Validity</h2>" + (validity_banner(report) + _validity_findings(v) if findings else "")
-            + f"<h3>Partner shift (anchor to partner, per factor)</h3><div class=\"wide\">{shifts}</div>"
-            + f"<h3>Shared nuisances (over the anchors)</h3><div class=\"wide\">{nuis}</div>"
-            + '<p class="legend">What each check measures and the measurements behind its thresholds: docs/validity.md.</p>')
+            shift_rows.append(
+                [factor, "output (top-1 agreement, class shift)", out.get("agreement"), out.get("class_shift"), None]
+            )
+    shifts = html_table(
+        ["pairs", "layer", "mean shift (anchor sd)", "spread ratio", "RMS ratio"], shift_rows, "validity-shift"
+    )
+    nuis_rows = [
+        [layer, k, x.get("median_share"), x.get("groups"), x.get("clips")]
+        for layer, d in (v.numbers.get("nuisance") or {}).items()
+        for k, x in d.items()
+    ]
+    nuis = html_table(
+        ["layer", "nuisance", "median share of unit variance", "groups", "anchors"], nuis_rows, "validity-nuisance"
+    )
+    return (
+        "<h2>Validity</h2>"
+        + (validity_banner(report) + _validity_findings(v) if findings else "")
+        + f'<h3>Partner shift (anchor to partner, per factor)</h3><div class="wide">{shifts}</div>'
+        + f'<h3>Shared nuisances (over the anchors)</h3><div class="wide">{nuis}</div>'
+        + '<p class="legend">What each check measures and the measurements behind its thresholds: docs/validity.md.</p>'
+    )
 
 
 def _legend(report: BiasReport) -> str:
@@ -217,7 +272,9 @@ def units_table_frame(report: BiasReport, attributions: Any = None) -> Any:
     frame = report.units_frame().drop(columns=["valid"])
     stab = [lb.intervals.get("category_stability") if getattr(lb, "intervals", None) else None for lb in report]
     if any(s is not None for s in stab):
-        frame["stability"] = [x for lb, s in zip(report, stab) for x in (s if s is not None else [float("nan")] * lb.n_units)]
+        frame["stability"] = [
+            x for lb, s in zip(report, stab) for x in (s if s is not None else [float("nan")] * lb.n_units)
+        ]
     if attributions is not None:
         if isinstance(attributions, Mapping):
             attributions = pd.concat([a.assign(layer=k) for k, a in attributions.items()], ignore_index=True)
@@ -247,12 +304,16 @@ def _units(report: BiasReport, attributions: Any, max_units: int) -> str:
                 cells.append(_cell(x.item() if hasattr(x, "item") else x))
         body.append(f'<tr data-i="{i}" data-cat="{_esc(row[cols.index("category")])}">{"".join(cells)}</tr>')
     options = "".join(f'<option value="{c}">{c}</option>' for c in CATEGORIES)
-    controls = ('<div class="controls"><label>filter <input id="filter" type="search" placeholder="layer, unit, '
-                'text..."></label>'
-                f'<label>category <select id="category"><option value="">any</option>{options}</select></label>'
-                '<span id="shown"></span></div>')
-    return (f"{controls}{note}<div class=\"scroll\"><table id=\"units\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    controls = (
+        '<div class="controls"><label>filter <input id="filter" type="search" placeholder="layer, unit, '
+        'text..."></label>'
+        f'<label>category <select id="category"><option value="">any</option>{options}</select></label>'
+        '<span id="shown"></span></div>'
+    )
+    return (
+        f'{controls}{note}<div class="scroll"><table id="units"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def render_html(
@@ -284,23 +345,26 @@ def render_html(
         from sdinterp.report.plots import FIGURE_CAPTIONS, standard_figures
 
         figures = {FIGURE_CAPTIONS[name]: fig for name, fig in standard_figures(report).items()}
-    model = report.config.get("model") or {}
+    model = report.identity.get("model") or {}
     spec = model.get("spec") or model.get("class")
     title = title or (f"sdinterp report: {spec}" if spec else "sdinterp report")
     skipped = "".join(f"<li>skipped {_esc(k)}: {_esc(v)}</li>" for k, v in report.skipped.items())
-    figs = "".join(f"<figure><figcaption>{_esc(cap)}</figcaption>{figure_html(f, embed, cap)}</figure>" for cap, f in figures.items())
+    figs = "".join(
+        f"<figure><figcaption>{_esc(cap)}</figcaption>{figure_html(f, embed, cap)}</figure>"
+        for cap, f in figures.items()
+    )
     v = getattr(report, "validity", None)
     doubt = v is not None and v.status != "ok"
     body = (
         f"<h1>{_esc(title)}</h1>"
         # A result that should not be trusted says so first; the full check follows the summary.
         + (validity_banner(report) + _validity_findings(v) if doubt else "")
-        + f"<h2>Provenance</h2><div class=\"prov\">{_esc(chr(10).join(report.provenance()))}</div>"
+        + f'<h2>Provenance</h2><div class="prov">{_esc(chr(10).join(report.provenance()))}</div>'
         + (f"<ul>{skipped}</ul>" if skipped else "")
         + (validity_banner(report) if v is not None and not doubt else "")
-        + f"<h2>Summary</h2><div class=\"wide\">{_summary(report)}</div>{_legend(report)}"
+        + f'<h2>Summary</h2><div class="wide">{_summary(report)}</div>{_legend(report)}'
         + validity_section(report, findings=not doubt)
-        + f"<h2>Figures</h2><div class=\"figs\">{figs}</div>"
+        + f'<h2>Figures</h2><div class="figs">{figs}</div>'
         + f"<h2>Units</h2>{_units(report, attributions, max_units)}"
     )
     return page(title, body)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import warnings
-from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,11 +117,6 @@ class LayerBias:
     def unit_softmax_by_factor(self) -> dict[str, np.ndarray]:
         """The per-unit softmax as ``{"dynamic": (D,), "static": (D,), "identical": (D,)}``."""
         return {f: self.unit_softmax[:, k] for k, f in enumerate(FACTOR_COLUMNS)}
-    @property
-    def method(self) -> str:
-        """Deprecated alias of :attr:`scorer`."""
-        warnings.warn("LayerBias.method is deprecated; use LayerBias.scorer", DeprecationWarning, stacklevel=2)
-        return self.scorer
 
     @property
     def dynamic_percent(self) -> float:
@@ -199,11 +192,18 @@ class LayerBias:
             >>> attr = LayerGradientXActivation(adapter.model, module).attribute(x, target=0)  # doctest: +SKIP
             >>> report["stage5"].join_attributions(attr).sort_values("attribution")            # doctest: +SKIP
         """
-        a = attributions.detach().cpu().double() if hasattr(attributions, "detach") else torch.as_tensor(np.asarray(attributions, float))
-        per_unit = _per_unit(a, pooling if pooling is not None else self.info.get("pooling", "channels_first"), self.layer, self.n_units)
+        a = (
+            attributions.detach().cpu().double()
+            if hasattr(attributions, "detach")
+            else torch.as_tensor(np.asarray(attributions, float))
+        )
+        per_unit = _per_unit(
+            a, pooling if pooling is not None else self.info.get("pooling", "channels_first"), self.layer, self.n_units
+        )
         if per_unit.shape != (self.n_units,):
             raise ValueError(
-                f"layer {self.layer!r}: attributions reduce to shape {tuple(per_unit.shape)}, expected ({self.n_units},); "
+                f"layer {self.layer!r}: attributions reduce to shape {tuple(per_unit.shape)}, expected "
+                f"({self.n_units},); "
                 "pass the attribution of the same layer (and its pooling, adapter.resolve(layer).pooling, if custom)"
             )
         frame = self.units_frame()
@@ -233,10 +233,10 @@ class LayerBias:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "LayerBias":
+    def from_dict(cls, d: Mapping[str, Any]) -> LayerBias:
         return cls(
             layer=d["layer"],
-            scorer=d["scorer"] if "scorer" in d else d["method"],  # "method": reports before 0.2
+            scorer=d["scorer"],
             threshold=float(d["threshold"]),
             n_units=int(d["n_units"]),
             n_pairs={k: int(v) for k, v in d["n_pairs"].items()},

@@ -23,14 +23,27 @@ from sdinterp.report.bias_report import BiasReport
 from sdinterp.report.layer_bias import CATEGORIES, LayerBias
 
 __all__ = [
-    "COLORS", "FIGURE_CAPTIONS", "VALIDITY_COLORS", "mark_validity", "layer_interval", "plot_layers",
-    "plot_unit_categories", "plot_unit_scatter", "save_figure", "report_figures", "standard_figures",
+    "COLORS",
+    "FIGURE_CAPTIONS",
+    "VALIDITY_COLORS",
+    "mark_validity",
+    "layer_interval",
+    "plot_layers",
+    "plot_unit_categories",
+    "plot_unit_scatter",
+    "save_figure",
+    "report_figures",
+    "standard_figures",
 ]
 
 #: The paper's colours: static red, dynamic blue (Fig. 1, 3); joint and residual in between / neutral.
 COLORS = {
-    "dynamic": "#1f5fbf", "static": "#d62728", "joint": "#8e44ad", "residual": "#9e9e9e",
-    "unassigned": "#222222", "random": "#555555",
+    "dynamic": "#1f5fbf",
+    "static": "#d62728",
+    "joint": "#8e44ad",
+    "residual": "#9e9e9e",
+    "unassigned": "#222222",
+    "random": "#555555",
 }
 #: Captions of the standard figures of a report (:func:`report_figures`), used by the HTML page.
 FIGURE_CAPTIONS = {
@@ -104,7 +117,9 @@ def layer_interval(lb: LayerBias, factor: str) -> tuple[float, float] | None:
     return None if lo is None or hi is None else (float(lo), float(hi))
 
 
-def _bands_of(report: BiasReport, names: Sequence[str], given: Mapping[str, Any] | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _bands_of(
+    report: BiasReport, names: Sequence[str], given: Mapping[str, Any] | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per factor, lower and upper arrays over ``names`` (NaN where a layer has none)."""
     out = {}
     for f in _FACTORS:
@@ -114,7 +129,10 @@ def _bands_of(report: BiasReport, names: Sequence[str], given: Mapping[str, Any]
             continue
         pairs = [layer_interval(report[n], f) if n in report.layers else None for n in names]
         if any(p is not None for p in pairs):
-            out[f] = (np.array([p[0] if p else np.nan for p in pairs]), np.array([p[1] if p else np.nan for p in pairs]))
+            out[f] = (
+                np.array([p[0] if p else np.nan for p in pairs]),
+                np.array([p[1] if p else np.nan for p in pairs]),
+            )
     return out
 
 
@@ -153,8 +171,14 @@ def plot_layers(
         for f in _FACTORS:
             ys = [rep[n].percent[f] for n in names if n in rep.layers]
             name = f"{f} ({label})" if label else f
-            (line,) = ax.plot(xs, ys, color=COLORS[f], marker=_MARKERS[k % len(_MARKERS)],
-                              linestyle=_STYLES[k % len(_STYLES)], label=name)
+            (line,) = ax.plot(
+                xs,
+                ys,
+                color=COLORS[f],
+                marker=_MARKERS[k % len(_MARKERS)],
+                linestyle=_STYLES[k % len(_STYLES)],
+                label=name,
+            )
             line.set_gid(f"series-{f}" + (f"-{_slug(label)}" if label else ""))
             if f in band:
                 lo, hi = band[f]
@@ -200,8 +224,16 @@ def plot_unit_categories(
         bottom = np.zeros(len(xs))
         for c in CATEGORIES[:4]:
             vals = np.array([rep[n].category_percent[c] for n in names if n in rep.layers])
-            bars = ax.bar(xs, vals, width * 0.92, bottom=bottom, color=COLORS[c], label=c if k == 0 else None,
-                          edgecolor="white", linewidth=0.5)
+            bars = ax.bar(
+                xs,
+                vals,
+                width * 0.92,
+                bottom=bottom,
+                color=COLORS[c],
+                label=c if k == 0 else None,
+                edgecolor="white",
+                linewidth=0.5,
+            )
             for patch, n in zip(bars, [n for n in names if n in rep.layers]):
                 patch.set_gid(f"series-{c}" + (f"-{_slug(label)}" if label else "") + f"__{_slug(n)}")
             bottom += vals
@@ -238,7 +270,7 @@ def plot_unit_scatter(report: BiasReport | LayerBias, layers: Iterable[str] | No
     nrows = math.ceil(len(lbs) / ncols)
     fig = _figure(3.0 * ncols + 1.4, 2.9 * nrows + 0.3)
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax in axes.ravel()[len(lbs):]:
+    for ax in axes.ravel()[len(lbs) :]:
         ax.set_visible(False)
     for ax, lb in zip(axes.ravel(), lbs):
         x, y = lb.unit_scores["static"], lb.unit_scores["dynamic"]
@@ -287,7 +319,9 @@ def save_figure(fig: Any, stem: str | Path, formats: Sequence[str] = ("png", "sv
     return paths
 
 
-def report_figures(report: BiasReport, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"), prefix: str = "") -> dict[str, list[Path]]:
+def report_figures(
+    report: BiasReport, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"), prefix: str = ""
+) -> dict[str, list[Path]]:
     """Draw a report's standard figures into ``out_dir``: ``layers`` (Fig. 3 left), ``units``
     (Fig. 3 right) and ``scatter`` (per-unit scores).
 
@@ -351,7 +385,11 @@ def mark_validity(fig: Any, report: BiasReport) -> Any:
     # about 14 characters per inch at this size; 11 keeps the note off a narrow figure's edges and
     # off a legend placed outside the axes
     width = max(30, int(fig.get_figwidth() * 11))
-    title = fig.suptitle("\n".join(textwrap.wrap(text, width)), color=VALIDITY_COLORS.get(v.status, "black"),
-                         fontsize="small", fontweight="bold" if v.status != "ok" else "normal")
+    title = fig.suptitle(
+        "\n".join(textwrap.wrap(text, width)),
+        color=VALIDITY_COLORS.get(v.status, "black"),
+        fontsize="small",
+        fontweight="bold" if v.status != "ok" else "normal",
+    )
     title.set_gid(f"validity-{v.status}")
     return fig

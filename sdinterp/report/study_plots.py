@@ -4,7 +4,8 @@ against units removed (paper Fig. 11). Same conventions as :mod:`sdinterp.report
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,13 +47,19 @@ def plot_training(
     nrows = math.ceil(len(names) / ncols)
     fig = _figure(3.4 * ncols + 0.6, 2.8 * nrows + 0.4)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.set_visible(False)
     for ax, name in zip(axes.ravel(), names):
         for f in _FACTORS:
             pts = [(x, r[name]) for x, r in zip(xs, reps) if name in r.layers]
-            (line,) = ax.plot([p[0] for p in pts], [lb.percent[f] for _, lb in pts], color=COLORS[f], marker="o",
-                              markersize=3, label=f)
+            (line,) = ax.plot(
+                [p[0] for p in pts],
+                [lb.percent[f] for _, lb in pts],
+                color=COLORS[f],
+                marker="o",
+                markersize=3,
+                label=f,
+            )
             line.set_gid(f"series-{f}-{_slug(name)}")
             iv = [layer_interval(lb, f) for _, lb in pts]
             if any(iv):
@@ -76,7 +83,10 @@ def _ablation_series(curves: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.
         cols = list(curves.columns)
         if {"selection", "percent"} <= set(cols):
             metric = next(c for c in cols if c not in ("selection", "percent", "seed"))
-            curves = {s: {p: list(g2[metric]) for p, g2 in g.groupby("percent")} for s, g in curves.groupby("selection", sort=False)}
+            curves = {
+                s: {p: list(g2[metric]) for p, g2 in g.groupby("percent")}
+                for s, g in curves.groupby("selection", sort=False)
+            }
         else:
             curves = {c: dict(zip(curves.index, curves[c])) for c in cols}
     out = {}

@@ -19,6 +19,7 @@ __all__ = ["FactorVerdict", "ValidityVerdict", "STATUSES", "worse"]
 #: Ordered from best to worst.
 STATUSES = ("ok", "doubtful", "invalid")
 
+
 def worse(a: str, b: str) -> str:
     return a if STATUSES.index(a) >= STATUSES.index(b) else b
 

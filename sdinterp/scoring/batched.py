@@ -10,7 +10,8 @@ tensor operations; here it is paid once. Results agree with the per-replicate sc
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
+from typing import TypedDict
 
 import numpy as np
 
@@ -38,6 +39,8 @@ def _replicate_fields(moments: Mapping[Factor, PairMoments]) -> dict[Factor, dic
     out = {}
     for f in ESTIMATED_FACTORS:
         pm = moments[f]
+        if pm.boot is None:
+            raise ValueError(f"{pm.name or 'layer'}: no bootstrap replicates to score (run with bootstrap=B)")
         k = pm.exponent - exponent
         t = {name: _pow2(v, k if name.startswith("mean") else 2 * k).numpy() for name, v in pm.boot.fields.items()}
         n = pm.boot.weight.numpy()[:, None]
@@ -45,7 +48,12 @@ def _replicate_fields(moments: Mapping[Factor, PairMoments]) -> dict[Factor, dic
         half = 0.5 * (t["mean_a"] - t["mean_b"])
         var_a, var_b, cov = t["m2_a"] / safe, t["m2_b"] / safe, t["c_ab"] / safe
         out[f] = {
-            "n": n, "mean_a": t["mean_a"], "mean_b": t["mean_b"], "var_a": var_a, "var_b": var_b, "cov": cov,
+            "n": n,
+            "mean_a": t["mean_a"],
+            "mean_b": t["mean_b"],
+            "var_a": var_a,
+            "var_b": var_b,
+            "cov": cov,
             "pooled_mean": 0.5 * (t["mean_a"] + t["mean_b"]),
             "pooled_var": 0.5 * (var_a + var_b) + half * half,
             "pooled_cross_cov": cov - half * half,
@@ -53,7 +61,16 @@ def _replicate_fields(moments: Mapping[Factor, PairMoments]) -> dict[Factor, dic
     return out
 
 
-def batched_scores(name: str, moments: Mapping[Factor, PairMoments]) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
+class BatchedScores(TypedDict):
+    """What :func:`batched_scores` returns (shapes in its docstring)."""
+
+    ok: np.ndarray
+    scores: dict[str, np.ndarray]
+    unit_scores: dict[str, np.ndarray]
+    valid: np.ndarray
+
+
+def batched_scores(name: str, moments: Mapping[Factor, PairMoments]) -> BatchedScores:
     """Raw scores of every replicate of a layer under a built-in estimator.
 
     Args:
@@ -77,7 +94,9 @@ def batched_scores(name: str, moments: Mapping[Factor, PairMoments]) -> dict[str
         total = sum(counts.values())
         total = np.where(total > 0, total, 1.0)
         mu = sum(counts[f] * m[f]["pooled_mean"] for f in ESTIMATED_FACTORS) / total
-        var_all = sum(counts[f] * (m[f]["pooled_var"] + (m[f]["pooled_mean"] - mu) ** 2) for f in ESTIMATED_FACTORS) / total
+        var_all = (
+            sum(counts[f] * (m[f]["pooled_var"] + (m[f]["pooled_mean"] - mu) ** 2) for f in ESTIMATED_FACTORS) / total
+        )
         v_tot = var_all.sum(1)
         ok &= (v_tot > 0.0) & ~np.all(_constant(var_all, mu), axis=1)
         valid = np.ones(var_all.shape, dtype=bool)

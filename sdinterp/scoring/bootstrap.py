@@ -8,7 +8,8 @@ replicates that put it in the category the point estimate gives it (``docs/confi
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +17,8 @@ from sdinterp.errors import DegenerateLayerError
 from sdinterp.interfaces import ESTIMATED_FACTORS, Factor, UnitScorer
 from sdinterp.report import LayerBias
 from sdinterp.report.layer_bias import CATEGORIES, FACTOR_COLUMNS
-from sdinterp.scoring.functional import categorize, softmax_dims
 from sdinterp.scoring.batched import batched_scores
+from sdinterp.scoring.functional import categorize, softmax_dims
 from sdinterp.scoring.scorers import MomentScorer, OfficialScorer, PearsonScorer
 from sdinterp.stats import PairMoments
 
@@ -44,7 +45,11 @@ def replicate_moments(moments: Mapping[Factor, PairMoments], k: int) -> dict[Fac
 
 
 def _replicate_bias(
-    scorer: UnitScorer, layer: str, moments: Mapping[Factor, PairMoments], threshold: float, info: Mapping[str, Any] | None
+    scorer: UnitScorer,
+    layer: str,
+    moments: Mapping[Factor, PairMoments],
+    threshold: float,
+    info: Mapping[str, Any] | None,
 ) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
     """(percent, scores, categories) of one replicate. A :class:`MomentScorer` skips building a
     LayerBias (the same functions, less overhead); any other scorer is run as it is."""
@@ -59,7 +64,11 @@ def _replicate_bias(
 
 
 def replicate_values(
-    scorer: UnitScorer, layer: str, moments: Mapping[Factor, PairMoments], threshold: float = 0.5, info: Mapping[str, Any] | None = None
+    scorer: UnitScorer,
+    layer: str,
+    moments: Mapping[Factor, PairMoments],
+    threshold: float = 0.5,
+    info: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, float]], list[dict[str, float]], list[np.ndarray]]:
     """Every bootstrap replicate of a layer, scored: ``(B, percents, scores, categories)``, one
     entry per replicate that could be scored (a replicate in which no pair drew a count, or every

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sdinterp.interfaces import Factor, UnitScorer
 from sdinterp.report import LayerBias
-from sdinterp.scoring.scorers import get_scorer, scorer_argument
+from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import PairMoments, factor_moments
 
 __all__ = ["estimate", "score_layer"]
@@ -18,7 +19,6 @@ def score_layer(
     scorer: str | UnitScorer = "official",
     threshold: float = 0.5,
     info: Mapping[str, Any] | None = None,
-    **deprecated: Any,
 ) -> LayerBias:
     """Score one layer from its per-factor moments.
 
@@ -26,14 +26,13 @@ def score_layer(
         layer: the layer's name (used in messages and the result).
         moments: ``{Factor.DYNAMIC: PairMoments, Factor.STATIC: PairMoments}``.
         scorer: a registered scorer name (``"official"`` default, ``"pearson"``, or a plugin's) or
-            a :class:`~sdinterp.interfaces.UnitScorer`. ``method=`` is its deprecated alias.
+            a :class:`~sdinterp.interfaces.UnitScorer`.
         threshold: λ for the unit categories (0.5 in the paper).
         info: layer metadata to keep in the result.
 
     Raises:
         DegenerateLayerError: a factor without pairs, or every unit constant.
     """
-    scorer = scorer_argument(scorer, deprecated, "score_layer")
     return get_scorer(scorer).score(layer, moments, threshold, info)
 
 
@@ -44,7 +43,6 @@ def estimate(
     scorer: str | UnitScorer = "official",
     threshold: float = 0.5,
     layer: str = "features",
-    **deprecated: Any,
 ) -> LayerBias:
     """Static/dynamic bias of one layer from pooled features of pairs.
 
@@ -57,7 +55,7 @@ def estimate(
         factors: N labels, ``"static"``/``"dynamic"`` (or :class:`Factor`) or the reference
             code's integers (0 = dynamic, 1 = static).
         scorer: a registered scorer name (``"official"`` default, ``"pearson"``, or a plugin's) or
-            a UnitScorer. ``method=`` is its deprecated alias.
+            a UnitScorer.
         threshold: λ of the unit categories.
         layer: name to give the result.
 
@@ -72,5 +70,4 @@ def estimate(
         >>> lb.n_units, lb.scorer
         (8, 'official')
     """
-    scorer = scorer_argument(scorer, deprecated, "estimate")
     return get_scorer(scorer).score(layer, factor_moments(z1, z2, factors, layer), threshold)

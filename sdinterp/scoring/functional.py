@@ -17,7 +17,8 @@ strict inequalities at λ (Eq. 3).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -80,10 +81,14 @@ def official_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[s
     counts = {f: 2.0 * pm.n for f, pm in pooled.items()}
     total = sum(counts.values())
     mu = sum(counts[f] * pm.pooled_mean for f, pm in pooled.items()) / total
-    var_all = sum(counts[f] * (pm.pooled_var + (pm.pooled_mean - mu) ** 2) for f, pm in pooled.items()) / total
+    var_all = cast(
+        torch.Tensor, sum(counts[f] * (pm.pooled_var + (pm.pooled_mean - mu) ** 2) for f, pm in pooled.items()) / total
+    )
+    mu = cast(torch.Tensor, mu)
     v_tot = float(var_all.sum())
     if not v_tot > 0.0 or bool(torch.all(_constant(var_all, mu))):
         raise DegenerateLayerError(f"layer {layer!r}: every unit is constant over all pairs; nothing to score")
+    assert dyn.dim is not None  # _check saw pairs, and the first pair sets dim
     valid = torch.ones(dyn.dim, dtype=torch.bool)
     for pm in pooled.values():
         valid &= ~_constant(pm.pooled_var, pm.pooled_mean)
@@ -92,7 +97,9 @@ def official_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[s
     for f, pm in pooled.items():
         cross = pm.pooled_cross_cov
         scores[f.value] = float(cross.sum()) / v_tot
-        s = torch.where(valid, cross / torch.where(valid, pm.pooled_var, torch.ones_like(cross)), torch.zeros_like(cross))
+        s = torch.where(
+            valid, cross / torch.where(valid, pm.pooled_var, torch.ones_like(cross)), torch.zeros_like(cross)
+        )
         unit[f.value] = s.numpy().copy()
     scores[Factor.IDENTICAL.value] = 1.0
     return {"scores": scores, "unit_scores": unit, "valid": valid.numpy().copy()}
@@ -102,6 +109,7 @@ def pearson_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[st
     """Paper-literal estimator: Eq. 2 Pearson per unit, Eq. 1 their sum over valid units."""
     dyn, _ = _check(layer, moments)
     moments = _scale_free(moments)
+    assert dyn.dim is not None  # _check saw pairs, and the first pair sets dim
     valid = torch.ones(dyn.dim, dtype=torch.bool)
     for f in ESTIMATED_FACTORS:
         pm = moments[f]
@@ -120,7 +128,9 @@ def pearson_scores(layer: str, moments: Mapping[Factor, PairMoments]) -> dict[st
     return {"scores": scores, "unit_scores": unit, "valid": valid.numpy().copy()}
 
 
-def softmax_dims(scores: Mapping[str, float], n_units: int) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+def softmax_dims(
+    scores: Mapping[str, float], n_units: int
+) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
     """Softmax over (dynamic, static, identical) with max subtraction, then units per factor.
 
     ``dims[F] = int(p_F · D)`` (truncation toward zero) for dynamic and static; the identical factor

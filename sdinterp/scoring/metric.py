@@ -9,12 +9,12 @@ registered scorer to score them.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sdinterp.interfaces import Factor, UnitScorer
 from sdinterp.report import LayerBias
-from sdinterp.scoring.scorers import get_scorer, scorer_argument
+from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import MomentStore, PairMoments, split_by_factor
 
 __all__ = ["BiasMetric"]
@@ -28,7 +28,7 @@ class BiasMetric:
 
     Args:
         scorer: a registered scorer name (``"official"`` default, ``"pearson"``, or a plugin's) or
-            a UnitScorer. ``method=`` is its deprecated alias.
+            a UnitScorer.
         threshold: λ of the unit categories.
         layer: name used in messages and the result.
 
@@ -43,17 +43,10 @@ class BiasMetric:
         {'dynamic': 12, 'static': 12}
     """
 
-    def __init__(self, scorer: str | UnitScorer = "official", threshold: float = 0.5, layer: str = "features", **deprecated: Any):
-        scorer = scorer_argument(scorer, deprecated, "BiasMetric")
+    def __init__(self, scorer: str | UnitScorer = "official", threshold: float = 0.5, layer: str = "features"):
         self.scorer = get_scorer(scorer)  # an unknown name fails here, before any update
         self.threshold, self.layer = float(threshold), layer
         self.reset()
-
-    @property
-    def method(self) -> str:
-        """Deprecated alias of the scorer's name."""
-        warnings.warn("BiasMetric.method is deprecated; use BiasMetric.scorer", DeprecationWarning, stacklevel=2)
-        return self.scorer.name
 
     @property
     def moments(self) -> dict[Factor, PairMoments]:
@@ -64,7 +57,7 @@ class BiasMetric:
         self.store = MomentStore([self.layer])
         self._batches = 0
 
-    def update(self, z1: Any, z2: Any, factors: Sequence[Any] | Any) -> "BiasMetric":
+    def update(self, z1: Any, z2: Any, factors: Sequence[Any] | Any) -> BiasMetric:
         """Add pairs: ``z1``, ``z2`` (N, C); ``factors`` N labels or one label for all rows."""
         for factor, a, b in split_by_factor(z1, z2, factors):
             self.moments[factor].update(a, b, batch=self._batches)
@@ -74,26 +67,19 @@ class BiasMetric:
     def compute(self, info: Mapping[str, Any] | None = None) -> LayerBias:
         return self.scorer.score(self.layer, self.moments, self.threshold, info)
 
-    def merge(self, other: "BiasMetric") -> "BiasMetric":
+    def merge(self, other: BiasMetric) -> BiasMetric:
         self.store.merge(other.store)
         return self
 
-    def all_reduce(self, group: Any = None) -> "BiasMetric":
+    def all_reduce(self, group: Any = None) -> BiasMetric:
         """All-reduce the state over a torch.distributed group (no-op when not distributed)."""
         self.store.all_reduce(group)
         return self
 
-    def sync(self, group: Any = None) -> "BiasMetric":
-        """Deprecated alias of :meth:`all_reduce`."""
-        warnings.warn("BiasMetric.sync is deprecated; use BiasMetric.all_reduce", DeprecationWarning, stacklevel=2)
-        return self.all_reduce(group)
-
     def state_dict(self) -> dict[str, Any]:
         return self.store.state_dict()
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> "BiasMetric":
-        if "moments" not in state:  # the 0.1 layout: {factor: PairMoments state}
-            state = {"factors": list(state), "moments": {self.layer: dict(state)}}
+    def load_state_dict(self, state: Mapping[str, Any]) -> BiasMetric:
         store = MomentStore.from_state_dict(state)
         if store.layers() != [self.layer]:
             raise ValueError(f"BiasMetric state holds layers {store.layers()}, expected [{self.layer!r}]")

@@ -8,16 +8,16 @@ the softmax, dims and unit categories come from the shared core, exactly as for 
 from __future__ import annotations
 
 import abc
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from sdinterp._deprecation import renamed_option
 from sdinterp.interfaces import Factor, UnitScorer
 from sdinterp.plugin_manager import get_registry
 from sdinterp.report import LayerBias
 from sdinterp.scoring.functional import layer_bias, official_scores, pearson_scores
 from sdinterp.stats import PairMoments
 
-__all__ = ["MomentScorer", "OfficialScorer", "PearsonScorer", "get_scorer", "scorer_names", "scorer_argument"]
+__all__ = ["MomentScorer", "OfficialScorer", "PearsonScorer", "get_scorer", "scorer_names"]
 
 
 class MomentScorer(UnitScorer):
@@ -68,17 +68,3 @@ def get_scorer(scorer: str | UnitScorer) -> UnitScorer:
 def scorer_names() -> list[str]:
     """The names of every registered scorer."""
     return get_registry().names("scorer")
-
-
-def scorer_argument(scorer: Any, deprecated: Mapping[str, Any], where: str) -> Any:
-    """``scorer``, or the deprecated ``method=`` spelling of it (with a warning)."""
-    options = {"scorer": scorer, **deprecated}
-    if "method" in deprecated:
-        if scorer != "official":
-            raise TypeError(f"{where}(): 'method' is the deprecated name of 'scorer'; give only 'scorer'")
-        del options["scorer"]
-        renamed_option(options, "method", "scorer", where)
-    extra = sorted(set(options) - {"scorer"})
-    if extra:
-        raise TypeError(f"{where}() got unexpected keyword argument(s): {', '.join(extra)}")
-    return options["scorer"]

@@ -12,7 +12,8 @@ Each check raises ``AssertionError`` with an explanation on the first violation.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,8 @@ def _tensors(x: Any) -> list[torch.Tensor]:
 def _declared(adapter: ModelAdapter) -> tuple[int | None, int | None]:
     """(frames, crop) the adapter says its inputs have, from ``describe()``."""
     d = adapter.describe()
-    clip = d.get("clip") if isinstance(d.get("clip"), dict) else {}
+    clip = d.get("clip")
+    clip = clip if isinstance(clip, dict) else {}
     frames = d.get("num_frames", clip.get("num_frames"))
     crop = d.get("crop_size", clip.get("crop_size"))
     return (int(frames) if frames else None), (int(crop) if crop else None)
@@ -72,7 +74,8 @@ def _check_sizes(adapter: ModelAdapter, prepared: Any) -> None:
         )
     if frames is not None:
         assert any(frames in tuple(t.shape[1:-2]) for t in videos), (
-            f"the adapter declares num_frames={frames} but its prepared input has shape(s) {[tuple(t.shape) for t in videos]}"
+            f"the adapter declares num_frames={frames} but its prepared input has shape(s) "
+            f"{[tuple(t.shape) for t in videos]}"
         )
 
 
@@ -154,9 +157,13 @@ def check_adapter(
         _check_sizes(adapter, first)
         observed = {}
         for name, z in feats.items():
-            assert z.dim() == 2 and z.shape[0] == len(viewed), f"layer {name!r}: pooled to {tuple(z.shape)}, expected ({len(viewed)}, C)"
+            assert z.dim() == 2 and z.shape[0] == len(viewed), (
+                f"layer {name!r}: pooled to {tuple(z.shape)}, expected ({len(viewed)}, C)"
+            )
             declared = infos[name].channels
-            assert declared is None or declared == z.shape[1], f"layer {name!r}: declared {declared} channels, pooled width is {z.shape[1]}"
+            assert declared is None or declared == z.shape[1], (
+                f"layer {name!r}: declared {declared} channels, pooled width is {z.shape[1]}"
+            )
             assert torch.isfinite(z).all(), f"layer {name!r}: non-finite pooled features"
             observed[name] = int(z.shape[1])
 
@@ -178,21 +185,22 @@ def check_adapter(
         model.train(was_training)
 
     if run_report:
-        from sdinterp.pipeline import StaticDynamic
-
         import warnings
 
         from sdinterp.errors import ReliabilityWarning
+        from sdinterp.pipeline import StaticDynamic
 
         with warnings.catch_warnings():  # a deliberately tiny run: its reliability is not the point
             warnings.simplefilter("ignore", ReliabilityWarning)
-            report = StaticDynamic(adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler).attribute(
-                list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False
-            )
+            report = StaticDynamic(
+                adapter, layers=names, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler
+            ).attribute(list(samples), n_pairs=n_pairs, batch_size=batch_size, seed=0, show_progress=False)
         missing = [n for n in names if n not in report.layers]
         assert not missing, f"no report for layers {missing}: {report.skipped}"
         for n in names:
-            assert report[n].n_units == observed[n], f"layer {n!r}: report has {report[n].n_units} units, capture {observed[n]}"
+            assert report[n].n_units == observed[n], (
+                f"layer {n!r}: report has {report[n].n_units} units, capture {observed[n]}"
+            )
     return observed
 
 
@@ -219,7 +227,9 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
     Returns:
         the partner made from ``sample`` (views set to one in-order view if the sample has none).
     """
-    assert isinstance(sampler.factor, Factor) and sampler.factor is not Factor.IDENTICAL, "factor must be STATIC or DYNAMIC"
+    assert isinstance(sampler.factor, Factor) and sampler.factor is not Factor.IDENTICAL, (
+        "factor must be STATIC or DYNAMIC"
+    )
     anchor = sampler.anchor(sample, np.random.default_rng(seed))
     anchor = anchor if anchor.views is not None else anchor.replace(views=(np.arange(anchor.num_frames),))
     frames_before = anchor.frames.copy()
@@ -227,14 +237,18 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
     p1 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
     p2 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
     assert np.array_equal(anchor.frames, frames_before), "partner() modified the anchor's frames in place"
-    assert all(np.array_equal(a, b) for a, b in zip(anchor.view_indices(), views_before)), "partner() modified the anchor's views"
+    assert all(np.array_equal(a, b) for a, b in zip(anchor.view_indices(), views_before)), (
+        "partner() modified the anchor's views"
+    )
     assert np.array_equal(p1.frames, p2.frames) and all(
         np.array_equal(a, b) for a, b in zip(p1.view_indices(), p2.view_indices())
     ), "partner() is not deterministic for a given rng seed"
     assert len(p1.view_indices()) == len(anchor.view_indices()), "partner() changed the number of views"
     for va, vp in zip(anchor.view_indices(), p1.view_indices()):
         assert len(va) == len(vp), "partner() changed the length of a view"
-    assert p1.frames.dtype == np.uint8 and p1.frames.shape[1:] == anchor.frames.shape[1:], "partner frames must be uint8 of the anchor's size"
+    assert p1.frames.dtype == np.uint8 and p1.frames.shape[1:] == anchor.frames.shape[1:], (
+        "partner frames must be uint8 of the anchor's size"
+    )
     name = sampler.describe().get("name", type(sampler).__name__)
     distinct = len(set(_frame_keys(anchor.frames, np.unique(np.concatenate(anchor.view_indices())))))
     assert distinct >= 2, "check_sampler needs a sample whose views show at least two different frames"
@@ -249,7 +263,11 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
 def _same_flow(a: Sample, b: Sample) -> bool:
     if a.flow is None or b.flow is None:
         return a.flow is None and b.flow is None
-    return all(np.array_equal(a.flow[i], b.flow[j]) for va, vb in zip(a.view_indices(), b.view_indices()) for i, j in zip(va, vb))
+    return all(
+        np.array_equal(a.flow[i], b.flow[j])
+        for va, vb in zip(a.view_indices(), b.view_indices())
+        for i, j in zip(va, vb)
+    )
 
 
 def _check_static(name: str, anchor: Sample, partners: list[Sample], allow_identical: bool) -> None:
@@ -259,7 +277,8 @@ def _check_static(name: str, anchor: Sample, partners: list[Sample], allow_ident
             ka, kp = _frame_keys(anchor.frames, va), _frame_keys(p.frames, vp)
             assert sorted(ka) == sorted(kp), (
                 f"static sampler {name!r}: the partner's frames are not a permutation of the anchor's (frames were "
-                "altered, replaced or zeroed); a static pair must keep every frame and change only their order (or flow)"
+                "altered, replaced or zeroed); a static pair must keep every frame and change only their order "
+                "(or flow)"
             )
             changed |= ka != kp
         changed |= not _same_flow(anchor, p)
@@ -281,5 +300,6 @@ def _check_dynamic(name: str, anchor: Sample, partners: list[Sample], allow_iden
                 )
             changed |= ka != kp
     assert changed or allow_identical, (
-        f"dynamic sampler {name!r}: the partner is the anchor itself for 5 seeds; a dynamic pair must change the appearance"
+        f"dynamic sampler {name!r}: the partner is the anchor itself for 5 seeds; a dynamic pair must change the "
+        "appearance"
     )

@@ -29,7 +29,8 @@ appearance at all (the random-dot kinematograms of the ``appearance_free`` sampl
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ class PlantedNet(nn.Module):
         self.motion_energy = nn.Identity()
 
     @staticmethod
-    def adapter_options() -> dict[str, object]:
+    def adapter_options() -> dict[str, Any]:
         """Options for :class:`~sdinterp.adapters.generic.GenericVideoAdapter` (raw 0..255 input)."""
         return {"mean": None, "std": None, "scale": 1.0}
 
@@ -123,9 +124,21 @@ class PlantedNet(nn.Module):
         cx = (mask * xs).sum(dim=(1, 3, 4)) / area.clamp(min=1.0)
         mid = t // 2
         # Scales bring every unit to a spread of order 1, so no unit dominates the layer scores.
-        dyn = 0.7 / max(t - 1, 1) * torch.stack(
-            [cx[:, -1] - cx[:, 0], cy[:, -1] - cy[:, 0], 2 * (cx[:, mid] - cx[:, 0]), 2 * (cy[:, mid] - cy[:, 0]),
-             2 * (cx[:, -1] - cx[:, mid]), 2 * (cy[:, -1] - cy[:, mid])], dim=1)
+        dyn = (
+            0.7
+            / max(t - 1, 1)
+            * torch.stack(
+                [
+                    cx[:, -1] - cx[:, 0],
+                    cy[:, -1] - cy[:, 0],
+                    2 * (cx[:, mid] - cx[:, 0]),
+                    2 * (cy[:, mid] - cy[:, 0]),
+                    2 * (cx[:, -1] - cx[:, mid]),
+                    2 * (cy[:, -1] - cy[:, mid]),
+                ],
+                dim=1,
+            )
+        )
         colour = scene.mean(dim=(2, 3, 4)) / 255.0 * 3.5  # (B, 3)
         colour_sq = (scene / 255.0).pow(2).mean(dim=(2, 3, 4)) * 3.5
         static = torch.cat([colour, colour_sq], dim=1)
@@ -152,7 +165,9 @@ class PlantedNet(nn.Module):
         h = (t - 1) // 2
         # a velocity v moves the half-means apart by about v·(t-1)/2 pixels
         scale = 0.7 / max(t - 1, 1) * 2
-        return scale * torch.stack([cx[:, h:].mean(1) - cx[:, :h].mean(1), cy[:, h:].mean(1) - cy[:, :h].mean(1)], dim=1)
+        return scale * torch.stack(
+            [cx[:, h:].mean(1) - cx[:, :h].mean(1), cy[:, h:].mean(1) - cy[:, :h].mean(1)], dim=1
+        )
 
     def layer_names(self) -> Sequence[str]:
         return list(PLANTED_TRUTH)

@@ -279,7 +279,7 @@ def judge(
     from sdinterp.validity.ood import partner_shifts
 
     t = {**THRESHOLDS, **(thresholds or {})}
-    config = getattr(report, "config", {}) or {}
+    config = getattr(report, "identity", {}) or {}
     lam = float(config.get("threshold", 0.5))
     scorer = get_scorer(config.get("scorer") or "official")
     layers = [n for n in store.layers() if not n.startswith("validity:")]

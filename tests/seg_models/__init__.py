@@ -3,7 +3,7 @@
 **Same attribute paths, signatures and tensor layouts as the real code, written fresh; not the
 real code.** MATNet (github tfzhou/MATNet, ``modules/MATNet.py``; and the fusion/cross study's
 ``models/vos_models/MATNet.py`` in YorkUCVIL/Static-Dynamic-Interpretability), RTNet (github
-OliverRensu/RTNet, ``model_RX50/interactive.py``) and VisTR (github Epiphqny/VisTR,
+OliverRensu/RTNet, ``model_RX50/interactive.py``, and the ``model_R34`` variant) and VisTR (github Epiphqny/VisTR,
 ``models/vistr.py``, ``transformer.py``, ``segmentation.py``) cannot be installed from the package
 registry, so the adapter tests build these modules instead. Each one reproduces what an adapter
 relies on: module names (``conv1_1``, ``res4_1``, ``coa_res3``, ``gated_res5``, ``spatial_net.encoder2``,
@@ -14,5 +14,5 @@ sequence-first tokens. The arithmetic inside follows the papers' equations (``do
 closely enough to give the real shapes, but depth and width are configurable so tests stay tiny.
 
 Modules: :mod:`.resnet` (bottleneck ResNet / ResNeXt streams), :mod:`.matnet`, :mod:`.rtnet`,
-:mod:`.vistr`.
+:mod:`.rtnet_r34`, :mod:`.vistr`.
 """

@@ -6,13 +6,11 @@ models, paired with optical flow computed by :func:`sdinterp.data.flow.clip_flow
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from _paths import VIDEOS
 from sdinterp.interfaces import Sample
 
-VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos"
 CLIPS = ("vtest.avi", "tree.avi", "concert_176x144.mp4")
 
 
@@ -27,8 +25,9 @@ def read_small(name: str, start: int, count: int, size: tuple[int, int] = (72, 9
     return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def image_flow_samples(frames_per_sample: int = 1, n: int = 4, size: tuple[int, int] = (72, 96),
-                       backward: bool = False) -> list[Sample]:
+def image_flow_samples(
+    frames_per_sample: int = 1, n: int = 4, size: tuple[int, int] = (72, 96), backward: bool = False
+) -> list[Sample]:
     """``n`` (image(s), flow) samples from the shared clips, with forward flow in ``flow`` (float
     (u, v); the samplers encode it) and, if ``backward``, backward flow in ``meta["backward_flow"]``."""
     from sdinterp.data.flow import clip_flow, compute_flow
@@ -41,12 +40,24 @@ def image_flow_samples(frames_per_sample: int = 1, n: int = 4, size: tuple[int, 
         meta = {}
         if backward:
             meta["backward_flow"] = np.stack([compute_flow(frames[t + 1], frames[t]) for t in range(frames_per_sample)])
-        out.append(Sample(frames=frames[:frames_per_sample], flow=flow, video_id=f"{name}@{5 + 7 * i}",
-                          frame_indices=np.arange(frames_per_sample), meta=meta))
+        out.append(
+            Sample(
+                frames=frames[:frames_per_sample],
+                flow=flow,
+                video_id=f"{name}@{5 + 7 * i}",
+                frame_indices=np.arange(frames_per_sample),
+                meta=meta,
+            )
+        )
     return out
 
 
 def clip_samples(num_frames: int, n: int = 3, size: tuple[int, int] = (64, 80)) -> list[Sample]:
     """``n`` clips of ``num_frames`` frames from the shared videos."""
-    return [Sample(frames=read_small(CLIPS[i % len(CLIPS)], 3 + 5 * i, num_frames, size), video_id=f"{CLIPS[i % len(CLIPS)]}@{3 + 5 * i}")
-            for i in range(n)]
+    return [
+        Sample(
+            frames=read_small(CLIPS[i % len(CLIPS)], 3 + 5 * i, num_frames, size),
+            video_id=f"{CLIPS[i % len(CLIPS)]}@{3 + 5 * i}",
+        )
+        for i in range(n)
+    ]

@@ -11,8 +11,9 @@ written fresh; not the real code. What the adapter relies on, and what this repr
   bidirectional variants, ``relu(Za + r_m)``), so they exist only as the next stage's input (and, at
   stage 5, only inside the fusion module's input).
 * ``Encoder.forward(image, flow) -> (r5_gated, r4_gated, r3_gated, r2_gated)``; the study's
-  ``Encoder.forward(image, flow, stages) -> (..., interm_out)`` (:class:`StudyEncoder`), where ``fusion_type="convex_gated"``
-  calls ``gated_resK(r_a, r_m)`` with two inputs instead of one concatenated tensor.
+  ``Encoder.forward(image, flow, stages) -> (..., interm_out)`` (:class:`StudyEncoder`), where
+  ``fusion_type="convex_gated"`` calls ``gated_resK(r_a, r_m)`` with two inputs instead of one
+  concatenated tensor.
 * ``Decoder.forward(r5, r4, r3, r2) -> (mask, boundary, p2, p3, p4, p5)`` at 473 x 473.
 
 The cross connection and the fusions follow ``docs/method.md`` §6 (paper Eq. 5-8).
@@ -21,7 +22,8 @@ The cross connection and the fusions follow ``docs/method.md`` §6 (paper Eq. 5-
 from __future__ import annotations
 
 import types
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -63,10 +65,12 @@ class CoAttention(nn.Module):
 
     def forward_sa(self, qa: torch.Tensor, qb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each map times a softmax over its H x W positions of a 1-channel projection."""
+
         def attend(x: torch.Tensor, proj: nn.Module) -> torch.Tensor:
             n, _, h, w = x.shape
             weights = torch.softmax(proj(x).reshape(n, h * w), dim=1).reshape(n, 1, h, w)
             return weights * x
+
         return attend(qa, self.proj1), attend(qb, self.proj2)
 
     def forward_co(self, qa: torch.Tensor, qb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +78,7 @@ class CoAttention(nn.Module):
         n, c, h, w = qa.shape
         ka = self.proja(qa).flatten(2)
         kb = self.projb(qb).flatten(2)
-        affinity = torch.tanh(torch.bmm(kb.transpose(1, 2), ka))          # (n, HW, HW)
+        affinity = torch.tanh(torch.bmm(kb.transpose(1, 2), ka))  # (n, HW, HW)
         za = torch.bmm(qb.flatten(2), affinity).reshape(n, c, h, w)
         zb = torch.bmm(qa.flatten(2), affinity.transpose(1, 2)).reshape(n, c, h, w)
         return F.normalize(za, dim=1), F.normalize(zb, dim=1)
@@ -85,7 +89,9 @@ class CoAttention(nn.Module):
         g = self.gate(torch.cat([xa, xb], dim=1))
         return xa * g[:, :1] + xa, xb * g[:, 1:] + xb
 
-    def forward(self, qa: torch.Tensor, qb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, qa: torch.Tensor, qb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         pa, pb = qa, qb
         for _ in range(4):
             sa_a, sa_b = self.forward_sa(pa, pb)
@@ -146,12 +152,22 @@ class GatedConvex(nn.Module):
     def forward(self, ua: torch.Tensor, um: torch.Tensor) -> torch.Tensor:
         f = torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(torch.cat([ua, um], 1), 1)))))
         za, zm = ua * f, um * (1 - f)
-        stats = [za.mean(1, keepdim=True), za.max(1, keepdim=True)[0], zm.mean(1, keepdim=True), zm.max(1, keepdim=True)[0]]
+        stats = [
+            za.mean(1, keepdim=True),
+            za.max(1, keepdim=True)[0],
+            zm.mean(1, keepdim=True),
+            zm.max(1, keepdim=True)[0],
+        ]
         x = torch.sigmoid(self.conv1(torch.cat(stats, 1)))
         return torch.cat([za * x, zm * (1 - x)], 1)
 
 
-_CROSS = {"coatt": (False, False), "coatt_gated": (False, True), "coatt_recip": (True, False), "coatt_gated_recip": (True, True)}
+_CROSS = {
+    "coatt": (False, False),
+    "coatt_gated": (False, True),
+    "coatt_recip": (True, False),
+    "coatt_gated_recip": (True, True),
+}
 
 
 class Encoder(nn.Module):
@@ -164,8 +180,9 @@ class Encoder(nn.Module):
         cc_type, fusion_type: the study's variants (the original MATNet: ``"coatt"``, ``"gated"``).
     """
 
-    def __init__(self, blocks: Sequence[int] = (3, 4, 23, 3), width: int = 64, cc_type: str = "coatt",
-                 fusion_type: str = "gated"):
+    def __init__(
+        self, blocks: Sequence[int] = (3, 4, 23, 3), width: int = 64, cc_type: str = "coatt", fusion_type: str = "gated"
+    ):
         super().__init__()
         reciprocal, gated = _CROSS[cc_type]
         for s in (1, 2):
@@ -217,7 +234,7 @@ class StudyEncoder(Encoder):
         super().__init__(blocks, width, self_cc, self_fusion)
         self.cc_type, self.fusion_type = self_cc, self_fusion
 
-    def forward(self, f1: torch.Tensor, f2: torch.Tensor, stages: Any) -> tuple[Any, ...]:  # type: ignore[override]
+    def forward(self, f1: torch.Tensor, f2: torch.Tensor, stages: Any) -> tuple[Any, ...]:
         return self._encode(f1, f2) + ({},)
 
 
@@ -234,10 +251,14 @@ class Decoder(nn.Module):
         self.concat = nn.Conv2d(4, 1, 3, padding=1)
         self._study, self.out_side = study, int(out_side)
 
-    def forward(self, r5: torch.Tensor, r4: torch.Tensor, r3: torch.Tensor, r2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, r5: torch.Tensor, r4: torch.Tensor, r3: torch.Tensor, r2: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         side = (self.out_side, self.out_side)
-        ps = [F.interpolate(getattr(self, f"bdry{k}")(r), size=side, mode="bilinear", align_corners=False)
-              for k, r in zip((2, 3, 4, 5), (r2, r3, r4, r5))]
+        ps = [
+            F.interpolate(getattr(self, f"bdry{k}")(r), size=side, mode="bilinear", align_corners=False)
+            for k, r in zip((2, 3, 4, 5), (r2, r3, r4, r5))
+        ]
         boundary = torch.sigmoid(self.concat(torch.cat(ps, 1)))
         mask = torch.sigmoid(F.interpolate(self.pred2(r2), size=side, mode="bilinear", align_corners=False))
         out = (mask, boundary, *[torch.sigmoid(p) for p in ps])

@@ -8,7 +8,7 @@ and blocks (3, 4, 6, 3) give ResNeXt-50 32x4d.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -54,8 +54,14 @@ class BottleneckResNet(nn.Module):
         groups, width_per_group: ResNeXt cardinality and group width (1, 64 for a plain ResNet).
     """
 
-    def __init__(self, blocks: Sequence[int] = (3, 4, 23, 3), width: int = 64, in_channels: int = 3,
-                 groups: int = 1, width_per_group: int = 64):
+    def __init__(
+        self,
+        blocks: Sequence[int] = (3, 4, 23, 3),
+        width: int = 64,
+        in_channels: int = 3,
+        groups: int = 1,
+        width_per_group: int = 64,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -66,8 +72,15 @@ class BottleneckResNet(nn.Module):
             planes = width * 2**k
             stage = []
             for i in range(n):
-                stage.append(Bottleneck(inplanes, planes, stride=2 if (k > 0 and i == 0) else 1,
-                                        groups=groups, width_per_group=width_per_group))
+                stage.append(
+                    Bottleneck(
+                        inplanes,
+                        planes,
+                        stride=2 if (k > 0 and i == 0) else 1,
+                        groups=groups,
+                        width_per_group=width_per_group,
+                    )
+                )
                 inplanes = planes * Bottleneck.expansion
             setattr(self, f"layer{k + 1}", nn.Sequential(*stage))
         self.out_channels = tuple(width * 2**k * Bottleneck.expansion for k in range(len(blocks)))
@@ -77,7 +90,12 @@ class BottleneckResNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def bottleneck_resnet(blocks: Sequence[int] = (3, 4, 23, 3), width: int = 64, in_channels: int = 3,
-                      groups: int = 1, width_per_group: int = 64) -> BottleneckResNet:
+def bottleneck_resnet(
+    blocks: Sequence[int] = (3, 4, 23, 3),
+    width: int = 64,
+    in_channels: int = 3,
+    groups: int = 1,
+    width_per_group: int = 64,
+) -> BottleneckResNet:
     """A :class:`BottleneckResNet` (default: ResNet-101 widths and depth)."""
     return BottleneckResNet(blocks, width, in_channels, groups, width_per_group)

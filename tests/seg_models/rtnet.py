@@ -24,7 +24,8 @@ code. What the adapter relies on, and what this reproduces:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,9 @@ __all__ = ["Spatial", "Temporal", "Interactive", "StudyInteractive", "STAFM", "R
 
 def _cbr(cin: int, cout: int, kernel: int = 1, dilation: int = 1) -> nn.Sequential:
     pad = 0 if kernel == 1 else dilation
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=pad, dilation=dilation, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, padding=pad, dilation=dilation, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
+    )
 
 
 class DecoderStage(nn.Module):
@@ -68,16 +71,16 @@ class _Stream(nn.Module):
         super().__init__()
         net = bottleneck_resnet(blocks, width, in_channels, groups, width_per_group)
         self.inconv = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
-        c = net.out_channels                     # 256 / 512 / 1024 / 2048 for ResNeXt-50
+        c = net.out_channels  # 256 / 512 / 1024 / 2048 for ResNeXt-50
         for k in range(4):
             setattr(self, f"encoder{k + 1}", getattr(net, f"layer{k + 1}"))
         for k in range(3):
-            setattr(self, f"bridge{k + 1}", _cbr(c[k], c[k] // 4))          # 64 / 128 / 256
-        d = c[3] // 4                                                       # 512
+            setattr(self, f"bridge{k + 1}", _cbr(c[k], c[k] // 4))  # 64 / 128 / 256
+        d = c[3] // 4  # 512
         self.dilation0 = _cbr(c[3], d)
         for i, rate in enumerate((1, 2, 4, 8)):
             setattr(self, f"dilation{i + 1}", _cbr(c[3], d, 3, rate))
-        q = c[0] // 4                                                       # 64
+        q = c[0] // 4  # 64
         self.decoder4 = DecoderStage(5 * d, d, 4 * q)
         self.decoder3 = DecoderStage(8 * q, 4 * q, 2 * q)
         self.decoder2 = DecoderStage(4 * q, 2 * q, q)
@@ -89,14 +92,18 @@ class _Stream(nn.Module):
 class Spatial(_Stream):
     """The appearance (image) stream."""
 
-    def __init__(self, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64, groups: int = 32, width_per_group: int = 4):
+    def __init__(
+        self, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64, groups: int = 32, width_per_group: int = 4
+    ):
         super().__init__(3, blocks, width, groups, width_per_group)
 
 
 class Temporal(_Stream):
     """The motion stream: its ``inconv`` takes forward and backward flow (6 channels)."""
 
-    def __init__(self, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64, groups: int = 32, width_per_group: int = 4):
+    def __init__(
+        self, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64, groups: int = 32, width_per_group: int = 4
+    ):
         super().__init__(6, blocks, width, groups, width_per_group)
 
 
@@ -114,7 +121,10 @@ class _Attend(nn.Module):
         if self.pool:
             q, k, v = (F.max_pool2d(t, 3, 2, 1) for t in (q, k, v))
         b, c, h, w = q.shape
-        split = lambda t: t.reshape(b, self.heads, c // self.heads, h * w)  # noqa: E731
+
+        def split(t):
+            return t.reshape(b, self.heads, c // self.heads, h * w)
+
         qh, kh, vh = split(self.query(q)), split(self.key(k)), split(self.value(v))
         att = torch.softmax(qh.transpose(2, 3) @ kh / (c // self.heads) ** 0.5, dim=-1)
         out = (vh @ att).reshape(b, c, h, w)
@@ -124,7 +134,7 @@ class _Attend(nn.Module):
 class RTModule(nn.Module):
     """Cross-attention between two maps (scaling, attention each way, gating): ``forward(x, y) -> (x', y')``."""
 
-    def __init__(self, channel: int, h: int, ST: bool, redunction: bool = False):  # noqa: N803 - the real names
+    def __init__(self, channel: int, h: int, ST: bool, redunction: bool = False):
         super().__init__()
         self.scale = nn.Conv2d(2 * channel, 2 * channel, 1)
         self.transformation1 = _Attend(channel, h, redunction)
@@ -166,7 +176,12 @@ class STAFM(nn.Module):
     def forward(self, spatial: torch.Tensor, temporal: torch.Tensor) -> torch.Tensor:
         f = torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(torch.cat([spatial, temporal], 1), 1)))))
         za, zm = spatial * f, temporal * (1 - f)
-        stats = [za.mean(1, keepdim=True), za.max(1, keepdim=True)[0], zm.mean(1, keepdim=True), zm.max(1, keepdim=True)[0]]
+        stats = [
+            za.mean(1, keepdim=True),
+            za.max(1, keepdim=True)[0],
+            zm.mean(1, keepdim=True),
+            zm.max(1, keepdim=True)[0],
+        ]
         x = torch.sigmoid(self.conv1(torch.cat(stats, 1)))
         return za * x + zm * (1 - x)
 
@@ -175,8 +190,15 @@ class Interactive(nn.Module):
     """RTNet. Args: stream ``blocks``, ``width``, ``groups``, ``width_per_group`` (default
     ResNeXt-50 32x4d), ``heads`` (attention heads at level 1; doubled per level), ``study``."""
 
-    def __init__(self, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64, groups: int = 32,
-                 width_per_group: int = 4, heads: int = 1, study: bool = False):
+    def __init__(
+        self,
+        blocks: Sequence[int] = (3, 4, 6, 3),
+        width: int = 64,
+        groups: int = 32,
+        width_per_group: int = 4,
+        heads: int = 1,
+        study: bool = False,
+    ):
         super().__init__()
         self.spatial_net = Spatial(blocks, width, groups, width_per_group)
         self.temporal_net = Temporal(blocks, width, groups, width_per_group)
@@ -231,8 +253,9 @@ class Interactive(nn.Module):
         feature = sn.decoder4(x)
         features = [feature]
         for k in (3, 2, 1):
-            fused = getattr(self, f"Transformerstafm{k}")(getattr(sn, f"bridge{k}")(spatial_f[k - 1]),
-                                                          getattr(tn, f"bridge{k}")(temporal_f[k - 1]))
+            fused = getattr(self, f"Transformerstafm{k}")(
+                getattr(sn, f"bridge{k}")(spatial_f[k - 1]), getattr(tn, f"bridge{k}")(temporal_f[k - 1])
+            )
             size = spatial_f[k - 1].shape[-2:]
             up = F.interpolate(feature, size, mode="bilinear", align_corners=True)
             feature = getattr(sn, f"decoder{k}")(torch.cat([up, fused], 1))
@@ -265,6 +288,6 @@ class StudyInteractive(Interactive):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, study=True, **kwargs)
 
-    def forward(self, img: dict, stages: Any = None) -> Any:  # type: ignore[override]
+    def forward(self, img: dict, stages: Any = None) -> Any:
         s5, sf, _t5, tf = self.encoder(img["Image"], img["Flow"])
         return self.spatial_decoder(s5, sf, tf), {}

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,13 +35,13 @@ __all__ = ["NestedTensor", "nested_tensor_from_tensor_list", "build_vistr"]
 class NestedTensor:
     """Frames and their padding mask (True on padded pixels)."""
 
-    def __init__(self, tensors: torch.Tensor, mask: Optional[torch.Tensor]):
+    def __init__(self, tensors: torch.Tensor, mask: torch.Tensor | None):
         self.tensors, self.mask = tensors, mask
 
-    def to(self, device: Any) -> "NestedTensor":
+    def to(self, device: Any) -> NestedTensor:
         return NestedTensor(self.tensors.to(device), None if self.mask is None else self.mask.to(device))
 
-    def decompose(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def decompose(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.tensors, self.mask
 
 
@@ -82,14 +83,14 @@ class PositionEmbeddingSine(nn.Module):
         mask = x.mask
         n, h, w = mask.shape
         not_mask = (~mask).reshape(n // self.num_frames, self.num_frames, h, w).float()
-        coords = [not_mask.cumsum(1), not_mask.cumsum(2), not_mask.cumsum(3)]     # t, y, x
+        coords = [not_mask.cumsum(1), not_mask.cumsum(2), not_mask.cumsum(3)]  # t, y, x
         parts = []
         per = [self.d_model // 3 + (1 if i < self.d_model % 3 else 0) for i in range(3)]
         for c, k in zip(coords, per):
             freq = 10000 ** (2 * (torch.arange(k, device=mask.device) // 2) / max(k, 1))
             arg = c[..., None] / freq
             parts.append(torch.where(torch.arange(k, device=mask.device) % 2 == 0, arg.sin(), arg.cos()))
-        return torch.cat(parts, -1).permute(0, 1, 4, 2, 3)            # (B, T, d, h, w)
+        return torch.cat(parts, -1).permute(0, 1, 4, 2, 3)  # (B, T, d, h, w)
 
 
 class Joiner(nn.Sequential):
@@ -114,10 +115,17 @@ class TransformerEncoderLayer(nn.Module):
         self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
 
-    def forward(self, src: torch.Tensor, src_mask: Optional[torch.Tensor] = None,
-                src_key_padding_mask: Optional[torch.Tensor] = None, pos: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        pos: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         q = k = src if pos is None else src + pos
-        src = self.norm1(src + self.self_attn(q, k, value=src, attn_mask=src_mask, key_padding_mask=src_key_padding_mask)[0])
+        src = self.norm1(
+            src + self.self_attn(q, k, value=src, attn_mask=src_mask, key_padding_mask=src_key_padding_mask)[0]
+        )
         return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
 
 
@@ -131,13 +139,24 @@ class TransformerDecoderLayer(nn.Module):
         self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: Any = None, memory_mask: Any = None,
-                tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None,
-                pos: Optional[torch.Tensor] = None, query_pos: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: Any = None,
+        memory_mask: Any = None,
+        tgt_key_padding_mask: Any = None,
+        memory_key_padding_mask: Any = None,
+        pos: torch.Tensor | None = None,
+        query_pos: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         q = k = tgt + query_pos
-        tgt = self.norm1(tgt + self.self_attn(q, k, value=tgt, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask)[0])
-        att = self.multihead_attn(tgt + query_pos, memory + pos, value=memory, attn_mask=memory_mask,
-                                  key_padding_mask=memory_key_padding_mask)[0]
+        tgt = self.norm1(
+            tgt + self.self_attn(q, k, value=tgt, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask)[0]
+        )
+        att = self.multihead_attn(
+            tgt + query_pos, memory + pos, value=memory, attn_mask=memory_mask, key_padding_mask=memory_key_padding_mask
+        )[0]
         tgt = self.norm2(tgt + att)
         return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt))))
 
@@ -148,7 +167,9 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
         self.norm = None
 
-    def forward(self, src: torch.Tensor, mask: Any = None, src_key_padding_mask: Any = None, pos: Any = None) -> torch.Tensor:
+    def forward(
+        self, src: torch.Tensor, mask: Any = None, src_key_padding_mask: Any = None, pos: Any = None
+    ) -> torch.Tensor:
         for layer in self.layers:
             src = layer(src, src_mask=mask, src_key_padding_mask=src_key_padding_mask, pos=pos)
         return src
@@ -160,8 +181,14 @@ class TransformerDecoder(nn.Module):
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor, memory_key_padding_mask: Any = None,
-                pos: Any = None, query_pos: Any = None) -> torch.Tensor:
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        memory_key_padding_mask: Any = None,
+        pos: Any = None,
+        query_pos: Any = None,
+    ) -> torch.Tensor:
         inter = []
         for layer in self.layers:
             tgt = layer(tgt, memory, memory_key_padding_mask=memory_key_padding_mask, pos=pos, query_pos=query_pos)
@@ -173,28 +200,42 @@ class Transformer(nn.Module):
     """``forward(src (B, d, T, hw), mask (B, T, hw), query_embed (Q, d), pos (B, d, T, hw))`` ->
     ``(hs (layers, B, Q, d), memory (B, d, T, hw))``; tokens are sequence-first inside."""
 
-    def __init__(self, d_model: int = 384, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
-                 dim_feedforward: int = 2048):
+    def __init__(
+        self,
+        d_model: int = 384,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+    ):
         super().__init__()
         self.encoder = TransformerEncoder(TransformerEncoderLayer(d_model, nhead, dim_feedforward), num_encoder_layers)
-        self.decoder = TransformerDecoder(TransformerDecoderLayer(d_model, nhead, dim_feedforward), num_decoder_layers, d_model)
+        self.decoder = TransformerDecoder(
+            TransformerDecoderLayer(d_model, nhead, dim_feedforward), num_decoder_layers, d_model
+        )
         self.d_model, self.nhead = d_model, nhead
 
-    def forward(self, src: torch.Tensor, mask: torch.Tensor, query_embed: torch.Tensor, pos_embed: torch.Tensor) -> tuple:
+    def forward(
+        self, src: torch.Tensor, mask: torch.Tensor, query_embed: torch.Tensor, pos_embed: torch.Tensor
+    ) -> tuple:
         bs, c, h, w = src.shape
         src = src.flatten(2).permute(2, 0, 1)
         pos_embed = pos_embed.flatten(2).permute(2, 0, 1)
         query_embed = query_embed.unsqueeze(1).repeat(1, bs, 1)
         mask = mask.flatten(1)
         memory = self.encoder(src, src_key_padding_mask=mask, pos=pos_embed)
-        hs = self.decoder(torch.zeros_like(query_embed), memory, memory_key_padding_mask=mask, pos=pos_embed, query_pos=query_embed)
+        hs = self.decoder(
+            torch.zeros_like(query_embed), memory, memory_key_padding_mask=mask, pos=pos_embed, query_pos=query_embed
+        )
         return hs.transpose(1, 2), memory.permute(1, 2, 0).view(bs, c, h, w)
 
 
 class VisTR(nn.Module):
     """``forward(samples)`` -> ``{"pred_logits", "pred_boxes"}``."""
 
-    def __init__(self, backbone: nn.Module, transformer: Transformer, num_classes: int, num_frames: int, num_queries: int):
+    def __init__(
+        self, backbone: nn.Module, transformer: Transformer, num_classes: int, num_frames: int, num_queries: int
+    ):
         super().__init__()
         d = transformer.d_model
         self.num_queries, self.num_frames, self.hidden_dim = num_queries, num_frames, d
@@ -243,9 +284,18 @@ class VisTRsegm(nn.Module):
         return out
 
 
-def build_vistr(num_frames: int = 36, d_model: int = 384, nhead: int = 8, dim_feedforward: int = 2048,
-                num_queries: int | None = None, blocks: Sequence[int] = (3, 4, 6, 3), width: int = 64,
-                layers: int = 6, segm: bool = True, num_classes: int = 40) -> nn.Module:
+def build_vistr(
+    num_frames: int = 36,
+    d_model: int = 384,
+    nhead: int = 8,
+    dim_feedforward: int = 2048,
+    num_queries: int | None = None,
+    blocks: Sequence[int] = (3, 4, 6, 3),
+    width: int = 64,
+    layers: int = 6,
+    segm: bool = True,
+    num_classes: int = 40,
+) -> nn.Module:
     """A VisTR (R50 body by default) or, with ``segm``, a VisTRsegm around it (10 queries per frame)."""
     backbone = Joiner(Backbone(blocks, width), PositionEmbeddingSine(d_model, num_frames))
     transformer = Transformer(d_model, nhead, layers, layers, dim_feedforward)

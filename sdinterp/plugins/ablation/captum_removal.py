@@ -76,8 +76,10 @@ def removal_attribution(
 
     info = adapter.resolve(layer)
     if info.pooling == "tokens_seq_first":
-        raise ValueError(f"layer {layer!r} is sequence-first (L, B, C): Captum perturbs along the first axis as "
-                         "the batch; use removal_sweep (hook-based) for this layer")
+        raise ValueError(
+            f"layer {layer!r} is sequence-first (L, B, C): Captum perturbs along the first axis as "
+            "the batch; use removal_sweep (hook-based) for this layer"
+        )
     if not isinstance(inputs, torch.Tensor):
         raise TypeError("removal_attribution takes one prepared input tensor (multi-pathway inputs: use removal_sweep)")
     shape = _activation_shape(adapter, info, inputs)
@@ -91,8 +93,10 @@ def removal_attribution(
         if int(idx.max()) >= width or int(idx.min()) < 0:
             raise ValueError(f"group {name!r}: layer {layer!r} has {width} units")
         if bool((group_of[idx] != len(groups)).any()):
-            raise ValueError(f"group {name!r} overlaps another group; a Captum channel mask gives each unit one group "
-                             "(call once per group, or use removal_sweep)")
+            raise ValueError(
+                f"group {name!r} overlaps another group; a Captum channel mask gives each unit one group "
+                "(call once per group, or use removal_sweep)"
+            )
         group_of[idx] = g
     mask_shape = [1] * len(shape)
     mask_shape[axis] = width
@@ -100,8 +104,9 @@ def removal_attribution(
     forward = forward_func or adapter.forward
     ablation = LayerFeatureAblation(forward, adapter.layer_module(layer))
     with torch.no_grad():
-        attr = ablation.attribute(inputs, layer_baselines=0.0, target=target, layer_mask=mask,
-                                  attribute_to_layer_input=info.where == "input")
+        attr = ablation.attribute(
+            inputs, layer_baselines=0.0, target=target, layer_mask=mask, attribute_to_layer_input=info.where == "input"
+        )
     # Every element of a group carries that group's output difference; read it at its first unit.
     out = {}
     for name, units in groups.items():

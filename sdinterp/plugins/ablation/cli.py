@@ -53,14 +53,26 @@ def run(args: argparse.Namespace) -> int:
         from sdinterp.pipeline import StaticDynamic
 
         report = StaticDynamic(adapter, layers=[args.layer]).attribute(
-            clips, n_pairs=args.n_pairs, batch_size=args.batch_size, seed=args.seed, protocol=args.protocol,
+            clips,
+            n_pairs=args.n_pairs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            protocol=args.protocol,
             show_progress=not args.no_progress,
         )
     if args.layer not in report.layers:
         raise UsageError(f"layer {args.layer!r} could not be scored: {report.skipped.get(args.layer, 'no pairs')}")
     selections = [f"top_{args.factor}", *args.selection, args.baseline]
-    curves = removal_sweep(adapter, args.layer, report[args.layer], metric, clips, percents=args.percent,
-                           selections=list(dict.fromkeys(selections)), seeds=range(args.seed, args.seed + args.seeds))
+    curves = removal_sweep(
+        adapter,
+        args.layer,
+        report[args.layer],
+        metric,
+        clips,
+        percents=args.percent,
+        selections=list(dict.fromkeys(selections)),
+        seeds=range(args.seed, args.seed + args.seeds),
+    )
     curves.metric = args.metric
     print(curves.table())
     payload: dict[str, Any] = {**curves.to_dict(), "model": args.model, "bias": report[args.layer].to_dict()}
@@ -71,23 +83,57 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ablate", help="remove a layer's most static or dynamic units and measure a metric (paper Sec. 5.1)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "ablate",
+        help="remove a layer's most static or dynamic units and measure a metric (paper Sec. 5.1)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("model", help="model spec, as for `sdinterp report`")
     p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
     p.add_argument("--layer", required=True, help="the layer whose units are removed (see `sdinterp layers MODEL`)")
-    p.add_argument("--factor", choices=("dynamic", "static"), default="dynamic",
-                   help="remove the units most biased toward this factor (default: dynamic)")
-    p.add_argument("--percent", type=float, nargs="+", default=[10.0, 20.0, 40.0],
-                   help="removal percentages; floor(x/100 * units) units each (default: 10 20 40)")
-    p.add_argument("--metric", required=True, metavar="python:MODULE:FUNCTION",
-                   help="fn(adapter, clips) -> float, higher is better (e.g. top-1 accuracy)")
-    p.add_argument("--baseline", default="random",
-                   help="selection rule of the baseline: random, segmentation_baseline or a plugin's (default: random)")
+    p.add_argument(
+        "--factor",
+        choices=("dynamic", "static"),
+        default="dynamic",
+        help="remove the units most biased toward this factor (default: dynamic)",
+    )
+    p.add_argument(
+        "--percent",
+        type=float,
+        nargs="+",
+        default=[10.0, 20.0, 40.0],
+        help="removal percentages; floor(x/100 * units) units each (default: 10 20 40)",
+    )
+    p.add_argument(
+        "--metric",
+        required=True,
+        metavar="python:MODULE:FUNCTION",
+        help="fn(adapter, clips) -> float, higher is better (e.g. top-1 accuracy)",
+    )
+    p.add_argument(
+        "--baseline",
+        default="random",
+        help="selection rule of the baseline: random, segmentation_baseline or a plugin's (default: random)",
+    )
     p.add_argument("--selection", nargs="*", default=[], help="more selection rules to evaluate (default: none)")
     p.add_argument("--seeds", type=int, default=5, help="seeds of stochastic rules (default: 5)")
-    p.add_argument("--report", metavar="FILE", help="a report JSON of this model to rank units by, instead of measuring one")
+    p.add_argument(
+        "--report", metavar="FILE", help="a report JSON of this model to rank units by, instead of measuring one"
+    )
     # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
-    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", *MODEL_FLAGS, "skip-bad", "json",
-              "no-progress", "debug", helps={"json": "write the result as JSON (default: none)"})
+    add_flags(
+        p,
+        "n-pairs",
+        "batch-size",
+        "seed",
+        "protocol",
+        "clip-length",
+        *MODEL_FLAGS,
+        "skip-bad",
+        "json",
+        "no-progress",
+        "debug",
+        helps={"json": "write the result as JSON (default: none)"},
+    )
     p.set_defaults(func=run)

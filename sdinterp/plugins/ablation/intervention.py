@@ -85,7 +85,9 @@ class ZeroUnits(Intervention):
         width = activation.shape[axis]
         expected = self.n_units if self.n_units is not None else info.channels
         if expected is not None and width != expected:
-            raise CaptureError(f"layer {info.name!r} has {width} units along axis {axis}, but the removal was chosen for {expected}")
+            raise CaptureError(
+                f"layer {info.name!r} has {width} units along axis {axis}, but the removal was chosen for {expected}"
+            )
         if self.units.size and self.units.max() >= width:
             raise CaptureError(f"layer {info.name!r} has {width} units; cannot remove unit {self.units.max()}")
         if not self.units.size:
@@ -102,7 +104,9 @@ def _replace(value: Any, info: LayerInfo, intervention: Intervention) -> Any:
     select = info.select
     if select is None:
         if not isinstance(value, torch.Tensor):
-            raise CaptureError(f"layer {info.name!r} produced a {type(value).__name__}; declare LayerInfo.select to pick the tensor")
+            raise CaptureError(
+                f"layer {info.name!r} produced a {type(value).__name__}; declare LayerInfo.select to pick the tensor"
+            )
         return intervention.apply(value, info)
     if callable(select) and getattr(select, "__name__", "") == "cat_pathways" and isinstance(value, (list, tuple)):
         return _zero_concatenated(value, info, intervention)
@@ -132,7 +136,9 @@ def _zero_concatenated(parts: Any, info: LayerInfo, intervention: Intervention) 
         out.append(t.index_fill(1, torch.as_tensor(local, device=t.device), 0) if local.size else t)
         offset += width
     expected = intervention.n_units if intervention.n_units is not None else info.channels
-    if (expected is not None and offset != expected) or (intervention.units.size and intervention.units.max() >= offset):
+    if (expected is not None and offset != expected) or (
+        intervention.units.size and intervention.units.max() >= offset
+    ):
         raise CaptureError(f"layer {info.name!r} has {offset} units; the removal was chosen for {expected}")
     return type(parts)(out)
 
@@ -156,7 +162,9 @@ def intervene(adapter: ModelAdapter, layer: str | LayerInfo, intervention: Inter
     """
     info = adapter.resolve(layer) if isinstance(layer, str) else layer
     if info.call == "all":
-        raise CaptureError(f"layer {info.name!r} concatenates several calls (call='all'); intervene on one call instead")
+        raise CaptureError(
+            f"layer {info.name!r} concatenates several calls (call='all'); intervene on one call instead"
+        )
     module: nn.Module = adapter.model.get_submodule(info.module) if info.module else adapter.model
     calls = {"n": 0}
 
@@ -166,6 +174,7 @@ def intervene(adapter: ModelAdapter, layer: str | LayerInfo, intervention: Inter
         return info.call is None or index == info.call
 
     if info.where == "input":
+
         def pre_hook(_module: nn.Module, args: tuple) -> tuple | None:
             if not args or not wanted():
                 return None
@@ -175,6 +184,7 @@ def intervene(adapter: ModelAdapter, layer: str | LayerInfo, intervention: Inter
 
         handle = module.register_forward_pre_hook(pre_hook)
     else:
+
         def hook(_module: nn.Module, _args: tuple, output: Any) -> Any:
             return _replace(output, info, intervention) if wanted() else None
 

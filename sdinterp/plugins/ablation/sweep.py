@@ -73,13 +73,19 @@ class RemovalCurves:
         for name, values in self.curves.items():
             for i, (x, k, v) in enumerate(zip(self.percents, self.counts, values)):
                 spread = self.spread.get(name)
-                rows.append({
-                    "layer": self.layer, "selection": name, "percent": x, "units_removed": k, "metric": v,
-                    "drop": self.baseline - v,
-                    "std": spread["std"][i] if spread else float("nan"),
-                    "min": spread["min"][i] if spread else float("nan"),
-                    "max": spread["max"][i] if spread else float("nan"),
-                })
+                rows.append(
+                    {
+                        "layer": self.layer,
+                        "selection": name,
+                        "percent": x,
+                        "units_removed": k,
+                        "metric": v,
+                        "drop": self.baseline - v,
+                        "std": spread["std"][i] if spread else float("nan"),
+                        "min": spread["min"][i] if spread else float("nan"),
+                        "max": spread["max"][i] if spread else float("nan"),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def table(self) -> str:
@@ -91,11 +97,17 @@ class RemovalCurves:
             cells = [f"{v:.4f}" + (f" ± {spread['std'][i]:.4f}" if spread else "") for i, v in enumerate(values)]
             body.append([name] + cells)
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+
         def line(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+
         seeds = f"; stochastic rules: mean ± std over {len(self.seeds)} seeds" if self.spread else ""
-        out = [f"layer {self.layer} ({self.n_units} units); metric {self.metric or '?'} with nothing removed: "
-               f"{self.baseline:.4f}{seeds}", line(head), "  ".join("-" * w for w in widths)]
+        out = [
+            f"layer {self.layer} ({self.n_units} units); metric {self.metric or '?'} with nothing removed: "
+            f"{self.baseline:.4f}{seeds}",
+            line(head),
+            "  ".join("-" * w for w in widths),
+        ]
         return "\n".join(out + [line(r) for r in body])
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,8 +170,10 @@ def removal_sweep(
     """
     info = adapter.resolve(layer)
     if info.channels is not None and info.channels != bias.n_units:
-        raise ValueError(f"layer {layer!r} has {info.channels} units but the bias given has {bias.n_units} "
-                         f"(of layer {bias.layer!r}); pass report[{layer!r}]")
+        raise ValueError(
+            f"layer {layer!r} has {info.channels} units but the bias given has {bias.n_units} "
+            f"(of layer {bias.layer!r}); pass report[{layer!r}]"
+        )
     rules = [get_selection(s) for s in selections]
     names = [r.name or type(r).__name__ for r in rules]
     if len(set(names)) != len(names):
@@ -187,11 +201,23 @@ def removal_sweep(
         per_seed = [[rule.select(bias, x, _rng(s, x)) for s in seed_list] for x in xs]
         values = np.array([[evaluate(u) for u in row] for row in per_seed])  # (percents, seeds)
         curves[name] = values.mean(axis=1).tolist()
-        spread[name] = {"std": values.std(axis=1).tolist(), "min": values.min(axis=1).tolist(),
-                        "max": values.max(axis=1).tolist(), "per_seed": values.tolist()}
+        spread[name] = {
+            "std": values.std(axis=1).tolist(),
+            "min": values.min(axis=1).tolist(),
+            "max": values.max(axis=1).tolist(),
+            "per_seed": values.tolist(),
+        }
         chosen[name] = [[u.tolist() for u in row] for row in per_seed]
     return RemovalCurves(
-        layer=layer, n_units=bias.n_units, percents=xs, counts=counts, baseline=baseline, curves=curves, spread=spread,
-        seeds=seed_list if spread else [], units=chosen, selections={n: r.describe() for n, r in zip(names, rules)},
+        layer=layer,
+        n_units=bias.n_units,
+        percents=xs,
+        counts=counts,
+        baseline=baseline,
+        curves=curves,
+        spread=spread,
+        seeds=seed_list if spread else [],
+        units=chosen,
+        selections={n: r.describe() for n, r in zip(names, rules)},
         metric=getattr(metric, "__name__", type(metric).__name__),
     )

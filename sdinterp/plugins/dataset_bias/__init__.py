@@ -23,8 +23,15 @@ from sdinterp.plugins.dataset_bias.shuffle import (
 )
 
 __all__ = [
-    "shuffle_test", "shuffled_training_drop", "shuffled_views", "shuffled_frames", "ShuffleResult", "TrainingDrop",
-    "compare_reports", "LayerComparison", "ModelComparison",
+    "shuffle_test",
+    "shuffled_training_drop",
+    "shuffled_views",
+    "shuffled_frames",
+    "ShuffleResult",
+    "TrainingDrop",
+    "compare_reports",
+    "LayerComparison",
+    "ModelComparison",
 ]
 
 

@@ -31,19 +31,42 @@ def run(args: argparse.Namespace) -> int:
     adapter = adapter_from_args(args)
     result = shuffle_test(adapter, clips, metric, seed=args.seed)
     print(result.table())
-    write_json(args.json, {"model": args.model, "metric": args.metric, **result.to_dict(),
-                           **({"skipped_inputs": skipped} if skipped else {})})
+    write_json(
+        args.json,
+        {
+            "model": args.model,
+            "metric": args.metric,
+            **result.to_dict(),
+            **({"skipped_inputs": skipped} if skipped else {}),
+        },
+    )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("shuffle-test", help="a metric on normal vs frame-shuffled clips (does the model use frame order?)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "shuffle-test",
+        help="a metric on normal vs frame-shuffled clips (does the model use frame order?)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("model", help="model spec, as for `sdinterp report`")
     p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
     p.add_argument("--metric", required=True, metavar="python:MODULE:FUNCTION", help="fn(adapter, clips) -> float")
     p.add_argument("--clips", type=int, help="clips to evaluate, round robin over the videos (default: one per video)")
     # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
-    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", *MODEL_FLAGS, "skip-bad", "json",
-              "no-progress", "debug", helps={"json": "write the result as JSON (default: none)"})
+    add_flags(
+        p,
+        "n-pairs",
+        "batch-size",
+        "seed",
+        "protocol",
+        "clip-length",
+        *MODEL_FLAGS,
+        "skip-bad",
+        "json",
+        "no-progress",
+        "debug",
+        helps={"json": "write the result as JSON (default: none)"},
+    )
     p.set_defaults(func=run)

@@ -60,8 +60,10 @@ class LayerComparison:
         for f in ("dynamic", "static"):
             sa, sb = self.mean_score[f]
             na, nb = self.n_pairs[f]
-            stats = (f"mean {f} unit score {sa:.3f} vs {sb:.3f}, z = {self.z[f]:.2f}, p = {self.p[f]:.3g} with "
-                     f"{na} and {nb} pairs")
+            stats = (
+                f"mean {f} unit score {sa:.3f} vs {sb:.3f}, z = {self.z[f]:.2f}, p = {self.p[f]:.3g} with "
+                f"{na} and {nb} pairs"
+            )
             if self.p[f] < alpha:
                 parts.append(f"{a if sa > sb else b} encodes more {f} information ({stats})")
             else:
@@ -85,18 +87,44 @@ class ModelComparison:
 
     def table(self) -> str:
         a, b = self.names
-        head = ["layer", f"s_dyn {a}", f"s_dyn {b}", "p", f"s_stat {a}", f"s_stat {b}", "p", f"dyn units {a}", f"dyn units {b}", "p"]
-        rows = [[lc.layer, *(f"{v:.3f}" for v in lc.mean_score["dynamic"]), f"{lc.p['dynamic']:.3g}",
-                 *(f"{v:.3f}" for v in lc.mean_score["static"]), f"{lc.p['static']:.3g}",
-                 *(f"{100 * v:.1f}%" for v in lc.dynamic_units), f"{lc.dynamic_units_p:.3g}"] for lc in self.layers]
+        head = [
+            "layer",
+            f"s_dyn {a}",
+            f"s_dyn {b}",
+            "p",
+            f"s_stat {a}",
+            f"s_stat {b}",
+            "p",
+            f"dyn units {a}",
+            f"dyn units {b}",
+            "p",
+        ]
+        rows = [
+            [
+                lc.layer,
+                *(f"{v:.3f}" for v in lc.mean_score["dynamic"]),
+                f"{lc.p['dynamic']:.3g}",
+                *(f"{v:.3f}" for v in lc.mean_score["static"]),
+                f"{lc.p['static']:.3g}",
+                *(f"{100 * v:.1f}%" for v in lc.dynamic_units),
+                f"{lc.dynamic_units_p:.3g}",
+            ]
+            for lc in self.layers
+        ]
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+
         def fmt(r: list[str]) -> str:
             return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+
         return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows] + self.statements())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"names": list(self.names), "alpha": self.alpha, "layers": [lc.to_dict() for lc in self.layers],
-                "statements": self.statements()}
+        return {
+            "names": list(self.names),
+            "alpha": self.alpha,
+            "layers": [lc.to_dict() for lc in self.layers],
+            "statements": self.statements(),
+        }
 
 
 def _mean_score(lb: LayerBias, factor: str) -> float:
@@ -109,12 +137,17 @@ def _compare(name: str, a: LayerBias, b: LayerBias) -> LayerComparison:
     for f in ("dynamic", "static"):
         na, nb = int(a.n_pairs.get(f, 0)), int(b.n_pairs.get(f, 0))
         if min(na, nb) <= 3:
-            raise ValueError(f"layer {name}: a significance statement needs more than 3 {f} pairs per model, got {na} and {nb}")
+            raise ValueError(
+                f"layer {name}: a significance statement needs more than 3 {f} pairs per model, got {na} and {nb}"
+            )
         sa, sb = _mean_score(a, f), _mean_score(b, f)
         n_pairs[f], mean[f], percent[f] = (na, nb), (sa, sb), (a.percent[f], b.percent[f])
         z[f] = (_fisher(sa) - _fisher(sb)) / math.sqrt(1.0 / (na - 3) + 1.0 / (nb - 3))
         p[f] = _two_sided(z[f])
-    counts = [(lb.category_counts["dynamic"], sum(lb.category_counts[c] for c in ("dynamic", "static", "joint", "residual"))) for lb in (a, b)]
+    counts = [
+        (lb.category_counts["dynamic"], sum(lb.category_counts[c] for c in ("dynamic", "static", "joint", "residual")))
+        for lb in (a, b)
+    ]
     share_a, share_b = (k / n if n else 0.0 for k, n in counts)
     shares = (share_a, share_b)
     (ka, na_), (kb, nb_) = counts
@@ -124,8 +157,13 @@ def _compare(name: str, a: LayerBias, b: LayerBias) -> LayerComparison:
     return LayerComparison(name, n_pairs, mean, z, p, shares, p_units, percent)
 
 
-def compare_reports(a: BiasReport, b: BiasReport, layers: Sequence[str] | Mapping[str, str] | None = None,
-                    names: Sequence[str] = ("A", "B"), alpha: float = 0.05) -> ModelComparison:
+def compare_reports(
+    a: BiasReport,
+    b: BiasReport,
+    layers: Sequence[str] | Mapping[str, str] | None = None,
+    names: Sequence[str] = ("A", "B"),
+    alpha: float = 0.05,
+) -> ModelComparison:
     """Compare two models' reports layer by layer.
 
     Args:
@@ -139,9 +177,15 @@ def compare_reports(a: BiasReport, b: BiasReport, layers: Sequence[str] | Mappin
         >>> cmp = compare_reports(report_k400, report_ssv2, names=("K400", "SSv2"))  # doctest: +SKIP
         >>> print(cmp.table())                                                      # doctest: +SKIP
     """
-    pairs = dict(layers) if isinstance(layers, Mapping) else {l: l for l in (layers or [l for l in a.layers if l in b.layers])}
+    pairs = (
+        dict(layers)
+        if isinstance(layers, Mapping)
+        else {l: l for l in (layers or [l for l in a.layers if l in b.layers])}
+    )
     if not pairs:
-        raise ValueError(f"the reports share no layer (A: {', '.join(a.layers)}; B: {', '.join(b.layers)}); pass layers={{A: B}}")
+        raise ValueError(
+            f"the reports share no layer (A: {', '.join(a.layers)}; B: {', '.join(b.layers)}); pass layers={{A: B}}"
+        )
     for la, lb in pairs.items():
         if la not in a.layers or lb not in b.layers:
             raise KeyError(f"layer {la!r} of A or {lb!r} of B is not in its report")

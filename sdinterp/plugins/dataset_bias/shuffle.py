@@ -23,7 +23,14 @@ import numpy as np
 from sdinterp.interfaces import ModelAdapter, Sample
 from sdinterp.pipeline.inputs import as_samples
 
-__all__ = ["ShuffleResult", "TrainingDrop", "shuffle_test", "shuffled_training_drop", "shuffled_views", "shuffled_frames"]
+__all__ = [
+    "ShuffleResult",
+    "TrainingDrop",
+    "shuffle_test",
+    "shuffled_training_drop",
+    "shuffled_views",
+    "shuffled_frames",
+]
 
 
 def shuffled_views(adapter: ModelAdapter, clips: Any, seed: int = 0) -> list[Sample]:
@@ -42,9 +49,15 @@ def shuffled_frames(clips: Any, seed: int = 0) -> list[Sample]:
     for i in range(len(samples)):
         s = samples[i]
         perm = np.random.default_rng([seed, i]).permutation(s.num_frames)
-        out.append(s.replace(frames=s.frames[perm], flow=None if s.flow is None else s.flow[perm], views=None,
-                             frame_indices=None if s.frame_indices is None else np.asarray(s.frame_indices)[perm],
-                             meta=dict(s.meta, shuffled=True)))
+        out.append(
+            s.replace(
+                frames=s.frames[perm],
+                flow=None if s.flow is None else s.flow[perm],
+                views=None,
+                frame_indices=None if s.frame_indices is None else np.asarray(s.frame_indices)[perm],
+                meta=dict(s.meta, shuffled=True),
+            )
+        )
     return out
 
 
@@ -70,16 +83,24 @@ class ShuffleResult:
         return self.shuffled / self.normal if self.normal else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"normal": self.normal, "shuffled": self.shuffled, "relative": self.relative, "n_clips": self.n_clips,
-                "seed": self.seed}
+        return {
+            "normal": self.normal,
+            "shuffled": self.shuffled,
+            "relative": self.relative,
+            "n_clips": self.n_clips,
+            "seed": self.seed,
+        }
 
     def table(self) -> str:
-        return (f"normal clips: {self.normal:.4f}\nshuffled clips: {self.shuffled:.4f}\n"
-                f"relative (shuffled / normal): {self.relative:.4f}  ({self.n_clips} clips, seed {self.seed})")
+        return (
+            f"normal clips: {self.normal:.4f}\nshuffled clips: {self.shuffled:.4f}\n"
+            f"relative (shuffled / normal): {self.relative:.4f}  ({self.n_clips} clips, seed {self.seed})"
+        )
 
 
-def shuffle_test(adapter: ModelAdapter, clips: Any, metric: Callable[[ModelAdapter, Sequence[Sample]], float],
-                 seed: int = 0) -> ShuffleResult:
+def shuffle_test(
+    adapter: ModelAdapter, clips: Any, metric: Callable[[ModelAdapter, Sequence[Sample]], float], seed: int = 0
+) -> ShuffleResult:
     """Evaluate ``metric`` on normal and on frame-shuffled clips.
 
     Args:
@@ -96,8 +117,12 @@ def shuffle_test(adapter: ModelAdapter, clips: Any, metric: Callable[[ModelAdapt
     """
     samples = as_samples(clips)
     normal = [adapter.views(samples[i]) for i in range(len(samples))]
-    return ShuffleResult(normal=float(metric(adapter, normal)), shuffled=float(metric(adapter, shuffled_views(adapter, samples, seed))),
-                         n_clips=len(normal), seed=int(seed))
+    return ShuffleResult(
+        normal=float(metric(adapter, normal)),
+        shuffled=float(metric(adapter, shuffled_views(adapter, samples, seed))),
+        n_clips=len(normal),
+        seed=int(seed),
+    )
 
 
 @dataclasses.dataclass
@@ -119,7 +144,12 @@ class TrainingDrop:
         return 100.0 * (self.standard - self.shuffled) / self.standard if self.standard else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"standard": self.standard, "shuffled": self.shuffled, "relative_drop_percent": self.relative_drop, "seed": self.seed}
+        return {
+            "standard": self.standard,
+            "shuffled": self.shuffled,
+            "relative_drop_percent": self.relative_drop,
+            "seed": self.seed,
+        }
 
 
 def shuffled_training_drop(

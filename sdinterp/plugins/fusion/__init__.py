@@ -9,6 +9,14 @@ from sdinterp.plugins.fusion.gated import GatedFusion
 from sdinterp.plugins.fusion.plugin import CROSS_KIND, FUSION_KIND, build_cross, build_fusion, component_names
 
 __all__ = [
-    "GatedFusion", "ConvexGatedFusion", "ConcatFusion", "CoAttentionCross", "co_attention",
-    "build_fusion", "build_cross", "component_names", "FUSION_KIND", "CROSS_KIND",
+    "GatedFusion",
+    "ConvexGatedFusion",
+    "ConcatFusion",
+    "CoAttentionCross",
+    "co_attention",
+    "build_fusion",
+    "build_cross",
+    "component_names",
+    "FUSION_KIND",
+    "CROSS_KIND",
 ]

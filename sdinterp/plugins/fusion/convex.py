@@ -57,7 +57,12 @@ class ConvexGatedFusion(nn.Module):
         gap = torch.cat([u_a, u_m], dim=1).mean(dim=(2, 3))
         f = torch.sigmoid(self.fc2(torch.relu(self.fc1(gap))))[:, :, None, None]
         z_a, z_m = f * u_a, (1.0 - f) * u_m
-        maps = [z_a.mean(1, keepdim=True), z_a.amax(1, keepdim=True), z_m.mean(1, keepdim=True), z_m.amax(1, keepdim=True)]
+        maps = [
+            z_a.mean(1, keepdim=True),
+            z_a.amax(1, keepdim=True),
+            z_m.mean(1, keepdim=True),
+            z_m.amax(1, keepdim=True),
+        ]
         x = torch.sigmoid(self.spatial(torch.cat(maps, dim=1)))
         if self.form == "sum":
             return x * z_a + (1.0 - x) * z_m

@@ -33,7 +33,9 @@ __all__ = ["CoAttentionCross", "co_attention"]
 Direction = Literal["unidirectional", "bidirectional"]
 
 
-def co_attention(s_a: torch.Tensor, s_b: torch.Tensor, k_a: torch.Tensor, k_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def co_attention(
+    s_a: torch.Tensor, s_b: torch.Tensor, k_a: torch.Tensor, k_b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(Z_a, Z_b) of method.md §6 from values S_a, S_b (B, C, H, W) and keys K_a, K_b (B, d, H, W).
 
     Returns:
@@ -67,11 +69,19 @@ class CoAttentionCross(nn.Module):
         [(1, 8, 3, 3), (1, 8, 3, 3)]
     """
 
-    def __init__(self, channels: int, direction: Direction = "unidirectional", gated: bool = False,
-                 cascades: int = 5, reduction: int = 16):
+    def __init__(
+        self,
+        channels: int,
+        direction: Direction = "unidirectional",
+        gated: bool = False,
+        cascades: int = 5,
+        reduction: int = 16,
+    ):
         super().__init__()
         if direction not in ("unidirectional", "bidirectional"):
-            raise ValueError(f"cross-connection direction must be 'unidirectional' or 'bidirectional', got {direction!r}")
+            raise ValueError(
+                f"cross-connection direction must be 'unidirectional' or 'bidirectional', got {direction!r}"
+            )
         if int(cascades) < 1:
             raise ValueError(f"cascades must be at least 1, got {cascades}")
         c, d = int(channels), max(1, int(channels) // int(reduction))
@@ -106,4 +116,7 @@ class CoAttentionCross(nn.Module):
         return torch.relu(t_a + x_a), torch.relu(t_b + x_m)
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}, direction={self.direction!r}, gated={self.gate is not None}, cascades={self.cascades}"
+        return (
+            f"channels={self.channels}, direction={self.direction!r}, gated={self.gate is not None}, "
+            f"cascades={self.cascades}"
+        )

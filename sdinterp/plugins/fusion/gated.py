@@ -83,5 +83,7 @@ class GatedFusion(nn.Module):
         return (u if self.residual == "input" else attended) + v
 
     def extra_repr(self) -> str:
-        return (f"channels={self.channels}, out_channels={self.out_channels}, global_gate={self.gate is not None}, "
-                f"spatial_sigmoid={self.spatial_sigmoid}, residual={self.residual!r}")
+        return (
+            f"channels={self.channels}, out_channels={self.out_channels}, global_gate={self.gate is not None}, "
+            f"spatial_sigmoid={self.spatial_sigmoid}, residual={self.residual!r}"
+        )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
+# The kinds and the builders live in the core (any model code builds registered components);
+# re-exported here for the plugin's own callers.
+from sdinterp.components import CROSS_KIND, FUSION_KIND, build_cross, build_fusion, component_names
 from sdinterp.hookspecs import hookimpl
 from sdinterp.plugins.fusion.concat import ConcatFusion
 from sdinterp.plugins.fusion.convex import ConvexGatedFusion
@@ -27,9 +28,6 @@ from sdinterp.plugins.fusion.cross import CoAttentionCross
 from sdinterp.plugins.fusion.gated import GatedFusion
 
 __all__ = ["build_fusion", "build_cross", "component_names", "FUSION_KIND", "CROSS_KIND"]
-
-FUSION_KIND = "fusion"
-CROSS_KIND = "cross"
 
 
 def convex_gated_cat(channels: int, **options: Any) -> ConvexGatedFusion:
@@ -56,53 +54,6 @@ def bidirectional_gated(channels: int, **options: Any) -> CoAttentionCross:
     """Bidirectional co-attention with the gating term (``coatt_gated_recip``; the paper's best
     MoCA model with gated fusion)."""
     return CoAttentionCross(channels, "bidirectional", gated=True, **options)
-
-
-def _bare(kind: str, name: str) -> str:
-    prefix = f"{kind}:"
-    return name[len(prefix):] if name.startswith(prefix) else name
-
-
-def build_fusion(name: str, channels: int, **options: Any) -> nn.Module:
-    """A registered fusion module by name (``"gated"`` or ``"fusion:gated"``).
-
-    Args:
-        name: the registered name, optionally prefixed ``fusion:``.
-        channels: c of each stream.
-        **options: passed to the factory (e.g. ``reduction``).
-
-    Raises:
-        UnknownComponentError: listing the registered fusion names.
-
-    Examples:
-        >>> build_fusion("fusion:gated", 8).out_channels
-        16
-    """
-    from sdinterp.plugin_manager import get_registry
-
-    module = get_registry().create(FUSION_KIND, _bare(FUSION_KIND, name), channels=channels, **options)
-    if not hasattr(module, "out_channels"):
-        raise TypeError(f"fusion {name!r} built a {type(module).__name__} without out_channels; fusion modules must declare it")
-    return module
-
-
-def build_cross(name: str, channels: int, **options: Any) -> nn.Module:
-    """A registered cross connection by name (``"bidirectional"`` or ``"cross:bidirectional"``).
-
-    Examples:
-        >>> type(build_cross("cross:unidirectional_gated", 16)).__name__
-        'CoAttentionCross'
-    """
-    from sdinterp.plugin_manager import get_registry
-
-    return get_registry().create(CROSS_KIND, _bare(CROSS_KIND, name), channels=channels, **options)
-
-
-def component_names(kind: str) -> list[str]:
-    """The registered names of ``"fusion"`` or ``"cross"`` modules (plugins included)."""
-    from sdinterp.plugin_manager import get_registry
-
-    return get_registry().names(kind)
 
 
 @hookimpl

@@ -37,7 +37,15 @@ import numpy as np
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Restyler
 
-__all__ = ["Restyler", "Photometric", "RandomConvTexture", "FourierStyle", "ColorRemap", "LevelPermutation", "style_texture"]
+__all__ = [
+    "Restyler",
+    "Photometric",
+    "RandomConvTexture",
+    "FourierStyle",
+    "ColorRemap",
+    "LevelPermutation",
+    "style_texture",
+]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as cv2.COLOR_RGB2GRAY
 
@@ -159,7 +167,14 @@ class RandomConvTexture(Photometric):
 
     name = "random_conv"
 
-    def __init__(self, seed: int = 0, size: int = 5, gain: tuple[float, float] = (0.5, 1.0), chroma: float = 0.6, cycles: tuple[float, float] = (2.0, 4.0)):
+    def __init__(
+        self,
+        seed: int = 0,
+        size: int = 5,
+        gain: tuple[float, float] = (0.5, 1.0),
+        chroma: float = 0.6,
+        cycles: tuple[float, float] = (2.0, 4.0),
+    ):
         super().__init__(seed, chroma, cycles)
         if size < 1 or size % 2 == 0:
             raise ValueError(f"kernel size must be odd and positive, got {size}")
@@ -203,7 +218,9 @@ def style_texture(height: int, width: int, rng: np.random.Generator) -> np.ndarr
         theta, radius, width_f = rng.uniform(0, np.pi), rng.uniform(0.05, 0.25), rng.uniform(0.01, 0.03)
         for sign in (1.0, -1.0):
             cx, cy = sign * radius * np.cos(theta), sign * radius * np.sin(theta)
-            amp = amp + rng.uniform(0.5, 2.0) * radius**-alpha * np.exp(-((fx - cx) ** 2 + (fy - cy) ** 2) / (2 * width_f**2))
+            amp = amp + rng.uniform(0.5, 2.0) * radius**-alpha * np.exp(
+                -((fx - cx) ** 2 + (fy - cy) ** 2) / (2 * width_f**2)
+            )
     phase = np.exp(2j * np.pi * rng.random(amp.shape))
     tex = np.fft.irfft2(amp * phase, s=(height, width))
     t = (tex - tex.min()) / max(float(np.ptp(tex)), 1e-9)

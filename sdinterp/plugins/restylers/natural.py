@@ -96,8 +96,12 @@ class NaturalColour(Restyler):
         rng = self.style_rng(style)
         step = int(style) if isinstance(style, (int, np.integer)) else rng.uniform(0.0, 1.0 / _GOLDEN)
         turns = step * _GOLDEN + rng.uniform(-self.hue_jitter, self.hue_jitter)
-        return {"angle": 2 * np.pi * (turns % 1.0), "saturation": rng.uniform(*self.saturation),
-                "gain": rng.uniform(*self.gain), "offset": rng.uniform(-self.offset, self.offset)}
+        return {
+            "angle": 2 * np.pi * (turns % 1.0),
+            "saturation": rng.uniform(*self.saturation),
+            "gain": rng.uniform(*self.gain),
+            "offset": rng.uniform(-self.offset, self.offset),
+        }
 
     def restyle(self, luma: np.ndarray, chroma: np.ndarray, style: int | str) -> np.ndarray:
         """Apply the style to float luma in [0, 1] and chroma; returns uint8 RGB."""
@@ -114,8 +118,13 @@ class NaturalColour(Restyler):
         return self.restyle(luma, chroma, style)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "gain": list(self.gain), "offset": self.offset,
-                "saturation": list(self.saturation), "hue_jitter": self.hue_jitter}
+        return {
+            **super().describe(),
+            "gain": list(self.gain),
+            "offset": self.offset,
+            "saturation": list(self.saturation),
+            "hue_jitter": self.hue_jitter,
+        }
 
 
 class NaturalTexture(NaturalColour):

@@ -147,7 +147,12 @@ class AppearanceFree(PairSampler):
             raise ValueError(f"density must be in (0, 1] dots per pixel, got {density}")
         if lifetime < 1 or dot_sigma <= 0:
             raise ValueError(f"lifetime must be >= 1 and dot_sigma > 0, got {lifetime} and {dot_sigma}")
-        self.density, self.lifetime, self.dot_sigma, self.flow_preset = float(density), int(lifetime), float(dot_sigma), flow_preset
+        self.density, self.lifetime, self.dot_sigma, self.flow_preset = (
+            float(density),
+            int(lifetime),
+            float(dot_sigma),
+            flow_preset,
+        )
 
     def _flow(self, sample: Sample) -> np.ndarray:
         flow = sample.meta.get("kinematogram_flow")
@@ -160,14 +165,17 @@ class AppearanceFree(PairSampler):
         return clip_flow(sample.meta.get("unstyled", sample.frames), preset=self.flow_preset)
 
     def _render(self, sample: Sample, flow: np.ndarray, seed: int) -> np.ndarray:
-        return render_kinematogram(sample.meta.get("unstyled", sample.frames), seed, flow, self.density, self.lifetime, self.dot_sigma)
+        return render_kinematogram(
+            sample.meta.get("unstyled", sample.frames), seed, flow, self.density, self.lifetime, self.dot_sigma
+        )
 
     def anchor(self, sample: Sample, rng: np.random.Generator) -> Sample:
         flow = self._flow(sample)
         seed = int(rng.integers(2**31))
         frames = self._render(sample, flow, seed)
-        return sample.replace(frames=frames, style=f"dots{seed}",
-                              meta=dict(sample.meta, unstyled=sample.frames, kinematogram_flow=flow))
+        return sample.replace(
+            frames=frames, style=f"dots{seed}", meta=dict(sample.meta, unstyled=sample.frames, kinematogram_flow=flow)
+        )
 
     def partner(self, anchor: Sample, rng: np.random.Generator) -> Sample:
         flow = self._flow(anchor)
@@ -178,8 +186,13 @@ class AppearanceFree(PairSampler):
         return anchor.replace(frames=self._render(anchor, flow, seed), style=f"dots{seed}")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "density": self.density, "lifetime": self.lifetime,
-                "dot_sigma": self.dot_sigma, "flow": f"sample float flow, else OpenCV DIS ({self.flow_preset})"}
+        return {
+            **super().describe(),
+            "density": self.density,
+            "lifetime": self.lifetime,
+            "dot_sigma": self.dot_sigma,
+            "flow": f"sample float flow, else OpenCV DIS ({self.flow_preset})",
+        }
 
 
 @hookimpl

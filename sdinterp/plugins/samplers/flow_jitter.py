@@ -99,7 +99,9 @@ class FlowJitter(PairSampler):
             The sample, with a float flow replaced by its Middlebury RGB encoding.
         """
         if sample.flow is None:
-            raise ValueError(f"FlowJitter needs samples with flow; video {sample.video_id!r} has none (use flow='images' or 'dis')")
+            raise ValueError(
+                f"FlowJitter needs samples with flow; video {sample.video_id!r} has none (use flow='images' or 'dis')"
+            )
         flow = np.asarray(sample.flow)
         if flow.shape[-1] == 2:
             from sdinterp.data.flow import flow_to_rgb
@@ -109,7 +111,9 @@ class FlowJitter(PairSampler):
         if back is not None and np.asarray(back).shape[-1] == 2:
             from sdinterp.data.flow import flow_to_rgb
 
-            sample = sample.replace(meta=dict(sample.meta, backward_flow=flow_to_rgb(np.asarray(back), self.max_magnitude)))
+            sample = sample.replace(
+                meta=dict(sample.meta, backward_flow=flow_to_rgb(np.asarray(back), self.max_magnitude))
+            )
         return sample
 
     def draw(self, rng: np.random.Generator) -> tuple[float, float, bool]:
@@ -146,8 +150,10 @@ class FlowJitter(PairSampler):
             # so a sample without backward flow is jittered exactly as before.
             back = np.asarray(back)
             if back.dtype != np.uint8 or back.shape != flow.shape:
-                raise ValueError(f"meta['backward_flow'] of video {anchor.video_id!r} must be uint8 RGB like its flow "
-                                 f"{flow.shape}, got {(back.dtype, back.shape)} (call anchor() first)")
+                raise ValueError(
+                    f"meta['backward_flow'] of video {anchor.video_id!r} must be uint8 RGB like its flow "
+                    f"{flow.shape}, got {(back.dtype, back.shape)} (call anchor() first)"
+                )
             meta["backward_flow"], meta["backward_flow_jitter"] = self._jitter(back, rng)
         return anchor.replace(flow=out, meta=meta)
 

@@ -11,14 +11,15 @@ views (and the flow, which the reference also shares: the original video's flow)
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from sdinterp.data.datasets import forget_inherited
+from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Factor, PairSampler, Sample
-from sdinterp.data.video import ColorMode, VideoReadError, VideoSource, open_video
-from sdinterp.data.datasets import forget_inherited
 
 __all__ = ["PreStylized"]
 
@@ -51,7 +52,7 @@ class PreStylized(PairSampler):
         self,
         styles: Sequence[int | str] | None = None,
         anchor_style: str = "keep",
-        backend: str = "auto",
+        backend: Backend = "auto",
         color: ColorMode = "convert",
     ):
         if anchor_style not in ("keep", "random"):
@@ -67,7 +68,8 @@ class PreStylized(PairSampler):
         sources: Mapping[Any, str] | None = sample.meta.get("styles")
         if not sources:
             raise ValueError(
-                f"PreStylized needs samples from a stylized dataset (meta['styles']); video {sample.video_id!r} has none"
+                "PreStylized needs samples from a stylized dataset (meta['styles']); video "
+                f"{sample.video_id!r} has none"
             )
         if sample.frame_indices is None:
             raise ValueError(f"PreStylized needs frame_indices on video {sample.video_id!r}")
@@ -81,7 +83,7 @@ class PreStylized(PairSampler):
         if path not in self._sources:
             if len(self._sources) >= 8:
                 self._sources.pop(next(iter(self._sources)))
-            self._sources[path] = open_video(path, self.backend, self.color)  # type: ignore[arg-type]
+            self._sources[path] = open_video(path, self.backend, self.color)
         src = self._sources[path]
         expected = sample.meta.get("num_source_frames")
         if expected is not None and len(src) != int(expected):
@@ -93,7 +95,9 @@ class PreStylized(PairSampler):
         frames = src.read(np.asarray(sample.frame_indices))
         if frames.shape != sample.frames.shape:
             raise VideoReadError(
-                path, f"frames are {frames.shape[1]}x{frames.shape[2]} but style {sample.style!r} frames are {sample.frames.shape[1]}x{sample.frames.shape[2]}"
+                path,
+                f"frames are {frames.shape[1]}x{frames.shape[2]} but style {sample.style!r} frames are "
+                f"{sample.frames.shape[1]}x{sample.frames.shape[2]}",
             )
         return frames
 
@@ -130,7 +134,11 @@ class PreStylized(PairSampler):
         return state
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "styles": None if self.styles is None else list(self.styles), "anchor_style": self.anchor_style}
+        return {
+            **super().describe(),
+            "styles": None if self.styles is None else list(self.styles),
+            "anchor_style": self.anchor_style,
+        }
 
 
 @hookimpl

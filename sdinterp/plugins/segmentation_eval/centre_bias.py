@@ -13,7 +13,9 @@ import numpy as np
 __all__ = ["centre_bias_map", "save_centre_bias_figure"]
 
 
-def centre_bias_map(masks: Iterable[np.ndarray], size: Sequence[int] = (480, 854), normalise: bool = True) -> np.ndarray:
+def centre_bias_map(
+    masks: Iterable[np.ndarray], size: Sequence[int] = (480, 854), normalise: bool = True
+) -> np.ndarray:
     """Sum of binarised, resized masks.
 
     Args:

@@ -87,8 +87,9 @@ def invert_if_background(mask: np.ndarray) -> np.ndarray:
     return (255 - m) if (_border(m) > 127.5).mean() > 0.5 else m
 
 
-def predicted_box(mask: np.ndarray, thresh: float = 0.2, original_size: Sequence[int] | None = None,
-                  invert: bool = True) -> Box | None:
+def predicted_box(
+    mask: np.ndarray, thresh: float = 0.2, original_size: Sequence[int] | None = None, invert: bool = True
+) -> Box | None:
     """The box MoCA scores for one predicted mask, or ``None`` if it has no foreground.
 
     Args:
@@ -146,14 +147,21 @@ def box_iou(a: Sequence[float], b: Sequence[float], pixel_inclusive: bool = Fals
     iw = min(a[2], b[2]) - max(a[0], b[0]) + extra
     ih = min(a[3], b[3]) - max(a[1], b[1]) + extra
     inter = max(0.0, iw) * max(0.0, ih)
+
     def area(r: Any) -> Any:
         return (r[2] - r[0] + extra) * (r[3] - r[1] + extra)
+
     union = area(a) + area(b) - inter
     return float(inter / union) if union > 0 else 0.0
 
 
-def frame_iou(mask: np.ndarray, gt_box: Sequence[float], thresh: float = 0.2, original_size: Sequence[int] | None = None,
-              pixel_inclusive: bool = False) -> float:
+def frame_iou(
+    mask: np.ndarray,
+    gt_box: Sequence[float],
+    thresh: float = 0.2,
+    original_size: Sequence[int] | None = None,
+    pixel_inclusive: bool = False,
+) -> float:
     """One annotated frame's MoCA score: box IoU of :func:`predicted_box` with ``gt_box`` (0 if empty)."""
     box = predicted_box(mask, thresh, original_size)
     return 0.0 if box is None else box_iou(box, gt_box, pixel_inclusive)
@@ -198,13 +206,22 @@ def moca_scores(ious: Mapping[str, Sequence[float]], thresholds: Sequence[float]
         raise ValueError("no annotated frames to score")
     pooled = np.concatenate([np.asarray(x, dtype=np.float64) for x in ious.values() if len(x)])
     success = {float(t): float((pooled > t).mean()) for t in thresholds}
-    return MoCAResult(float(np.mean(list(per_video.values()))), success, float(np.mean(list(success.values()))),
-                      per_video, int(pooled.size))
+    return MoCAResult(
+        float(np.mean(list(per_video.values()))),
+        success,
+        float(np.mean(list(success.values()))),
+        per_video,
+        int(pooled.size),
+    )
 
 
-def evaluate_moca(predictions: Mapping[str, Sequence[np.ndarray]], gt_boxes: Mapping[str, Sequence[Sequence[float]]],
-                  thresh: float = 0.2, original_size: Mapping[str, Sequence[int]] | Sequence[int] | None = None,
-                  pixel_inclusive: bool = False) -> MoCAResult:
+def evaluate_moca(
+    predictions: Mapping[str, Sequence[np.ndarray]],
+    gt_boxes: Mapping[str, Sequence[Sequence[float]]],
+    thresh: float = 0.2,
+    original_size: Mapping[str, Sequence[int]] | Sequence[int] | None = None,
+    pixel_inclusive: bool = False,
+) -> MoCAResult:
     """The MoCA protocol over a dataset.
 
     Args:
@@ -232,4 +249,9 @@ def evaluate_moca(predictions: Mapping[str, Sequence[np.ndarray]], gt_boxes: Map
 
 def describe_protocol(thresh: float = 0.2) -> dict[str, Any]:
     """The settings a MoCA result depends on, for reports."""
-    return {"protocol": "moca", "thresh": thresh, "sr_thresholds": list(SR_THRESHOLDS), "box": "largest external contour"}
+    return {
+        "protocol": "moca",
+        "thresh": thresh,
+        "sr_thresholds": list(SR_THRESHOLDS),
+        "box": "largest external contour",
+    }

@@ -21,7 +21,7 @@ from sdinterp.plugins.static_dropout.module import StaticDropout, static_channel
 __all__ = ["StaticDropout", "StaticDropoutFeeder", "find_static_dropouts", "shuffle_frames", "static_channel_scores"]
 
 if "mmengine.registry" in sys.modules:  # an MMEngine user: register now (cheap, MMEngine is loaded)
-    import sdinterp.plugins.static_dropout.mmengine_hook  # noqa: F401
+    import sdinterp.plugins.static_dropout.mmengine_hook  # noqa: F401 - imported for its registration
 
 
 @hookimpl

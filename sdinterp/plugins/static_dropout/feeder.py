@@ -11,7 +11,8 @@ gradient, held fixed between estimates).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -102,7 +103,9 @@ class StaticDropoutFeeder(TrainingHook):
             model.train(was_training)
         for d, seen in zip(dropouts, pairs):
             if len(seen) != 2:
-                raise RuntimeError(f"a StaticDropout ran {len(seen)} times in two forwards; it must run once per forward")
+                raise RuntimeError(
+                    f"a StaticDropout ran {len(seen)} times in two forwards; it must run once per forward"
+                )
             d.observe(seen[0], seen[1])
         self.fed += 1
 

@@ -16,13 +16,13 @@ preprocessor and frame-shuffled along T, to :class:`~sdinterp.plugins.static_dro
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-from torch import nn
+from collections.abc import Sequence
+from typing import Any
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, MODELS
+from torch import nn
 
 from sdinterp.plugins.static_dropout.feeder import StaticDropoutFeeder, find_static_dropouts
 from sdinterp.plugins.static_dropout.module import StaticDropout
@@ -52,14 +52,19 @@ class StaticDropoutHook(Hook):
 
     priority = "NORMAL"
 
-    def __init__(self, replace: str | Sequence[str] | None = "cls_head.dropout", dropout: dict | None = None,
-                 time_dim: int = -3, seed: int = 0):
+    def __init__(
+        self,
+        replace: str | Sequence[str] | None = "cls_head.dropout",
+        dropout: dict | None = None,
+        time_dim: int = -3,
+        seed: int = 0,
+    ):
         self.replace = [replace] if isinstance(replace, str) else list(replace or [])
         self.dropout = dict(dropout or {"type": "StaticDropout"})
         self.feeder = StaticDropoutFeeder(forward=recognizer_forward, time_dim=time_dim, seed=seed)
 
     @staticmethod
-    def _model(runner: Any) -> nn.Module:
+    def _model(runner: Any) -> Any:  # an MMEngine BaseModel (untyped): its data_preprocessor is called
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
     def before_train(self, runner: Any) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,8 +67,16 @@ class StaticDropout(nn.Module):
         [[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]
     """
 
-    def __init__(self, rate: float = 0.3, every: int = 30, window: int | None = None, replacement: bool = False,
-                 rescale: bool = True, scorer: str = "official", channel_dim: int = 1):
+    def __init__(
+        self,
+        rate: float = 0.3,
+        every: int = 30,
+        window: int | None = None,
+        replacement: bool = False,
+        rescale: bool = True,
+        scorer: str = "official",
+        channel_dim: int = 1,
+    ):
         super().__init__()
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"StaticDropout rate must be in [0, 1), got {rate}")
@@ -77,7 +86,12 @@ class StaticDropout(nn.Module):
         get_scorer(scorer)  # an unknown scorer fails now, not at the first refresh
         self.rate, self.every = float(rate), int(every)
         self.window = int(window) if window is not None else self.every
-        self.replacement, self.rescale, self.scorer, self.channel_dim = bool(replacement), bool(rescale), scorer, int(channel_dim)
+        self.replacement, self.rescale, self.scorer, self.channel_dim = (
+            bool(replacement),
+            bool(rescale),
+            scorer,
+            int(channel_dim),
+        )
         self._recent: collections.deque[PairMoments] = collections.deque(maxlen=self.window)
         self._recording: list[torch.Tensor] | None = None
         #: The iterations at which the scores were re-estimated (for logs and tests).
@@ -85,6 +99,7 @@ class StaticDropout(nn.Module):
         #: The latest static scores S (None before the first estimate: then p is uniform).
         self.scores: torch.Tensor | None = None
         # Not persistent: checkpoints of a StaticDropout model load into the same model with nn.Dropout.
+        self.probs: torch.Tensor
         self.register_buffer("probs", torch.empty(0), persistent=False)
 
     # -- the schedule ------------------------------------------------------------------------------
@@ -115,7 +130,9 @@ class StaticDropout(nn.Module):
     def refresh(self, iteration: int | None = None) -> torch.Tensor:
         """Re-estimate S from the recent batches (no gradient) and set p = softmax(S); returns p."""
         if not self._recent:
-            raise RuntimeError("StaticDropout.refresh: no pairs observed yet; feed (clip, shuffled clip) features with observe()")
+            raise RuntimeError(
+                "StaticDropout.refresh: no pairs observed yet; feed (clip, shuffled clip) features with observe()"
+            )
         moments = PairMoments.merged(self._recent, name="static_dropout")
         self.scores = static_channel_scores(moments, self.scorer).float()
         probs = torch.softmax(self.scores, dim=0)  # Eq. 4; softmax subtracts the maximum
@@ -128,7 +145,9 @@ class StaticDropout(nn.Module):
         return z.float().mean(dim=tuple(range(2, z.dim()))) if z.dim() > 2 else z.float()
 
     # -- the forward -------------------------------------------------------------------------------
-    def drop_mask(self, batch: int, channels: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+    def drop_mask(
+        self, batch: int, channels: int, device: torch.device, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """A (batch, channels) mask: 0 for the dropped channels, 1 elsewhere."""
         k = int(round(self.rate * channels))
         mask = torch.ones(batch, channels, device=device)
@@ -154,10 +173,19 @@ class StaticDropout(nn.Module):
         return out / (1.0 - self.rate) if self.rescale else out
 
     def extra_repr(self) -> str:
-        return (f"rate={self.rate}, every={self.every}, window={self.window}, replacement={self.replacement}, "
-                f"rescale={self.rescale}, scorer={self.scorer!r}")
+        return (
+            f"rate={self.rate}, every={self.every}, window={self.window}, replacement={self.replacement}, "
+            f"rescale={self.rescale}, scorer={self.scorer!r}"
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "StaticDropout", "rate": self.rate, "every": self.every, "window": self.window,
-                "replacement": self.replacement, "rescale": self.rescale, "scorer": self.scorer,
-                "refreshed_at": list(self.refreshed_at)}
+        return {
+            "name": "StaticDropout",
+            "rate": self.rate,
+            "every": self.every,
+            "window": self.window,
+            "replacement": self.replacement,
+            "rescale": self.rescale,
+            "scorer": self.scorer,
+            "refreshed_at": list(self.refreshed_at),
+        }

@@ -20,8 +20,8 @@ __all__ = ["register", "run"]
 
 def run(args: argparse.Namespace) -> int:
     from sdinterp.cli_kit import UsageError
-    from sdinterp.plugins.synthetic.dataset import write_dataset
     from sdinterp.data.synthetic import SynthConfig
+    from sdinterp.plugins.synthetic.dataset import write_dataset
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -29,37 +29,69 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir() and str(out.parent):
         raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first")
     try:
-        config = SynthConfig(kind=args.kind, classes=args.classes, videos=args.videos, frames=args.frames,
-                             size=args.size, seed=args.seed, difficulty=args.difficulty)
+        config = SynthConfig(
+            kind=args.kind,
+            classes=args.classes,
+            videos=args.videos,
+            frames=args.frames,
+            size=args.size,
+            seed=args.seed,
+            difficulty=args.difficulty,
+        )
     except ValueError as exc:  # name the flag: the config's fields are the flags' names
         raise UsageError(f"--{str(exc).split(' ')[0]} {str(exc).split(' ', 1)[1]}") from None
     if args.styles < 0:
         raise UsageError(f"--styles must be 0 or more, got {args.styles}")
     root = write_dataset(config, out, fmt=args.format, masks=not args.no_masks, styles=args.styles)
-    print(f"{config.videos} {config.kind} videos ({config.classes} classes, {config.frames} frames of "
-          f"{config.size}x{config.size}) in {root}" + (f", in styles 0..{args.styles}" if args.styles else "")
-          + f"; labels in {out / 'labels.csv'}")
+    print(
+        f"{config.videos} {config.kind} videos ({config.classes} classes, {config.frames} frames of "
+        f"{config.size}x{config.size}) in {root}"
+        + (f", in styles 0..{args.styles}" if args.styles else "")
+        + f"; labels in {out / 'labels.csv'}"
+    )
     return 0
 
 
 def register(subparsers: Any) -> None:
     """Add the ``synth`` subcommand (registered by the synthetic plugin as kind ``command``)."""
-    p = subparsers.add_parser("synth", help="write a synthetic dataset whose class is carried by appearance, motion or both",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kind", choices=["appearance", "motion", "both", "camouflage"], default="motion",
-                   help="which factor carries the class (default: motion)")
+    p = subparsers.add_parser(
+        "synth",
+        help="write a synthetic dataset whose class is carried by appearance, motion or both",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--kind",
+        choices=["appearance", "motion", "both", "camouflage"],
+        default="motion",
+        help="which factor carries the class (default: motion)",
+    )
     p.add_argument("--classes", type=int, default=4, help="number of classes, 2 or more (default: 4)")
-    p.add_argument("--videos", type=int, default=32, help="number of videos; video i has class i mod classes (default: 32)")
+    p.add_argument(
+        "--videos", type=int, default=32, help="number of videos; video i has class i mod classes (default: 32)"
+    )
     p.add_argument("--frames", type=int, default=16, help="frames per video, 2 or more (default: 16)")
     p.add_argument("--size", type=int, default=64, help="frame height and width in pixels, 16 or more (default: 64)")
     p.add_argument("--seed", type=int, default=0, help="seed; the same seed writes the same dataset (default: 0)")
-    p.add_argument("--difficulty", type=float, default=0.0,
-                   help="0 (exact class attributes, no noise) to 1 (jittered attributes, pixel noise) (default: 0)")
-    p.add_argument("--format", choices=["frames", "avi", "mp4"], default="frames",
-                   help="PNG frame folders or FFV1 .avi (both lossless), or H.264 .mp4 (default: frames)")
-    p.add_argument("--styles", type=int, default=0,
-                   help="also write K restylings of every video (same motion and shape, new colours and textures) as "
-                        "OUT/videos/style_0..K, for ground-truth dynamic pairs with --dynamic-sampler prestylized (default: 0)")
+    p.add_argument(
+        "--difficulty",
+        type=float,
+        default=0.0,
+        help="0 (exact class attributes, no noise) to 1 (jittered attributes, pixel noise) (default: 0)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["frames", "avi", "mp4"],
+        default="frames",
+        help="PNG frame folders or FFV1 .avi (both lossless), or H.264 .mp4 (default: frames)",
+    )
+    p.add_argument(
+        "--styles",
+        type=int,
+        default=0,
+        help="also write K restylings of every video (same motion and shape, new colours and textures) as "
+        "OUT/videos/style_0..K, for ground-truth dynamic pairs with --dynamic-sampler prestylized (default: 0)",
+    )
     p.add_argument("--no-masks", action="store_true", help="do not write the per-frame masks (default: written)")
     p.add_argument("--out", required=True, help="output folder (the dataset root is OUT/videos)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")

@@ -84,8 +84,9 @@ def _write_frames(folder: Path, vid: str, frames: np.ndarray, fmt: Format) -> Pa
     return path
 
 
-def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format = "frames", masks: bool = True,
-                  styles: int = 0) -> Path:
+def write_dataset(
+    config: SynthConfig, out: str | os.PathLike[str], fmt: Format = "frames", masks: bool = True, styles: int = 0
+) -> Path:
     """Render a dataset and write it under ``out`` (layout in the module docstring).
 
     Args:
@@ -131,9 +132,19 @@ def write_dataset(config: SynthConfig, out: str | os.PathLike[str], fmt: Format 
         writer = csv.DictWriter(fh, fieldnames=["video_id", "label", "path"])
         writer.writeheader()
         writer.writerows(rows)
-    meta = {"format": "sdinterp.synthetic/1", "config": {**vars(config)}, "video_format": fmt, "styles": styles,
-            "carried_by": {"appearance": ["appearance"], "motion": ["motion"], "both": ["appearance", "motion"],
-                           "camouflage": ["motion"]}[config.kind], "videos": notes}
+    meta = {
+        "format": "sdinterp.synthetic/1",
+        "config": {**vars(config)},
+        "video_format": fmt,
+        "styles": styles,
+        "carried_by": {
+            "appearance": ["appearance"],
+            "motion": ["motion"],
+            "both": ["appearance", "motion"],
+            "camouflage": ["motion"],
+        }[config.kind],
+        "videos": notes,
+    }
     (root / "annotations.json").write_text(json.dumps(meta, indent=1))
     return videos
 

@@ -69,8 +69,10 @@ class SyntheticRestyle(PairSampler):
         if anchor_style not in ("original", "random"):
             raise ValueError(f"anchor_style must be 'original' or 'random', got {anchor_style!r}")
         if len(set(self.styles)) < (2 if anchor_style == "random" else 1):
-            raise ValueError(f"synthetic_restyle needs {'two styles' if anchor_style == 'random' else 'a style'} "
-                             f"to make a pair, got {list(self.styles)}")
+            raise ValueError(
+                f"synthetic_restyle needs {'two styles' if anchor_style == 'random' else 'a style'} "
+                f"to make a pair, got {list(self.styles)}"
+            )
         self.anchor_style = anchor_style
 
     def _render(self, sample: Sample, style: int) -> np.ndarray:

@@ -23,8 +23,18 @@ from sdinterp.plugins.tiny_models.train import (
     train_tiny,
 )
 
-__all__ = ["ARCHITECTURES", "TinyVideoNet", "TinyTask", "build", "train_tiny", "task_clips", "accuracy",
-           "save_checkpoint", "load_checkpoint", "TinyModelAdapter"]
+__all__ = [
+    "ARCHITECTURES",
+    "TinyVideoNet",
+    "TinyTask",
+    "build",
+    "train_tiny",
+    "task_clips",
+    "accuracy",
+    "save_checkpoint",
+    "load_checkpoint",
+    "TinyModelAdapter",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -37,9 +37,16 @@ class TinyModelAdapter(GenericVideoAdapter):
     def layers(self) -> dict[str, LayerInfo]:
         every = super().layers()
         # The pathway streams say which pathway a layer is in (the report groups by stream).
-        return {name: LayerInfo(name=name, module=name, channels=every[name].channels,
-                                stream=name.split(".")[0] if "." in name else "rgb", pooling=every[name].pooling)
-                for name in self.model.canonical_layers}
+        return {
+            name: LayerInfo(
+                name=name,
+                module=name,
+                channels=every[name].channels,
+                stream=name.split(".")[0] if "." in name else "rgb",
+                pooling=every[name].pooling,
+            )
+            for name in self.model.canonical_layers
+        }
 
     def probe_samples(self) -> list[Sample]:
         """Two random clips of the size and length the net was built for."""

@@ -33,17 +33,32 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdinterp.interfaces import Sample
 from sdinterp.data.synthetic import SynthConfig, render_video
+from sdinterp.interfaces import Sample
 
-__all__ = ["AvosTask", "avos_samples", "train_avos", "avos_adapter", "avos_predict", "avos_iou", "baseline_ious",
-           "save_avos_checkpoint", "load_avos_checkpoint", "max_speed"]
+__all__ = [
+    "AvosTask",
+    "avos_samples",
+    "train_avos",
+    "avos_adapter",
+    "avos_predict",
+    "avos_iou",
+    "baseline_ious",
+    "save_avos_checkpoint",
+    "load_avos_checkpoint",
+    "max_speed",
+]
 
 
 #: The variants the tiny AVOS nets are trained as: the paper's fusion/cross study, gated (G) or
 #: convex-combination gated (CCG) fusion with unidirectional (U) or bidirectional (B) cross
 #: connections (the two-stream family's ``STUDY_VARIANTS``; tests/test_tiny_avos.py checks they agree).
-AVOS_VARIANTS = ("gated-unidirectional", "gated-bidirectional", "convex_gated-unidirectional", "convex_gated-bidirectional")
+AVOS_VARIANTS = (
+    "gated-unidirectional",
+    "gated-bidirectional",
+    "convex_gated-unidirectional",
+    "convex_gated-bidirectional",
+)
 
 
 def _check_variant(variant: str) -> None:
@@ -53,8 +68,10 @@ def _check_variant(variant: str) -> None:
     fusion, _, cross = str(variant).partition("-")
     registry = get_registry()
     if fusion not in registry.names("fusion") or cross not in registry.names("cross"):
-        raise ValueError(f"AVOS variant {variant!r} is not FUSION-CROSS with FUSION one of "
-                         f"{', '.join(registry.names('fusion'))} and CROSS one of {', '.join(registry.names('cross'))}")
+        raise ValueError(
+            f"AVOS variant {variant!r} is not FUSION-CROSS with FUSION one of "
+            f"{', '.join(registry.names('fusion'))} and CROSS one of {', '.join(registry.names('cross'))}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +125,15 @@ class AvosTask:
         :func:`~sdinterp.plugins.tiny_models.train.task_clips`, so the splits never share a video."""
         offset = {"train": 0, "val": 1, "probe": 2}[split]
         n = {"train": self.train_videos, "val": self.val_videos, "probe": self.probe_videos}[split]
-        return SynthConfig(kind="camouflage", classes=4, videos=n, frames=self.frames, size=self.size,
-                           seed=3 * int(seed) + offset, difficulty=self.difficulty)
+        return SynthConfig(
+            kind="camouflage",
+            classes=4,
+            videos=n,
+            frames=self.frames,
+            size=self.size,
+            seed=3 * int(seed) + offset,
+            difficulty=self.difficulty,
+        )
 
 
 def max_speed(config: SynthConfig) -> float:
@@ -155,9 +179,15 @@ def avos_samples(task: AvosTask, split: str, seed: int) -> list[Sample]:
         speed, direction = video.params["speed"], video.params["direction"]
         for t in range(config.frames - 1):
             uv = exact_flow(video.masks[t], speed, direction)
-            out.append(Sample(frames=video.frames[t:t + 1], flow=flow_to_rgb(uv, top)[None],
-                              video_id=f"camouflage-{split}{seed}-{index}", frame_indices=np.array([t]),
-                              meta={"mask": video.masks[t], "flow_uv": uv, "synthetic": {"config": fields, "index": index}}))
+            out.append(
+                Sample(
+                    frames=video.frames[t : t + 1],
+                    flow=flow_to_rgb(uv, top)[None],
+                    video_id=f"camouflage-{split}{seed}-{index}",
+                    frame_indices=np.array([t]),
+                    meta={"mask": video.masks[t], "flow_uv": uv, "synthetic": {"config": fields, "index": index}},
+                )
+            )
     return out
 
 
@@ -203,7 +233,9 @@ def train_avos(task: AvosTask, seed: int = 0, samples: Sequence[Sample] | None =
     try:
         torch.manual_seed(seed)
         net = build_avos(task)
-        image, flow, masks = _tensors(avos_adapter(net), samples if samples is not None else avos_samples(task, "train", seed))
+        image, flow, masks = _tensors(
+            avos_adapter(net), samples if samples is not None else avos_samples(task, "train", seed)
+        )
         steps = task.epochs * math.ceil(len(image) / task.batch_size)
         opt = torch.optim.Adam(net.parameters(), lr=task.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -212,7 +244,7 @@ def train_avos(task: AvosTask, seed: int = 0, samples: Sequence[Sample] | None =
         for _ in range(task.epochs):
             order = torch.randperm(len(image), generator=gen)
             for start in range(0, len(image), task.batch_size):
-                idx = order[start:start + task.batch_size]
+                idx = order[start : start + task.batch_size]
                 if len(idx) < 2:  # batch norm needs two samples
                     continue
                 loss = nn.functional.binary_cross_entropy_with_logits(net(image[idx], flow[idx]), masks[idx])
@@ -233,7 +265,7 @@ def avos_predict(model: nn.Module, samples: Sequence[Sample], batch_size: int = 
     out = []
     with torch.no_grad():
         for start in range(0, len(samples), batch_size):
-            image, flow, _ = _tensors(adapter, samples[start:start + batch_size])
+            image, flow, _ = _tensors(adapter, samples[start : start + batch_size])
             out.append((model(image, flow) > 0)[:, 0].numpy())
     model.train(was)
     return np.concatenate(out)
@@ -258,16 +290,24 @@ def baseline_ious(samples: Sequence[Sample]) -> dict[str, float]:
     for side in range(2, n + 1, 2):
         box = np.zeros((n, n), bool)
         lo = (n - side) // 2
-        box[lo:lo + side, lo:lo + side] = True
+        box[lo : lo + side, lo : lo + side] = True
         best = max(best, mean_jaccard([box] * len(gts), gts))
     return {"background": mean_jaccard([np.zeros((n, n), bool)] * len(gts), gts), "centre_box": best}
 
 
-def save_avos_checkpoint(model: nn.Module, task: AvosTask, seed: int, path: os.PathLike[str] | str,
-                         metrics: dict[str, float] | None = None) -> None:
+def save_avos_checkpoint(
+    model: nn.Module, task: AvosTask, seed: int, path: os.PathLike[str] | str, metrics: dict[str, float] | None = None
+) -> None:
     """Write ``{"task", "seed", "metrics", "state_dict"}`` (~0.94 MB at width 6)."""
-    torch.save({"task": dataclasses.asdict(task), "seed": int(seed), "metrics": dict(metrics or {}),
-                "state_dict": model.state_dict()}, str(path))
+    torch.save(
+        {
+            "task": dataclasses.asdict(task),
+            "seed": int(seed),
+            "metrics": dict(metrics or {}),
+            "state_dict": model.state_dict(),
+        },
+        str(path),
+    )
 
 
 def load_avos_checkpoint(path: os.PathLike[str] | str) -> tuple[nn.Module, AvosTask, int]:

@@ -64,11 +64,20 @@ def _train_avos(variant: str, args: argparse.Namespace, out: Path, index: dict[s
     path = out / avos_checkpoint_name(variant, args.seed)
     save_avos_checkpoint(net, task, args.seed, path, {"val_iou": iou})
     index["checkpoints"][path.name] = {
-        "family": "twostream", "variant": variant, "seed": args.seed, "val_iou": round(iou, 4), "bytes": path.stat().st_size,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "task": dataclasses.asdict(task), **machine(),
+        "family": "twostream",
+        "variant": variant,
+        "seed": args.seed,
+        "val_iou": round(iou, 4),
+        "bytes": path.stat().st_size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "task": dataclasses.asdict(task),
+        **machine(),
     }
-    print(f"avos {variant:27s} seed {args.seed}: val IoU {iou:.3f}  {time.perf_counter() - t0:5.1f} s  "
-          f"{path.stat().st_size} B -> {path}", flush=True)
+    print(
+        f"avos {variant:27s} seed {args.seed}: val IoU {iou:.3f}  {time.perf_counter() - t0:5.1f} s  "
+        f"{path.stat().st_size} B -> {path}",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,12 +107,20 @@ def run(args: argparse.Namespace) -> int:
             save_checkpoint(net, task, args.seed, path, {"val_accuracy": acc})
             seconds = time.perf_counter() - t0
             index["checkpoints"][path.name] = {
-                "arch": arch, "kind": kind, "seed": args.seed, "val_accuracy": round(acc, 4), "bytes": path.stat().st_size,
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "task": dataclasses.asdict(task), **machine(),
+                "arch": arch,
+                "kind": kind,
+                "seed": args.seed,
+                "val_accuracy": round(acc, 4),
+                "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "task": dataclasses.asdict(task),
+                **machine(),
             }
-            print(f"{arch:9s} {kind:10s} seed {args.seed}: val acc {acc:.3f}  {seconds:5.1f} s  "
-                  f"{path.stat().st_size} B -> {path}",
-                  flush=True)
+            print(
+                f"{arch:9s} {kind:10s} seed {args.seed}: val acc {acc:.3f}  {seconds:5.1f} s  "
+                f"{path.stat().st_size} B -> {path}",
+                flush=True,
+            )
     for variant in _avos_variants(args):
         _train_avos(variant, args, out, index)
     index["checkpoints"] = dict(sorted(index["checkpoints"].items()))
@@ -119,17 +136,31 @@ def _study_variants() -> tuple[str, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-tiny", help="train the tiny C2D/I3D/SlowOnly/FastOnly/SlowFast nets on synthetic videos (CPU)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "train-tiny",
+        help="train the tiny C2D/I3D/SlowOnly/FastOnly/SlowFast nets on synthetic videos (CPU)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", required=True, help="folder for the checkpoints (<arch>_<kind>_seed<S>.pt) and index.json")
     p.add_argument("--seed", type=int, default=0, help="training seed (init, batch order, data) (default 0)")
     p.add_argument("--arch", action="append", help="train only this architecture (repeatable; default: all)")
-    p.add_argument("--kind", nargs="+", default=["motion", "appearance"], choices=["motion", "appearance", "both"],
-                   help="which tasks: the factor that carries the class (default: motion appearance)")
+    p.add_argument(
+        "--kind",
+        nargs="+",
+        default=["motion", "appearance"],
+        choices=["motion", "appearance", "both"],
+        help="which tasks: the factor that carries the class (default: motion appearance)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="epochs per action model (default: the task's, 30)")
-    p.add_argument("--avos", nargs="*", metavar="VARIANT", choices=list(_study_variants()),
-                   help="also train these two-stream AVOS variants on camouflage videos (bare --avos: all four: "
-                        f"{', '.join(_study_variants())}; default: none)")
+    p.add_argument(
+        "--avos",
+        nargs="*",
+        metavar="VARIANT",
+        choices=list(_study_variants()),
+        help="also train these two-stream AVOS variants on camouflage videos (bare --avos: all four: "
+        f"{', '.join(_study_variants())}; default: none)",
+    )
     p.add_argument("--only-avos", action="store_true", help="train only the --avos variants (default: off)")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors (default: one line)")
     p.set_defaults(func=run)

@@ -27,8 +27,17 @@ from typing import Any
 
 from sdinterp.errors import SdinterpError
 
-__all__ = ["CHECKPOINT_DIR", "PREFIX", "EmbeddedCheckpointError", "embedded_index", "load_embedded", "load_embedded_avos",
-           "load_spec", "checkpoint_name", "avos_checkpoint_name"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "PREFIX",
+    "EmbeddedCheckpointError",
+    "embedded_index",
+    "load_embedded",
+    "load_embedded_avos",
+    "load_spec",
+    "checkpoint_name",
+    "avos_checkpoint_name",
+]
 
 PREFIX = "tiny:"
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -99,8 +108,10 @@ def _verified(spec: str, name: str, loader: Any) -> Any:
     path = CHECKPOINT_DIR / name
     entry = index[name]
     if not path.is_file() or _sha256(path) != entry["sha256"]:
-        raise EmbeddedCheckpointError(f"embedded checkpoint {path} is missing or damaged (sha256 differs from index.json); "
-                                      "reinstall sdinterp or regenerate it with `sdinterp train-tiny --seed 0 --avos`")
+        raise EmbeddedCheckpointError(
+            f"embedded checkpoint {path} is missing or damaged (sha256 differs from index.json); "
+            "reinstall sdinterp or regenerate it with `sdinterp train-tiny --seed 0 --avos`"
+        )
     net, _task, seed = loader(path)
     metrics = {k: entry[k] for k in ("val_accuracy", "val_iou") if k in entry}
     net.sdinterp_weights = {"source": "embedded", "path": str(path), "sha256": entry["sha256"], "seed": seed, **metrics}
@@ -108,7 +119,11 @@ def _verified(spec: str, name: str, loader: Any) -> Any:
 
 
 def _spec_of(entry: dict[str, Any]) -> str:
-    return f"{PREFIX}avos-{entry['variant']}" if entry.get("family") == "twostream" else f"{PREFIX}{entry['arch']}-{entry['kind']}"
+    return (
+        f"{PREFIX}avos-{entry['variant']}"
+        if entry.get("family") == "twostream"
+        else f"{PREFIX}{entry['arch']}-{entry['kind']}"
+    )
 
 
 def load_spec(spec: str, options: dict[str, Any]) -> Any:
@@ -117,20 +132,24 @@ def load_spec(spec: str, options: dict[str, Any]) -> Any:
     from sdinterp.plugins.tiny_models.nets import ARCHITECTURES
     from sdinterp.plugins.tiny_models.train import load_checkpoint
 
-    rest = spec[len(PREFIX):]
+    rest = spec[len(PREFIX) :]
     if rest.startswith("avos-"):
-        return _avos_spec(spec, rest[len("avos-"):], options)
+        return _avos_spec(spec, rest[len("avos-") :], options)
     arch, _, kind = rest.partition("-")
     if arch not in ARCHITECTURES or kind not in ("motion", "appearance", "both"):
-        raise EmbeddedCheckpointError(f"{spec}: tiny specs are tiny:ARCH-KIND with ARCH one of {', '.join(ARCHITECTURES)} "
-                                      "and KIND motion, appearance or both, e.g. tiny:i3d-motion")
+        raise EmbeddedCheckpointError(
+            f"{spec}: tiny specs are tiny:ARCH-KIND with ARCH one of {', '.join(ARCHITECTURES)} "
+            "and KIND motion, appearance or both, e.g. tiny:i3d-motion"
+        )
     weights = options.get("weights")
     if not weights:
         return load_embedded(arch, kind)
     net, task, _seed = _read(load_checkpoint, weights)
     if (task.arch, task.kind) != (arch, kind):
-        raise EmbeddedCheckpointError(f"--weights {weights}: a {task.arch}-{task.kind} checkpoint, not {arch}-{kind}; "
-                                      f"use the spec {PREFIX}{task.arch}-{task.kind}")
+        raise EmbeddedCheckpointError(
+            f"--weights {weights}: a {task.arch}-{task.kind} checkpoint, not {arch}-{kind}; "
+            f"use the spec {PREFIX}{task.arch}-{task.kind}"
+        )
     return net
 
 
@@ -143,19 +162,25 @@ def _read(loader: Any, path: str) -> Any:
     except FileNotFoundError:
         raise EmbeddedCheckpointError(f"--weights {path}: no such file") from None
     except Exception as exc:  # noqa: BLE001 - any failure to read means the same to the user
-        raise EmbeddedCheckpointError(f"--weights {path}: not a `sdinterp train-tiny` checkpoint "
-                                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+        raise EmbeddedCheckpointError(
+            f"--weights {path}: not a `sdinterp train-tiny` checkpoint "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+        ) from None
 
 
 def _avos_spec(spec: str, variant: str, options: dict[str, Any]) -> Any:
     from sdinterp.plugins.tiny_models.avos import AVOS_VARIANTS, load_avos_checkpoint
 
     if variant not in AVOS_VARIANTS:
-        raise EmbeddedCheckpointError(f"{spec}: tiny AVOS specs are tiny:avos-VARIANT with VARIANT one of {', '.join(AVOS_VARIANTS)}")
+        raise EmbeddedCheckpointError(
+            f"{spec}: tiny AVOS specs are tiny:avos-VARIANT with VARIANT one of {', '.join(AVOS_VARIANTS)}"
+        )
     if not options.get("weights"):
         return load_embedded_avos(variant)
     net, task, _seed = _read(load_avos_checkpoint, options["weights"])
     if task.variant != variant:
-        raise EmbeddedCheckpointError(f"--weights {options['weights']}: a {task.variant} checkpoint, not {variant}; "
-                                      f"use the spec {PREFIX}avos-{task.variant}")
+        raise EmbeddedCheckpointError(
+            f"--weights {options['weights']}: a {task.variant} checkpoint, not {variant}; "
+            f"use the spec {PREFIX}avos-{task.variant}"
+        )
     return net

@@ -19,12 +19,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["TinyVideoNet", "TinyC2D", "TinyI3D", "TinySlowOnly", "TinyFastOnly", "TinySlowFast", "ARCHITECTURES", "build"]
+__all__ = [
+    "TinyVideoNet",
+    "TinyC2D",
+    "TinyI3D",
+    "TinySlowOnly",
+    "TinyFastOnly",
+    "TinySlowFast",
+    "ARCHITECTURES",
+    "build",
+]
 
 
 def _stage(cin: int, cout: int, kt: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, (kt, 3, 3), stride=(1, 2, 2), padding=(kt // 2, 1, 1), bias=False),
-                         nn.BatchNorm3d(cout), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, (kt, 3, 3), stride=(1, 2, 2), padding=(kt // 2, 1, 1), bias=False),
+        nn.BatchNorm3d(cout),
+        nn.ReLU(),
+    )
 
 
 class TinyVideoNet(nn.Module):
@@ -136,7 +148,11 @@ class TinySlowFast(TinyVideoNet):
 
 #: Architecture name -> class (the names ``sdinterp train-tiny`` and the checkpoints use).
 ARCHITECTURES: dict[str, type[TinyVideoNet]] = {
-    "c2d": TinyC2D, "i3d": TinyI3D, "slowonly": TinySlowOnly, "fastonly": TinyFastOnly, "slowfast": TinySlowFast,
+    "c2d": TinyC2D,
+    "i3d": TinyI3D,
+    "slowonly": TinySlowOnly,
+    "fastonly": TinyFastOnly,
+    "slowfast": TinySlowFast,
 }
 
 

@@ -18,9 +18,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from sdinterp.data.synthetic import Kind, SynthConfig, synthetic_samples
 from sdinterp.interfaces import Sample
-from sdinterp.data.synthetic import SynthConfig, synthetic_samples
-from sdinterp.data.synthetic import Kind
 from sdinterp.plugins.tiny_models.nets import TinyVideoNet, build
 
 __all__ = ["TinyTask", "task_clips", "train_tiny", "accuracy", "save_checkpoint", "load_checkpoint"]
@@ -72,9 +71,15 @@ def task_clips(task: TinyTask, split: str, seed: int) -> list[Sample]:
     re-renderable in other styles (the ``synthetic_restyle`` sampler's ground-truth dynamic pairs)."""
     offset = {"train": 0, "val": 1, "probe": 2}[split]
     n = task.train_videos if split == "train" else task.val_videos
-    config = SynthConfig(kind=cast(Kind, task.kind), classes=task.classes,  # SynthConfig checks the kind
-                         videos=n, frames=task.frames, size=task.size,
-                         seed=3 * int(seed) + offset, difficulty=task.difficulty)
+    config = SynthConfig(
+        kind=cast(Kind, task.kind),
+        classes=task.classes,  # SynthConfig checks the kind
+        videos=n,
+        frames=task.frames,
+        size=task.size,
+        seed=3 * int(seed) + offset,
+        difficulty=task.difficulty,
+    )
     return synthetic_samples(config, id_prefix=f"{task.kind}-{split}{seed}-")
 
 
@@ -98,8 +103,13 @@ def accuracy(adapter: Any, clips: Sequence[Sample]) -> float:
     return float((pred == y).float().mean())
 
 
-def train_tiny(task: TinyTask, seed: int = 0, clips: Sequence[Sample] | None = None, hook: Any = None,
-               model: TinyVideoNet | None = None) -> TinyVideoNet:
+def train_tiny(
+    task: TinyTask,
+    seed: int = 0,
+    clips: Sequence[Sample] | None = None,
+    hook: Any = None,
+    model: TinyVideoNet | None = None,
+) -> TinyVideoNet:
     """Train a tiny net on the task's training clips (or ``clips``), deterministically from ``seed``.
 
     Args:
@@ -125,7 +135,9 @@ def train_tiny(task: TinyTask, seed: int = 0, clips: Sequence[Sample] | None = N
         torch.set_num_threads(threads)
 
 
-def _train(task: TinyTask, seed: int, clips: Sequence[Sample] | None, hook: Any, model: TinyVideoNet | None) -> TinyVideoNet:
+def _train(
+    task: TinyTask, seed: int, clips: Sequence[Sample] | None, hook: Any, model: TinyVideoNet | None
+) -> TinyVideoNet:
     torch.manual_seed(seed)
     net = model if model is not None else build(task.arch, task.classes, task.frames, task.size)
     x, y = _inputs(net, clips if clips is not None else task_clips(task, "train", seed))
@@ -157,11 +169,23 @@ def _train(task: TinyTask, seed: int, clips: Sequence[Sample] | None, hook: Any,
     return net.eval()
 
 
-def save_checkpoint(model: TinyVideoNet, task: TinyTask, seed: int, path: os.PathLike[str] | str,
-                    metrics: dict[str, float] | None = None) -> None:
+def save_checkpoint(
+    model: TinyVideoNet,
+    task: TinyTask,
+    seed: int,
+    path: os.PathLike[str] | str,
+    metrics: dict[str, float] | None = None,
+) -> None:
     """Write ``{"arch", "task", "seed", "metrics", "state_dict"}`` (a few tens of kB)."""
-    torch.save({"task": dataclasses.asdict(task), "seed": int(seed), "metrics": dict(metrics or {}),
-                "state_dict": model.state_dict()}, str(path))
+    torch.save(
+        {
+            "task": dataclasses.asdict(task),
+            "seed": int(seed),
+            "metrics": dict(metrics or {}),
+            "state_dict": model.state_dict(),
+        },
+        str(path),
+    )
 
 
 def load_checkpoint(path: os.PathLike[str] | str) -> tuple[TinyVideoNet, TinyTask, int]:

@@ -25,7 +25,14 @@ __all__ = ["track_checkpoints", "find_checkpoints", "parse_step", "CHECKPOINT_SU
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pyth", ".ckpt", ".bin", ".tar")
 _NAMED = re.compile(r"(epoch|iteration|iter|step|ep|it)[_\-]?(\d+)", re.IGNORECASE)
-_UNITS = {"epoch": "epoch", "ep": "epoch", "iteration": "iteration", "iter": "iteration", "it": "iteration", "step": "iteration"}
+_UNITS = {
+    "epoch": "epoch",
+    "ep": "epoch",
+    "iteration": "iteration",
+    "iter": "iteration",
+    "it": "iteration",
+    "step": "iteration",
+}
 
 
 def parse_step(name: str) -> tuple[int, str] | None:
@@ -141,5 +148,9 @@ def track_checkpoints(
             sources.append(_load(sd.adapter.model, item, strict, trust_weights))
         reports.append(prepared.report())
     order = sorted(range(len(items)), key=lambda i: step_list[i])
-    return BiasSeries(steps=[step_list[i] for i in order], unit=unit, reports=[reports[i] for i in order],
-                      sources=[sources[i] for i in order])
+    return BiasSeries(
+        steps=[step_list[i] for i in order],
+        unit=unit,
+        reports=[reports[i] for i in order],
+        sources=[sources[i] for i in order],
+    )

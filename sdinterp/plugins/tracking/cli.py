@@ -39,29 +39,63 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps gives {len(args.steps)} steps for {len(checkpoints)} checkpoints")
     clips, skipped = load_clips(args)
     adapter = adapter_from_args(args)
-    series = track_checkpoints(adapter, checkpoints, clips, layers=args.layers, steps=args.steps,
-                               strict=not args.non_strict, trust_weights=args.trust_weights, n_pairs=args.n_pairs,
-                               batch_size=args.batch_size, seed=args.seed, protocol=args.protocol)
+    series = track_checkpoints(
+        adapter,
+        checkpoints,
+        clips,
+        layers=args.layers,
+        steps=args.steps,
+        strict=not args.non_strict,
+        trust_weights=args.trust_weights,
+        n_pairs=args.n_pairs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        protocol=args.protocol,
+    )
     for report in series.reports:
-        report.config["model"] = {"spec": args.model, **report.config.get("model", {})}
+        report.identity["model"] = {"spec": args.model, **report.identity.get("model", {})}
         if skipped:
-            report.config["skipped_inputs"] = skipped
+            report.identity["skipped_inputs"] = skipped
     print(series.table())
     write_json(args.json, series.to_dict())
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("track", help="bias of every checkpoint of a training run (paper Sec. 4.3)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="CHECKPOINT... INPUT",
-                   help="checkpoint files or folders, then the input videos (the last argument)")
+    p = sub.add_parser(
+        "track",
+        help="bias of every checkpoint of a training run (paper Sec. 4.3)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="CHECKPOINT... INPUT",
+        help="checkpoint files or folders, then the input videos (the last argument)",
+    )
     p.add_argument("--model", required=True, help="model spec of the architecture, as for `sdinterp report`")
     add_flags(p, "layers")
-    p.add_argument("--steps", type=float, nargs="+", help="epoch/iteration of each checkpoint (default: from the names)")
+    p.add_argument(
+        "--steps", type=float, nargs="+", help="epoch/iteration of each checkpoint (default: from the names)"
+    )
     p.add_argument("--non-strict", action="store_true", help="load checkpoints with strict=False (default: strict)")
     # The flags `sdinterp report` reads videos and builds models with; the weights are the checkpoints.
-    add_flags(p, "n-pairs", "batch-size", "seed", "protocol", "clip-length", "frames", "short-side", "crop-size",
-              "trust-weights", "skip-bad", "json", "no-progress", "debug",
-              helps={"json": "write the result as JSON (default: none)"})
+    add_flags(
+        p,
+        "n-pairs",
+        "batch-size",
+        "seed",
+        "protocol",
+        "clip-length",
+        "frames",
+        "short-side",
+        "crop-size",
+        "trust-weights",
+        "skip-bad",
+        "json",
+        "no-progress",
+        "debug",
+        helps={"json": "write the result as JSON (default: none)"},
+    )
     p.set_defaults(func=run, weights=None)

@@ -33,7 +33,9 @@ def _clips(data: Any, clip_length: int, seed: int) -> Any:
         from sdinterp.cli_kit import load_callable
 
         return load_callable(data, "StaticDynamicHook data")()
-    if isinstance(data, (str, Path)) or (isinstance(data, Sequence) and data and all(isinstance(d, (str, Path)) for d in data)):
+    if isinstance(data, (str, Path)) or (
+        isinstance(data, Sequence) and data and all(isinstance(d, (str, Path)) for d in data)
+    ):
         from sdinterp.data import VideoClipDataset, discover
 
         entries = []
@@ -64,12 +66,31 @@ class StaticDynamicHook(Hook):
 
     priority = "LOW"
 
-    def __init__(self, data: Any, layers: Any = None, interval: int = 1, out_dir: str = "sdinterp", clip_length: int = 64,
-                 adapter_options: dict | None = None, at_start: bool = False, n_pairs: int = 64, batch_size: int = 8,
-                 seed: int = 0, **sd_options: Any):
+    def __init__(
+        self,
+        data: Any,
+        layers: Any = None,
+        interval: int = 1,
+        out_dir: str = "sdinterp",
+        clip_length: int = 64,
+        adapter_options: dict | None = None,
+        at_start: bool = False,
+        n_pairs: int = 64,
+        batch_size: int = 8,
+        seed: int = 0,
+        **sd_options: Any,
+    ):
         self.data, self.clip_length, self.out_dir = data, int(clip_length), out_dir
-        self.options = dict(layers=layers, every=interval, adapter_options=adapter_options, at_start=at_start,
-                            n_pairs=n_pairs, batch_size=batch_size, seed=seed, **sd_options)
+        self.options = dict(
+            layers=layers,
+            every=interval,
+            adapter_options=adapter_options,
+            at_start=at_start,
+            n_pairs=n_pairs,
+            batch_size=batch_size,
+            seed=seed,
+            **sd_options,
+        )
         self.tracker: BiasTracker | None = None
 
     @staticmethod

@@ -53,8 +53,14 @@ class PreparedPairs:
         t0 = time.perf_counter()
         #: The run's plan and executor: the same batches, streams and bootstrap weights as a single run.
         self.plan = RunPlan.build(get_protocol(cfg.protocol), len(clips), cfg.n_pairs, cfg.batch_size, cfg.seed)
-        self.executor = Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler,
-                                 replicates=cfg.bootstrap, early_exit=cfg.early_exit)
+        self.executor = Executor(
+            adapter,
+            sd.layer_infos,
+            sd.static_sampler,
+            sd.dynamic_sampler,
+            replicates=cfg.bootstrap,
+            early_exit=cfg.early_exit,
+        )
         #: One entry per forward: (batch plan, prepared model input, samples, pairs, cluster keys); the
         #: samples are kept only for the validity check, which reads their frames.
         self.batches: list[tuple[Any, Any, Any, Any, list[str]]] = []
@@ -86,7 +92,7 @@ class PreparedPairs:
         t1 = time.perf_counter()
         store = self.accumulate([monitor] if monitor is not None else [])
         t2 = time.perf_counter()
-        report = self.sd.score(store, seed=self.config.seed, config=identity, level=self.config.bootstrap_level)
+        report = self.sd.score(store, seed=self.config.seed, identity=identity, level=self.config.bootstrap_level)
         if monitor is not None:
             report.validity = monitor.verdict(store, report)
         report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}

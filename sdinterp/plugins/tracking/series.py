@@ -55,12 +55,26 @@ class BiasSeries:
             raise KeyError(f"no layer {layer!r} in the series (layers: {', '.join(self.layers())})")
         frame = self.to_frame()
         frame = frame[frame["layer"] == layer].set_index(self.unit)
-        return frame[["dynamic_%", "static_%", "identical_%", "S_dynamic", "S_static", "n_dynamic", "n_static", "n_joint", "n_residual"]]
+        return frame[
+            [
+                "dynamic_%",
+                "static_%",
+                "identical_%",
+                "S_dynamic",
+                "S_static",
+                "n_dynamic",
+                "n_static",
+                "n_joint",
+                "n_residual",
+            ]
+        ]
 
     def table(self) -> str:
         """Printed: per layer, one row per step with the softmax dims and the unit categories."""
-        lines = [f"{len(self)} reports; {self.reports[0].n_pairs if self.reports else {}} pairs per factor; "
-                 f"seed {self.reports[0].seed if self.reports else '?'}"]
+        lines = [
+            f"{len(self)} reports; {self.reports[0].n_pairs if self.reports else {}} pairs per factor; "
+            f"seed {self.reports[0].seed if self.reports else '?'}"
+        ]
         head = [self.unit, "dyn %", "stat %", "S_dyn", "S_stat", "dynamic", "static", "joint", "residual"]
         for layer in self.layers():
             rows = []
@@ -70,9 +84,16 @@ class BiasSeries:
                     rows.append([_fmt(step), "skipped"] + [""] * 7)
                     continue
                 c = lb.category_counts
-                rows.append([_fmt(step), f"{lb.percent['dynamic']:.1f}", f"{lb.percent['static']:.1f}",
-                             f"{lb.scores['dynamic']:.3f}", f"{lb.scores['static']:.3f}",
-                             *(str(c[k]) for k in ("dynamic", "static", "joint", "residual"))])
+                rows.append(
+                    [
+                        _fmt(step),
+                        f"{lb.percent['dynamic']:.1f}",
+                        f"{lb.percent['static']:.1f}",
+                        f"{lb.scores['dynamic']:.3f}",
+                        f"{lb.scores['static']:.3f}",
+                        *(str(c[k]) for k in ("dynamic", "static", "joint", "residual")),
+                    ]
+                )
             widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
 
             def fmt(r: list[str], widths: list[int] = widths) -> str:
@@ -82,15 +103,24 @@ class BiasSeries:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "sdinterp.BiasSeries/1", "unit": self.unit, "steps": list(self.steps),
-                "sources": list(self.sources), "reports": [r.to_dict() for r in self.reports]}
+        return {
+            "format": "sdinterp.BiasSeries/1",
+            "unit": self.unit,
+            "steps": list(self.steps),
+            "sources": list(self.sources),
+            "reports": [r.to_dict() for r in self.reports],
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BiasSeries:
         if str(d.get("format", "")).split("/")[0] != "sdinterp.BiasSeries":
             raise ValueError(f"not a bias series (format {d.get('format')!r})")
-        return cls(steps=list(d["steps"]), unit=d["unit"], reports=[BiasReport.from_dict(r) for r in d["reports"]],
-                   sources=list(d.get("sources", [])))
+        return cls(
+            steps=list(d["steps"]),
+            unit=d["unit"],
+            reports=[BiasReport.from_dict(r) for r in d["reports"]],
+            sources=list(d.get("sources", [])),
+        )
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=repr)
@@ -105,4 +135,8 @@ class BiasSeries:
 
 
 def _fmt(step: float) -> str:
-    return str(int(step)) if isinstance(step, (int,)) or (isinstance(step, float) and math.isfinite(step) and step.is_integer()) else str(step)
+    return (
+        str(int(step))
+        if isinstance(step, (int,)) or (isinstance(step, float) and math.isfinite(step) and step.is_integer())
+        else str(step)
+    )

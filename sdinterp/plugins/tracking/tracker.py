@@ -51,10 +51,22 @@ class BiasTracker(TrainingHook):
         >>> tracker.series().series("stage5")                                            # doctest: +SKIP
     """
 
-    def __init__(self, data: Any, layers: Any = None, every: int = 1, out_dir: str | Path | None = None,
-                 adapter: ModelAdapter | None = None, adapter_options: dict[str, Any] | None = None,
-                 at_start: bool = False, n_pairs: int | None = None, batch_size: int | None = None, seed: int | None = None,
-                 protocol: Any = None, config: RunConfig | None = None, **sd_options: Any):
+    def __init__(
+        self,
+        data: Any,
+        layers: Any = None,
+        every: int = 1,
+        out_dir: str | Path | None = None,
+        adapter: ModelAdapter | None = None,
+        adapter_options: dict[str, Any] | None = None,
+        at_start: bool = False,
+        n_pairs: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        protocol: Any = None,
+        config: RunConfig | None = None,
+        **sd_options: Any,
+    ):
         if isinstance(every, bool) or int(every) != every or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
         self.data, self.layers, self.every = data, layers, int(every)
@@ -105,4 +117,6 @@ class BiasTracker(TrainingHook):
 
     def series(self) -> BiasSeries:
         """The reports so far, as a series over epochs."""
-        return BiasSeries(steps=list(self.steps), unit="epoch", reports=list(self.reports), sources=["training"] * len(self.reports))
+        return BiasSeries(
+            steps=list(self.steps), unit="epoch", reports=list(self.reports), sources=["training"] * len(self.reports)
+        )

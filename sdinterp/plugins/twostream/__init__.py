@@ -2,10 +2,11 @@
 fusion and cross-connection variants and the modified FusionSeg (``docs/twostream.md``).
 
 Modules: :mod:`.streams` (ResNet streams), :mod:`.model` (the family), :mod:`.fusionseg`,
-:mod:`.spec` (``twostream:`` model specs), :mod:`.adapter` (the (image, flow) input convention and
-the paper's layer names), :mod:`.protocol` (``vos-alternating``), :mod:`.data` ((image, flow)
-samples with computed, cached flow), :mod:`.synthetic` and :mod:`.train` (CPU training),
-:mod:`.study` and :mod:`.commands` (``sdinterp fusion-study``), :mod:`.plugin` (the hooks).
+:mod:`.spec` (``twostream:`` model specs), :mod:`.adapter` (the paper's layer names on the shared
+(image, flow) input path, :mod:`sdinterp.adapters.image_flow`), :mod:`.protocol`
+(``vos-alternating``), :mod:`.data` ((image, flow) samples with computed, cached flow),
+:mod:`.synthetic` and :mod:`.train` (CPU training), :mod:`.study` and :mod:`.commands`
+(``sdinterp fusion-study``), :mod:`.plugin` (the hooks).
 
 Names are imported on first use, so loading the plugin (every ``sdinterp`` command does) does not
 import torchvision.
@@ -17,12 +18,35 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "TwoStreamAVOS": "model", "LightDecoder": "model", "FusionSegMod": "fusionseg", "ResNetStream": "streams",
-    "TwoStreamAdapter": "adapter", "TwoStreamFamilyAdapter": "adapter", "VosAlternating": "protocol",
-    "TwoStreamFrames": "data", "STUDY_VARIANTS": "spec", "build_model": "spec", "parse_spec": "spec",
-    "train_synthetic": "train", "run_study": "study",
+    "TwoStreamAVOS": "model",
+    "LightDecoder": "model",
+    "FusionSegMod": "fusionseg",
+    "ResNetStream": "streams",
+    "TwoStreamAdapter": "adapter",
+    "TwoStreamFamilyAdapter": "adapter",
+    "VosAlternating": "protocol",
+    "TwoStreamFrames": "data",
+    "STUDY_VARIANTS": "spec",
+    "build_model": "spec",
+    "parse_spec": "spec",
+    "train_synthetic": "train",
+    "run_study": "study",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FusionSegMod",
+    "LightDecoder",
+    "ResNetStream",
+    "STUDY_VARIANTS",
+    "TwoStreamAVOS",
+    "TwoStreamAdapter",
+    "TwoStreamFamilyAdapter",
+    "TwoStreamFrames",
+    "VosAlternating",
+    "build_model",
+    "parse_spec",
+    "run_study",
+    "train_synthetic",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -61,7 +61,9 @@ def _study(args: argparse.Namespace) -> int:
     if args.figure:
         check_output_file("--figure", args.figure + "_layers.png")
     if not models:
-        models = [f"twostream:{v}-r{args.depth}" + (f"-w{args.width}" if args.width != 64 else "") for v in STUDY_VARIANTS]
+        models = [
+            f"twostream:{v}-r{args.depth}" + (f"-w{args.width}" if args.width != 64 else "") for v in STUDY_VARIANTS
+        ]
     for spec in models:
         if spec.startswith("twostream:"):
             parse_spec(spec)  # a bad spec costs nothing
@@ -74,12 +76,31 @@ def _study(args: argparse.Namespace) -> int:
     entries = []
     for path in inputs:
         entries += TwoStreamFrames(path, frames_per_item=args.frames_per_item, flow=args.flow).entries
-    data = TwoStreamFrames(entries, frames_per_item=args.frames_per_item, num_items=math.ceil(n_clips / args.frames_per_item), seed=args.seed,
-                           flow=args.flow, flow_cache=args.flow_cache, style=_style(args.style))
+    data = TwoStreamFrames(
+        entries,
+        frames_per_item=args.frames_per_item,
+        num_items=math.ceil(n_clips / args.frames_per_item),
+        seed=args.seed,
+        flow=args.flow,
+        flow_cache=args.flow_cache,
+        style=_style(args.style),
+    )
     log = (lambda m: print(m, file=sys.stderr)) if not args.quiet else None
-    reports = run_study(models, data, static, dynamic, protocol, args.n_pairs, batch_size=args.batch_size, seed=args.seed,
-                        frame_size=tuple(args.size) if args.size else None, layers=args.layers, threshold=args.threshold,
-                        model_options={"cascades": args.cascades}, log=log)
+    reports = run_study(
+        models,
+        data,
+        static,
+        dynamic,
+        protocol,
+        args.n_pairs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        frame_size=tuple(args.size) if args.size else None,
+        layers=args.layers,
+        threshold=args.threshold,
+        model_options={"cascades": args.cascades},
+        log=log,
+    )
     rows = study_rows(reports)
     print(format_table(rows))
     if args.json:
@@ -91,8 +112,16 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
-_SHORT = {"gated": "G", "convex_gated": "CCG", "convex_gated_cat": "CCGcat", "unidirectional": "U", "bidirectional": "B",
-          "unidirectional_gated": "Ug", "bidirectional_gated": "Bg", "none": "none"}
+_SHORT = {
+    "gated": "G",
+    "convex_gated": "CCG",
+    "convex_gated_cat": "CCGcat",
+    "unidirectional": "U",
+    "bidirectional": "B",
+    "unidirectional_gated": "Ug",
+    "bidirectional_gated": "Bg",
+    "none": "none",
+}
 
 
 def _label(spec: str) -> str:
@@ -111,37 +140,91 @@ def _figures(reports: dict[str, Any], stem: str) -> list[Path]:
     short = [_label(spec) for spec in reports]
     names = short if len(set(short)) == len(short) else [spec.removeprefix("twostream:") for spec in reports]
     labels = dict(zip(names, reports.values()))
-    return (save_figure(plot_layers(labels, title="Fusion / cross-connection study: layer-wise"), f"{stem}_layers")
-            + save_figure(plot_unit_categories(labels, title="Fusion / cross-connection study: unit categories"), f"{stem}_units"))
+    return save_figure(
+        plot_layers(labels, title="Fusion / cross-connection study: layer-wise"), f"{stem}_layers"
+    ) + save_figure(
+        plot_unit_categories(labels, title="Fusion / cross-connection study: unit categories"), f"{stem}_units"
+    )
 
 
 def register_study(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fusion-study", help="fusion / cross-connection study of two-stream segmentation models",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("items", nargs="+", metavar="MODEL_OR_INPUT",
-                   help="two-stream model specs (twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]; default: the "
-                        "paper's four variants) followed by video files, frame folders or a Stylized-DAVIS root")
+    p = sub.add_parser(
+        "fusion-study",
+        help="fusion / cross-connection study of two-stream segmentation models",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "items",
+        nargs="+",
+        metavar="MODEL_OR_INPUT",
+        help="two-stream model specs (twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]; default: the "
+        "paper's four variants) followed by video files, frame folders or a Stylized-DAVIS root",
+    )
     # The shared flags (sdinterp.cli_kit): `sdinterp report`'s names, defaults and checks.
-    add_flags(p, "n-pairs", "batch-size", "seed",
-              helps={"n-pairs": "pairs (in total under vos-alternating; default: {default})",
-                     "batch-size": "(image, flow) clips per forward pass (default: {default})"})
-    p.add_argument("--frames-per-item", type=int, default=8, help="frames per sequence item; the factor alternates per item (default: 8)")
-    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=[480, 854],
-                   help="resize image and flow to H W (reference: 480 854; default: 480 854)")
+    add_flags(
+        p,
+        "n-pairs",
+        "batch-size",
+        "seed",
+        helps={
+            "n-pairs": "pairs (in total under vos-alternating; default: {default})",
+            "batch-size": "(image, flow) clips per forward pass (default: {default})",
+        },
+    )
+    p.add_argument(
+        "--frames-per-item",
+        type=int,
+        default=8,
+        help="frames per sequence item; the factor alternates per item (default: 8)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=[480, 854],
+        help="resize image and flow to H W (reference: 480 854; default: 480 854)",
+    )
     p.add_argument("--depth", type=int, default=18, help="ResNet depth of the default models (default: 18)")
     p.add_argument("--width", type=int, default=64, help="stream base width of the default models (default: 64)")
-    p.add_argument("--cascades", type=int, default=5, help="co-attention cascades of the cross connections (default: 5)")
-    p.add_argument("--flow", choices=["dis", "farneback", "images"], default="dis",
-                   help="compute OpenCV flow (dis, farneback) or read the dataset's flow images (default: dis)")
+    p.add_argument(
+        "--cascades", type=int, default=5, help="co-attention cascades of the cross connections (default: 5)"
+    )
+    p.add_argument(
+        "--flow",
+        choices=["dis", "farneback", "images"],
+        default="dis",
+        help="compute OpenCV flow (dis, farneback) or read the dataset's flow images (default: dis)",
+    )
     p.add_argument("--flow-cache", metavar="DIR", help="folder to cache computed flow (default: a temporary folder)")
-    p.add_argument("--style", default=None, help="style of the anchor images of a stylized dataset: random or an id (default: none)")
-    p.add_argument("--protocol", default="vos-alternating", help="vos-alternating (reference; default) or any registered protocol")
+    p.add_argument(
+        "--style",
+        default=None,
+        help="style of the anchor images of a stylized dataset: random or an id (default: none)",
+    )
+    p.add_argument(
+        "--protocol", default="vos-alternating", help="vos-alternating (reference; default) or any registered protocol"
+    )
     # Two-stream models take (image, flow): the static pair jitters the flow instead of shuffling frames.
-    add_flags(p, *PAIR_FLAGS, "layers", "threshold", "json", defaults={"static-sampler": "flow_jitter"},
-              helps={"layers": "layer names (default: every stream and fusion layer)",
-                     "json": "write the rows and every report as JSON (default: none)"})
-    p.add_argument("--figure", metavar="STEM", help="draw every model in one layer-wise and one unit-category figure, "
-                                                   "STEM_layers.png/.svg and STEM_units.png/.svg (default: none)")
+    add_flags(
+        p,
+        *PAIR_FLAGS,
+        "layers",
+        "threshold",
+        "json",
+        defaults={"static-sampler": "flow_jitter"},
+        helps={
+            "layers": "layer names (default: every stream and fusion layer)",
+            "json": "write the rows and every report as JSON (default: none)",
+        },
+    )
+    p.add_argument(
+        "--figure",
+        metavar="STEM",
+        help="draw every model in one layer-wise and one unit-category figure, "
+        "STEM_layers.png/.svg and STEM_units.png/.svg (default: none)",
+    )
     add_flags(p, "quiet", "debug", helps={"quiet": "no progress lines on stderr (default: off)"})
     p.set_defaults(func=_study)
 
@@ -163,12 +246,25 @@ def _train(args: argparse.Namespace) -> int:
     adapter = adapt(load_model(args.model), frame_size=(args.size, args.size))
     if not isinstance(adapter, TwoStreamAdapter):
         raise UsageError(f"{args.model}: not a two-stream (image, flow) model; give a twostream:... spec")
-    result = train_synthetic(adapter, steps=args.steps, batch_size=args.batch_size, size=args.size, lr=args.lr,
-                             seed=args.seed, time_limit=args.time_limit, log=lambda m: print(m, file=sys.stderr))
+    result = train_synthetic(
+        adapter,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        size=args.size,
+        lr=args.lr,
+        seed=args.seed,
+        time_limit=args.time_limit,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     torch.save(adapter.model.state_dict(), args.out)
-    first, last = sum(result.losses[:10]) / min(10, len(result.losses)), sum(result.losses[-10:]) / min(10, len(result.losses))
-    print(f"{args.model}: {len(result.losses)} steps in {result.seconds:.0f} s, loss {first:.4f} -> {last:.4f}, "
-          f"train IoU {result.iou:.3f}; weights: {args.out} (use {args.model}:{args.out})")
+    first, last = (
+        sum(result.losses[:10]) / min(10, len(result.losses)),
+        sum(result.losses[-10:]) / min(10, len(result.losses)),
+    )
+    print(
+        f"{args.model}: {len(result.losses)} steps in {result.seconds:.0f} s, loss {first:.4f} -> {last:.4f}, "
+        f"train IoU {result.iou:.3f}; weights: {args.out} (use {args.model}:{args.out})"
+    )
     return 0
 
 

@@ -11,12 +11,21 @@ Flow: ``"dis"`` / ``"farneback"`` compute OpenCV flow between consecutive source
 disk (:class:`sdinterp.data.flow.FlowCache`); ``"images"`` reads the dataset's RGB flow images
 (Stylized-DAVIS ``FlowImages_gap1``; :func:`sdinterp.data.layouts.davis_layout`), and the last frame,
 which has no forward flow, is never used, as in the reference.
+
+Two-frame samples (RTNet, ``docs/segmentation.md``): ``second_frame="reference"`` adds to each
+sample a second frame of the same sequence at an offset drawn in [-10, 10) \\ {0} (seeded per item
+and clip), as RTNet's ``RTTestDataset`` draws it (OliverRensu/RTNet ``dataset.py``), or at a fixed
+offset (an int); ``backward_flow=True`` adds ``meta["backward_flow"]``, the flow from each frame to its
+predecessor. :meth:`TwoStreamFrames.for_adapter` makes the copy an adapter asks for
+(``frames_per_sample``, ``needs_backward_flow``), which the fusion study does for every model.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Mapping, Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch.utils.data
@@ -43,10 +52,15 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         layout, layout_options: how to read a root.
         num_items: if set, exactly this many sequence items (the passes continue as needed and
             the last is cut short); overrides ``repeats``.
+        second_frame: ``None`` (one frame per sample), ``"reference"`` (a second frame at a seeded
+            offset in [-10, 10) \\ {0}, as RTNet's test loader) or an int offset.
+        backward_flow: also give each frame's backward flow in ``meta["backward_flow"]`` (computed
+            flow only: ``flow="images"`` has forward flow images only).
 
     Examples:
-        >>> ds = TwoStreamFrames("../shared/data/videos/tree.avi", frames_per_item=4, flow_cache="/tmp/flow")  # doctest: +SKIP
-        >>> ds[0].frames.shape, ds[0].flow.shape                                                               # doctest: +SKIP
+        >>> ds = TwoStreamFrames(  # doctest: +SKIP
+        ...     "../shared/data/videos/tree.avi", frames_per_item=4, flow_cache="/tmp/flow")
+        >>> ds[0].frames.shape, ds[0].flow.shape  # doctest: +SKIP
         ((1, 240, 320, 3), (1, 240, 320, 2))
     """
 
@@ -62,11 +76,15 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         layout: Layout = "auto",
         layout_options: Mapping[str, Any] | None = None,
         num_items: int | None = None,
+        second_frame: Literal["reference"] | int | None = None,
+        backward_flow: bool = False,
     ):
         if isinstance(data, (str, os.PathLike)):
             entries, problems = discover(data, layout, **dict(layout_options or {}))
             if problems:
-                raise VideoReadError(data, f"{len(problems)} problem(s), e.g. {problems[0]} (run `sdinterp scan {data}`)")
+                raise VideoReadError(
+                    data, f"{len(problems)} problem(s), e.g. {problems[0]} (run `sdinterp scan {data}`)"
+                )
         else:
             entries = list(data)
         if not entries:
@@ -89,6 +107,50 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, 0x2F1])
         self.items = [int(e) for _ in range(passes) for e in rng.permutation(len(entries))][:num_items]
         self._sources: dict[str, VideoSource] = {}
+        if (
+            second_frame is not None
+            and second_frame != "reference"
+            and (isinstance(second_frame, bool) or not isinstance(second_frame, int) or second_frame == 0)
+        ):
+            raise ValueError(f"second_frame must be None, 'reference' or a non-zero int offset, got {second_frame!r}")
+        if backward_flow and flow == "images":
+            raise ValueError(
+                "backward_flow needs computed flow (flow='dis' or 'farneback'): flow images hold forward "
+                "flow only; or build the RTNet adapter with backward_flow='forward'"
+            )
+        self.second_frame, self.backward_flow = second_frame, bool(backward_flow)
+
+    def for_adapter(self, adapter: Any) -> TwoStreamFrames:
+        """This dataset as ``adapter`` reads it: two frames per sample if its ``frames_per_sample`` is
+        2 (RTNet), with backward flow if its ``needs_backward_flow``; ``self`` when nothing changes."""
+        pair: Literal["reference"] | None = "reference" if getattr(adapter, "frames_per_sample", 1) == 2 else None
+        backward = bool(getattr(adapter, "needs_backward_flow", False))
+        if (pair or self.second_frame) == self.second_frame and backward == self.backward_flow:
+            return self
+        import copy
+
+        out = copy.copy(self)
+        out._sources = {}
+        out.second_frame = self.second_frame if self.second_frame is not None else pair
+        out.backward_flow = backward
+        if backward and self.flow == "images":
+            raise ValueError(
+                f"{type(adapter).__name__} takes backward flow, which flow images do not hold: use "
+                "--flow dis, or give the adapter backward_flow='forward'"
+            )
+        return out
+
+    def _second(self, frame: int, usable: int, item: int, k: int) -> int:
+        """The second frame's index (reference: offset in [-10, 10) \\ {0}, redrawn until inside the clip)."""
+        if usable < 2:
+            return frame
+        if self.second_frame != "reference":
+            return int(min(max(frame + int(self.second_frame), 0), usable - 1))  # type: ignore[arg-type]
+        rng = np.random.default_rng([self.seed, item, k, 0x27])
+        while True:
+            offset = int(rng.integers(-10, 10))
+            if offset != 0 and 0 <= frame + offset < usable:
+                return frame + offset
 
     def __len__(self) -> int:
         return len(self.items) * self.frames_per_item
@@ -128,19 +190,46 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         if usable < 1:
             raise VideoReadError(path, f"has {len(source)} frame(s); flow needs at least 2")
         frame = int(np.linspace(0, usable - 1, self.frames_per_item).astype(np.int64)[k])
-        image = source.read([frame])
+        frames = [frame] if self.second_frame is None else [frame, self._second(frame, usable, item, k)]
+        image = source.read(frames)
         if flow_paths is not None:
             from sdinterp.data.flow import read_flow_images
 
-            flow = read_flow_images([flow_paths[frame]], size=image.shape[1:3], resize=True)
+            flow = read_flow_images([flow_paths[f] for f in frames], size=image.shape[1:3], resize=True)
         else:
             from sdinterp.data.flow import FlowCache
 
-            flow = FlowCache(self.flow_cache or _temporary_cache(), method=self.flow).flow(source, [frame])
-        meta = {"path": path, "styles": dict(entry.sources), "item": item, "sequence": entry.video_id,
-                "num_source_frames": len(source)}
-        return Sample(frames=image, flow=flow, style=style, video_id=entry.video_id,
-                      frame_indices=np.array([frame], dtype=np.int64), meta=meta)
+            method: Literal["dis", "farneback"] = "dis" if self.flow == "dis" else "farneback"  # not "images"
+            flow = FlowCache(self.flow_cache or _temporary_cache(), method=method).flow(source, frames)
+        meta = {
+            "path": path,
+            "styles": dict(entry.sources),
+            "item": item,
+            "sequence": entry.video_id,
+            "num_source_frames": len(source),
+        }
+        if self.backward_flow:
+            meta["backward_flow"] = self._backward(source, frames)
+        return Sample(
+            frames=image,
+            flow=flow,
+            style=style,
+            video_id=entry.video_id,
+            frame_indices=np.array(frames, dtype=np.int64),
+            meta=meta,
+        )
+
+    def _backward(self, source: VideoSource, frames: Sequence[int]) -> np.ndarray:
+        """Flow from each frame to its predecessor (frame 0: the flow from frame 1 to 0)."""
+        from sdinterp.data.flow import compute_flow
+
+        method: Literal["dis", "farneback"] = "dis" if self.flow == "dis" else "farneback"
+        out = []
+        for f in frames:
+            b = max(int(f), 1)
+            pair = source.read([b, b - 1])
+            out.append(compute_flow(pair[0], pair[1], method))
+        return np.stack(out).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         """The run identity: every source (path, size, modification time) and every option."""
@@ -148,24 +237,33 @@ class TwoStreamFrames(torch.utils.data.Dataset):
 
         videos = []
         for e in self.entries:
-            item: dict[str, Any] = {"id": e.video_id, "sources": {str(k): file_identity(p) for k, p in e.sources.items()}}
+            item: dict[str, Any] = {
+                "id": e.video_id,
+                "sources": {str(k): file_identity(p) for k, p in e.sources.items()},
+            }
             if e.flow_dir is not None:
                 item["flow"] = file_identity(e.flow_dir)
             videos.append(item)
-        return {"videos": videos, "n_clips": len(self), "frames_per_item": self.frames_per_item, "items": self.items,
-                "seed": self.seed, "flow": self.flow, "style": self.style}
+        out = {
+            "videos": videos,
+            "n_clips": len(self),
+            "frames_per_item": self.frames_per_item,
+            "items": self.items,
+            "seed": self.seed,
+            "flow": self.flow,
+            "style": self.style,
+        }
+        if self.second_frame is not None or self.backward_flow:  # one-frame datasets keep their identity
+            out.update(second_frame=self.second_frame, backward_flow=self.backward_flow)
+        return out
 
 
-_TMP: str | None = None
+_TMP: tempfile.TemporaryDirectory[str] | None = None
 
 
 def _temporary_cache() -> str:
+    """A per-process flow cache folder, removed at exit (the directory object's finalizer)."""
     global _TMP
     if _TMP is None:
-        import atexit
-        import shutil
-        import tempfile
-
-        _TMP = tempfile.mkdtemp(prefix="sdinterp-twostream-flow-")
-        atexit.register(shutil.rmtree, _TMP, True)
-    return _TMP
+        _TMP = tempfile.TemporaryDirectory(prefix="sdinterp-twostream-flow-")
+    return _TMP.name

@@ -10,24 +10,27 @@ channels), concatenated, two 3×3 convolutions, a 1×1 classifier, upsampled to 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sdinterp.adapters._compat import ensure_torchvision
+from sdinterp.adapters.common import ensure_torchvision
+from sdinterp.components import build_fusion
+from sdinterp.plugins.twostream.streams import ResNetStream
 
 ensure_torchvision()  # a CPU torch with a CUDA-built torchvision wheel cannot import it otherwise
 
-from torchvision.models.segmentation.deeplabv3 import ASPP  # noqa: E402
-
-from sdinterp.plugins.fusion.plugin import build_fusion
-from sdinterp.plugins.twostream.streams import ResNetStream
+from torchvision.models.segmentation.deeplabv3 import ASPP  # noqa: E402 - only after ensure_torchvision()
 
 __all__ = ["FusionSegMod", "DeepLabV3PlusDecoder"]
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class DeepLabV3PlusDecoder(nn.Module):
@@ -45,7 +48,9 @@ class DeepLabV3PlusDecoder(nn.Module):
         torch.Size([1, 1, 64, 64])
     """
 
-    def __init__(self, low_channels: int, high_channels: int, channels: int = 256, rates: tuple[int, int, int] = (6, 12, 18)):
+    def __init__(
+        self, low_channels: int, high_channels: int, channels: int = 256, rates: tuple[int, int, int] = (6, 12, 18)
+    ):
         super().__init__()
         self.aspp = ASPP(high_channels, list(rates), out_channels=channels)
         low = max(8, channels * 48 // 256)
@@ -86,7 +91,10 @@ class FusionSegMod(nn.Module):
         self.stage_channels = dict(self.appearance.stage_channels)
         self.fusion2 = build_fusion(self.fusion_name, self.stage_channels[2])
         self.fusion5 = build_fusion(self.fusion_name, self.stage_channels[5])
-        self.decoder = DeepLabV3PlusDecoder(self.fusion2.out_channels, self.fusion5.out_channels, decoder_channels)
+        # Every fusion module says its output width (build_fusion is typed as returning an nn.Module).
+        self.decoder = DeepLabV3PlusDecoder(
+            cast(int, self.fusion2.out_channels), cast(int, self.fusion5.out_channels), decoder_channels
+        )
 
     def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         a, m = self.appearance.stem(image), self.motion.stem(flow)

@@ -13,13 +13,13 @@ motion)``), ``fusion2..5``, ``decoder``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sdinterp.plugins.fusion.plugin import build_cross, build_fusion
+from sdinterp.components import build_cross, build_fusion
 from sdinterp.plugins.twostream.streams import ResNetStream
 
 __all__ = ["TwoStreamAVOS", "LightDecoder"]
@@ -43,7 +43,9 @@ class LightDecoder(nn.Module):
         super().__init__()
         self.laterals = nn.ModuleList(nn.Conv2d(c, channels, kernel_size=1) for c in in_channels)
         self.smooth = nn.Sequential(
-            nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
         )
         self.head = nn.Conv2d(channels, 1, kernel_size=1)
 
@@ -95,7 +97,9 @@ class TwoStreamAVOS(nn.Module):
         super().__init__()
         bad = [k for k in (*cross_stages, *fusion_stages) if k not in (2, 3, 4, 5)]
         if bad or not fusion_stages:
-            raise ValueError(f"cross and fusion stages must be in 2..5 (and at least one fusion stage), got {bad or 'none'}")
+            raise ValueError(
+                f"cross and fusion stages must be in 2..5 (and at least one fusion stage), got {bad or 'none'}"
+            )
         self.fusion_name = fusion.split(":", 1)[-1]
         self.cross_name = cross.split(":", 1)[-1]
         self.appearance = ResNetStream(depth, width)
@@ -107,7 +111,9 @@ class TwoStreamAVOS(nn.Module):
             setattr(self, f"cross{k}", build_cross(self.cross_name, self.stage_channels[k], cascades=cascades))
         for k in self.fusion_stages:
             setattr(self, f"fusion{k}", build_fusion(self.fusion_name, self.stage_channels[k]))
-        self.decoder = LightDecoder([getattr(self, f"fusion{k}").out_channels for k in self.fusion_stages], decoder_channels)
+        self.decoder = LightDecoder(
+            [getattr(self, f"fusion{k}").out_channels for k in self.fusion_stages], decoder_channels
+        )
 
     def encode(self, image: torch.Tensor, flow: torch.Tensor) -> list[torch.Tensor]:
         """The fused features of every fusion stage, shallowest first."""
@@ -123,7 +129,9 @@ class TwoStreamAVOS(nn.Module):
 
     def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         if image.shape != flow.shape:
-            raise ValueError(f"image and flow must have the same shape, got {tuple(image.shape)} and {tuple(flow.shape)}")
+            raise ValueError(
+                f"image and flow must have the same shape, got {tuple(image.shape)} and {tuple(flow.shape)}"
+            )
         return self.decoder(self.encode(image, flow), tuple(image.shape[-2:]))
 
     def extra_repr(self) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from sdinterp.hookspecs import hookimpl
+from sdinterp.models import family_loader
 from sdinterp.plugins.twostream.protocol import VosAlternating
 
 __all__ = ["ADAPTER_OPTIONS"]
 
-#: Options of :class:`~sdinterp.plugins.twostream.adapter.TwoStreamAdapter` that ``adapt`` passes on.
-ADAPTER_OPTIONS = ("frame_size", "mean", "std", "flow_max_magnitude")
+#: Options of :class:`~sdinterp.adapters.image_flow.TwoStreamAdapter` that ``adapt`` passes on.
+ADAPTER_OPTIONS = ("frame_size", "mean", "std", "flow_max_magnitude", "frame")
 
 
 @hookimpl
@@ -23,14 +24,15 @@ def sdinterp_register(registry: Any) -> None:
     registry.add_command("twostream-train", register_train)
 
 
-@hookimpl
-def sdinterp_load_model(spec: str, options: dict[str, Any]) -> Any:
-    """``twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]`` and ``twostream:fusionseg[...]``."""
-    if not spec.startswith("twostream:"):
-        return None
-    from sdinterp.plugins.twostream.spec import build_model
+def _build(name: str, **options: Any) -> Any:
+    from sdinterp.plugins.twostream.spec import PREFIX, build_model  # imports torchvision: on first use only
 
-    return build_model(spec, **options)
+    return build_model(PREFIX + name, **options)
+
+
+#: ``twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]`` and ``twostream:fusionseg[...]`` (the spec is
+#: split in the core, :mod:`sdinterp.models`; :mod:`.spec` parses the name).
+sdinterp_load_model = family_loader("twostream", _build, ("weights", "trust_weights", "cascades", "decoder_channels"))
 
 
 @hookimpl
@@ -42,7 +44,9 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> Any:
 
     if not isinstance(model, (TwoStreamAVOS, FusionSegMod)):
         return None
-    unknown = sorted(k for k in ("num_frames", "crop_size", "short_side") if options.get(k) is not None)
-    if unknown:
-        raise ValueError(f"two-stream models take frame_size=(H, W), not {', '.join(unknown)}; they read one frame and its flow")
-    return TwoStreamFamilyAdapter(model, **{k: options[k] for k in ADAPTER_OPTIONS if k in options})
+    from sdinterp.adapters.image_flow import CLIP_SIZE_OPTIONS, image_flow_options, refuse_options
+
+    refuse_options(
+        options, CLIP_SIZE_OPTIONS, "two-stream models (one frame and its flow per sample; set frame_size=(H, W))"
+    )
+    return TwoStreamFamilyAdapter(model, **image_flow_options(options, ADAPTER_OPTIONS))

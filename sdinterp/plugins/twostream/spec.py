@@ -26,7 +26,12 @@ __all__ = ["TwoStreamSpec", "parse_spec", "build_model", "PREFIX", "STUDY_VARIAN
 
 PREFIX = "twostream:"
 #: The four fusion × cross variants of the paper's study (Sec. 5.3, Fig. 15): G+U, G+B, CCG+U, CCG+B.
-STUDY_VARIANTS = ("gated-unidirectional", "gated-bidirectional", "convex_gated-unidirectional", "convex_gated-bidirectional")
+STUDY_VARIANTS = (
+    "gated-unidirectional",
+    "gated-bidirectional",
+    "convex_gated-unidirectional",
+    "convex_gated-bidirectional",
+)
 
 
 class SpecError(SdinterpError, ValueError):
@@ -62,9 +67,9 @@ def parse_spec(spec: str) -> TwoStreamSpec:
         >>> parse_spec("twostream:fusionseg-w16").kind
         'fusionseg'
     """
-    from sdinterp.plugins.fusion.plugin import CROSS_KIND, FUSION_KIND, component_names
+    from sdinterp.components import CROSS_KIND, FUSION_KIND, component_names
 
-    body = spec[len(PREFIX):] if spec.startswith(PREFIX) else spec
+    body = spec[len(PREFIX) :] if spec.startswith(PREFIX) else spec
     body, _, weights = body.partition(":")
     parts = body.split("-")
     depth, width = 18, 64
@@ -81,14 +86,18 @@ def parse_spec(spec: str) -> TwoStreamSpec:
     if parts == ["fusionseg"]:
         return TwoStreamSpec("fusionseg", "concat", "none", depth, width, weights or None)
     if len(parts) != 2:
-        raise SpecError(f"model spec {spec!r}: expected twostream:FUSION-CROSS[-rDEPTH][-wWIDTH] (e.g. "
-                        f"twostream:gated-bidirectional-r18) or twostream:fusionseg[-rDEPTH]")
+        raise SpecError(
+            f"model spec {spec!r}: expected twostream:FUSION-CROSS[-rDEPTH][-wWIDTH] (e.g. "
+            f"twostream:gated-bidirectional-r18) or twostream:fusionseg[-rDEPTH]"
+        )
     fusion, cross = parts
     fusions, crosses = component_names(FUSION_KIND), component_names(CROSS_KIND)
     if fusion not in fusions:
         raise SpecError(f"model spec {spec!r}: unknown fusion {fusion!r}; registered fusions: {', '.join(fusions)}")
     if cross != "none" and cross not in crosses:
-        raise SpecError(f"model spec {spec!r}: unknown cross connection {cross!r}; use none or one of: {', '.join(crosses)}")
+        raise SpecError(
+            f"model spec {spec!r}: unknown cross connection {cross!r}; use none or one of: {', '.join(crosses)}"
+        )
     return TwoStreamSpec("family", fusion, cross, depth, width, weights or None)
 
 
@@ -116,7 +125,7 @@ def build_model(spec: str | TwoStreamSpec, **options: Any) -> nn.Module:
         model = TwoStreamAVOS(parsed.fusion, parsed.cross, parsed.depth, parsed.width, **model_opts)
     weights = options.get("weights") or parsed.weights
     if weights:
-        from sdinterp.adapters._clip import load_state_dict_file
+        from sdinterp.adapters.common import load_state_dict_file
 
         load_state_dict_file(model, weights, trusted=bool(options.get("trust_weights")))
     return model

@@ -8,19 +8,22 @@ small stream (width 16) trains on a CPU in minutes; width 64 is the standard Res
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from sdinterp.adapters._compat import ensure_torchvision
+from sdinterp.adapters.common import ensure_torchvision
 
 ensure_torchvision()  # a CPU torch with a CUDA-built torchvision wheel cannot import it otherwise
 
-from torchvision.models.resnet import BasicBlock, Bottleneck  # noqa: E402
+from torchvision.models.resnet import BasicBlock, Bottleneck  # noqa: E402 - only after ensure_torchvision()
 
 __all__ = ["ResNetStream", "DEPTHS"]
 
 #: depth -> (block, blocks per stage), as torchvision's resnet18/34/50.
-DEPTHS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
+# torchvision's BasicBlock/Bottleneck (an untyped package): classes with an ``expansion`` attribute.
+DEPTHS: dict[int, tuple[Any, tuple[int, int, int, int]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
@@ -44,6 +47,12 @@ class ResNetStream(nn.Module):
         torch.Size([1, 8, 8, 8])
     """
 
+    # The four stages, built in __init__ by setattr; declared for type checkers.
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, depth: int = 18, width: int = 64, in_channels: int = 3):
         super().__init__()
         if depth not in DEPTHS:
@@ -57,7 +66,7 @@ class ResNetStream(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self._inplanes = width
-        expansion = block.expansion  # type: ignore[attr-defined]
+        expansion = block.expansion
         self.stage_channels = {1: width}
         for k, (n, stride) in enumerate(zip(counts, (1, 2, 2, 2)), start=1):
             planes = width * 2 ** (k - 1)
@@ -70,8 +79,8 @@ class ResNetStream(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _stage(self, block: type[nn.Module], planes: int, n: int, stride: int) -> nn.Sequential:
-        expansion = block.expansion  # type: ignore[attr-defined]
+    def _stage(self, block: Any, planes: int, n: int, stride: int) -> nn.Sequential:
+        expansion = block.expansion
         down = None
         if stride != 1 or self._inplanes != planes * expansion:
             down = nn.Sequential(

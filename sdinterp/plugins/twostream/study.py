@@ -10,7 +10,8 @@ categorised units) with the joint-to-dynamic ratio the paper quotes for the fina
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import PairProtocol, PairSampler
@@ -26,27 +27,70 @@ def study_rows(reports: dict[str, BiasReport]) -> list[dict[str, Any]]:
         for lb in report:
             pct, counts = lb.category_percent, lb.category_counts
             ratio = counts["joint"] / counts["dynamic"] if counts["dynamic"] else None
-            rows.append({
-                "model": model, "layer": lb.layer, "stream": lb.info.get("stream", ""), "units": lb.n_units,
-                "dynamic_%": lb.percent["dynamic"], "static_%": lb.percent["static"], "identical_%": lb.percent["identical"],
-                "S_dynamic": lb.scores["dynamic"], "S_static": lb.scores["static"],
-                **{f"units_{c}_%": round(pct[c], 1) for c in ("dynamic", "static", "joint", "residual")},
-                **{f"n_{c}": counts[c] for c in ("dynamic", "static", "joint", "residual", "unassigned", "constant")},
-                "joint_per_dynamic": None if ratio is None else round(ratio, 2),
-            })
+            rows.append(
+                {
+                    "model": model,
+                    "layer": lb.layer,
+                    "stream": lb.info.get("stream", ""),
+                    "units": lb.n_units,
+                    "dynamic_%": lb.percent["dynamic"],
+                    "static_%": lb.percent["static"],
+                    "identical_%": lb.percent["identical"],
+                    "S_dynamic": lb.scores["dynamic"],
+                    "S_static": lb.scores["static"],
+                    **{f"units_{c}_%": round(pct[c], 1) for c in ("dynamic", "static", "joint", "residual")},
+                    **{
+                        f"n_{c}": counts[c]
+                        for c in ("dynamic", "static", "joint", "residual", "unassigned", "constant")
+                    },
+                    "joint_per_dynamic": None if ratio is None else round(ratio, 2),
+                }
+            )
     return rows
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as one aligned text table."""
-    head = ["model", "layer", "units", "dyn %", "stat %", "ident %", "|", "u.dyn %", "u.stat %", "u.joint %", "u.resid %", "joint/dyn"]
-    body = [[r["model"], r["layer"], str(r["units"]), f"{r['dynamic_%']:.1f}", f"{r['static_%']:.1f}", f"{r['identical_%']:.1f}", "|",
-             f"{r['units_dynamic_%']:.1f}", f"{r['units_static_%']:.1f}", f"{r['units_joint_%']:.1f}", f"{r['units_residual_%']:.1f}",
-             "-" if r["joint_per_dynamic"] is None else f"{r['joint_per_dynamic']:.2f}"] for r in rows]
+    head = [
+        "model",
+        "layer",
+        "units",
+        "dyn %",
+        "stat %",
+        "ident %",
+        "|",
+        "u.dyn %",
+        "u.stat %",
+        "u.joint %",
+        "u.resid %",
+        "joint/dyn",
+    ]
+    body = [
+        [
+            r["model"],
+            r["layer"],
+            str(r["units"]),
+            f"{r['dynamic_%']:.1f}",
+            f"{r['static_%']:.1f}",
+            f"{r['identical_%']:.1f}",
+            "|",
+            f"{r['units_dynamic_%']:.1f}",
+            f"{r['units_static_%']:.1f}",
+            f"{r['units_joint_%']:.1f}",
+            f"{r['units_residual_%']:.1f}",
+            "-" if r["joint_per_dynamic"] is None else f"{r['joint_per_dynamic']:.2f}",
+        ]
+        for r in rows
+    ]
     widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    line = lambda r: "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
-    legend = ("legend: dyn/stat/ident % = layer-wise softmax dims (method.md §1); u.* = unit categories at the threshold, "
-              "% of categorised units (paper Eq. 3); joint/dyn = joint units per dynamic unit (paper Sec. 5.3)")
+
+    def line(r: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+
+    legend = (
+        "legend: dyn/stat/ident % = layer-wise softmax dims (method.md §1); u.* = unit categories at the threshold, "
+        "% of categorised units (paper Eq. 3); joint/dyn = joint units per dynamic unit (paper Sec. 5.3)"
+    )
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *map(line, body), legend])
 
 
@@ -69,7 +113,9 @@ def run_study(
 
     Args:
         models: model specs (``twostream:...``; any spec whose adapter takes (image, flow) works).
-        data: (image, flow) samples, e.g. :class:`~sdinterp.plugins.twostream.data.TwoStreamFrames`.
+        data: (image, flow) samples, e.g. :class:`~sdinterp.plugins.twostream.data.TwoStreamFrames`
+            (whose ``for_adapter`` gives each model the samples it reads: RTNet two frames and the
+            backward flow).
         static_sampler, dynamic_sampler: the pair samplers (``flow_jitter`` and ``restyle``).
         protocol: e.g. ``VosAlternating(frames_per_item)``.
         n_pairs: as the protocol counts them.
@@ -95,9 +141,18 @@ def run_study(
             adapter = adapt(load_model(spec, **dict(model_options or {})), frame_size=frame_size)
             if log is not None:
                 log(f"{spec}: {len(adapter.layers())} layers")
-            sd = StaticDynamic(adapter, layers=layers, static_sampler=static_sampler, dynamic_sampler=dynamic_sampler,
-                               threshold=threshold)
-            report = sd.attribute(data, n_pairs=n_pairs, batch_size=batch_size, seed=seed, protocol=protocol, show_progress=False)
-            report.config["model"] = {"spec": spec, **report.config.get("model", {})}
+            sd = StaticDynamic(
+                adapter,
+                layers=layers,
+                static_sampler=static_sampler,
+                dynamic_sampler=dynamic_sampler,
+                threshold=threshold,
+            )
+            # each model gets the samples it reads (RTNet: two frames and their backward flow)
+            model_data = data.for_adapter(adapter) if hasattr(data, "for_adapter") else data
+            report = sd.attribute(
+                model_data, n_pairs=n_pairs, batch_size=batch_size, seed=seed, protocol=protocol, show_progress=False
+            )
+            report.identity["model"] = {"spec": spec, **report.identity.get("model", {})}
             reports[spec] = report
     return reports

@@ -46,17 +46,25 @@ def moving_square(rng: np.random.Generator, size: int = 64, camouflage: bool = F
     image = _texture(rng, size, int(rng.integers(4, 9)), palette)
     side = int(rng.integers(size // 4, size // 2 + 1))
     top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
-    own = palette if camouflage else np.array([255.0, 255.0, 255.0], dtype=np.float32) * rng.uniform(0.2, 1.0, 3).astype(np.float32)
-    image[top:top + side, left:left + side] = _texture(rng, side, int(rng.integers(2, 6)), own)
+    own = (
+        palette
+        if camouflage
+        else np.array([255.0, 255.0, 255.0], dtype=np.float32) * rng.uniform(0.2, 1.0, 3).astype(np.float32)
+    )
+    image[top : top + side, left : left + side] = _texture(rng, side, int(rng.integers(2, 6)), own)
     mask = np.zeros((size, size), dtype=np.uint8)
-    mask[top:top + side, left:left + side] = 1
+    mask[top : top + side, left : left + side] = 1
     flow = np.zeros((size, size, 2), dtype=np.float32)
     speed = rng.uniform(-max_speed, max_speed, 2).astype(np.float32)
     if np.abs(speed).max() < 0.5:  # a still square would make the motion stream useless
         speed[int(rng.integers(2))] = np.float32(max_speed)
     flow[mask.astype(bool)] = speed
-    return Sample(frames=np.round(image)[None].astype(np.uint8), flow=flow[None], video_id="synthetic-square",
-                  meta={"mask": mask, "camouflage": bool(camouflage)})
+    return Sample(
+        frames=np.round(image)[None].astype(np.uint8),
+        flow=flow[None],
+        video_id="synthetic-square",
+        meta={"mask": mask, "camouflage": bool(camouflage)},
+    )
 
 
 def synthetic_batch(rng: np.random.Generator, n: int, size: int = 64, camouflage: float = 0.5) -> list[Sample]:

@@ -3,7 +3,8 @@ static-pair sampler and a scorer, registered through sdinterp's hooks only."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,9 @@ class UncentredCosine(MomentScorer):
             aa, bb = pm.var_a + pm.mean_a**2, pm.var_b + pm.mean_b**2
             ok = (aa > 0) & (bb > 0)
             valid = ok if valid is None else valid & ok
-            unit[f.value] = torch.where(ok, ab / torch.sqrt(torch.where(ok, aa * bb, torch.ones_like(aa))), torch.zeros_like(aa))
+            unit[f.value] = torch.where(
+                ok, ab / torch.sqrt(torch.where(ok, aa * bb, torch.ones_like(aa))), torch.zeros_like(aa)
+            )
         for f in unit:
             unit[f] = torch.where(valid, unit[f], torch.zeros_like(unit[f])).numpy()
             scores[f] = float(unit[f][valid.numpy()].sum())
