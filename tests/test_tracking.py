@@ -109,7 +109,7 @@ def test_checkpoint_series_reproduces_bootstrap_intervals(checkpoints) -> None:
         single = sdinterp.StaticDynamic(
             tt.adapter_for(model), layers=["feat"], dynamic_sampler=tt.dynamic_sampler()
         ).attribute(clips, show_progress=False, bootstrap=4, **run)
-    assert series.reports[1] == single and series.reports[1].config == single.identity
+    assert series.reports[1] == single and series.reports[1].identity == single.identity
     assert getattr(single["feat"], "intervals", None)  # the replicates were carried, and compared
 
 
