@@ -37,7 +37,7 @@ CLIPS = ("concert_176x144.mp4", "vtest.avi")
 MODELS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     "r3d_18": ("torchvision:r3d_18", {"num_frames": 8, "crop_size": 112}, ["stage5"]),
     "mvit_v2_s": ("torchvision:mvit_v2_s", {}, ["block15"]),
-    "twostream-128": ("twostream:gated-bidirectional-r18", {"frame_size": 128}, ["fusion5"]),
+    "twostream-128": ("twostream:gated-bidirectional-r18", {"frame_size": (128, 128)}, ["fusion5"]),
 }
 
 

@@ -203,13 +203,15 @@ class TwoStreamAdapter(ModelAdapter):
     def __init__(
         self,
         model: nn.Module,
-        frame_size: Sequence[int] | None = REFERENCE_SIZE,
+        frame_size: Sequence[int] | int | None = REFERENCE_SIZE,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         flow_max_magnitude: float | None = None,
         frame: int = 0,
     ):
         super().__init__(model)
+        if isinstance(frame_size, int) and not isinstance(frame_size, bool):
+            frame_size = (frame_size, frame_size)  # one number: a square, as --size 128 means
         self.preprocessor = ImageFlowPreprocessor(
             tuple(frame_size) if frame_size is not None else None,  # type: ignore[arg-type]
             tuple(mean) if mean is not None else IMAGENET_MEAN,  # type: ignore[arg-type]
