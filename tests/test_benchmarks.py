@@ -30,3 +30,14 @@ def test_run_all_lists_every_benchmark():
     listed = _run(str(BENCH / "run_all.py"), "--list").split()
     expected = sorted(p.name for p in BENCH.glob("*.py") if p.name != "run_all.py" and not p.name.startswith("_"))
     assert listed == expected and "reference_approach.py" in listed and "early_exit.py" in listed
+
+
+@pytest.mark.slow  # r3d_18 on both real clips, 4 pairs: about 20 s on 2 cores
+def test_real_video_quick_prints_a_ratio_and_the_data_side_per_clip():
+    out = _run(str(BENCH / "real_video.py"), "--quick")
+    rows = [line.split() for line in out.splitlines() if line.startswith("r3d_18")]
+    assert [r[1] for r in rows] == ["concert_176x144.mp4", "vtest.avi"], out
+    for row in rows:
+        report_s, bare_s, ratio, data_rate, forward_rate = map(float, row[2:7])
+        assert report_s > 0 and bare_s > 0 and ratio == pytest.approx(report_s / bare_s, abs=0.01)
+        assert data_rate > 0 and forward_rate > 0
