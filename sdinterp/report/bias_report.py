@@ -276,9 +276,10 @@ class BiasReport:
             else:
                 out.append(f"inputs:   {inputs.get('kind', '?')}, {inputs.get('n_clips', '?')} clips")
         if self.sampling:
+            resampled = " (the bootstrap resamples videos)" if c.get("bootstrap") else ""
             out.append(
                 f"sampled:  {self.sampling.get('clips')} clips from {self.sampling.get('videos')} independent source "
-                "videos (the bootstrap resamples videos)"
+                f"videos{resampled}"
             )
         for note in c.get("skipped_inputs") or []:
             out.append(f"skipped input: {note}")
