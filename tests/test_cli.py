@@ -130,3 +130,26 @@ def test_report_on_missing_input_is_clear(tmp_path, capsys):
     code = main(["report", "example:tiny", str(tmp_path / "nothing.mp4"), "--n-pairs", "2", "--no-progress"])
     assert code == 1
     assert "nothing.mp4" in capsys.readouterr().err
+
+
+def test_report_carries_a_validity_verdict_unless_no_validity(capsys, tmp_path):
+    small = [
+        "--layers",
+        "stage2",
+        "--frames",
+        "4",
+        "--crop-size",
+        "32",
+        "--n-pairs",
+        "4",
+        "--clip-length",
+        "8",
+        "--no-progress",
+    ]
+    cmd = ["report", "torchvision:r3d_18", str(VIDEOS / "tree.avi"), *small, "--json"]
+    assert main([*cmd, str(tmp_path / "on.json")]) == 0
+    assert "validity:" in capsys.readouterr().out
+    assert json.loads((tmp_path / "on.json").read_text())["validity"]["status"] in ("ok", "doubtful", "invalid")
+    assert main([*cmd, str(tmp_path / "off.json"), "--no-validity"]) == 0
+    assert "validity:" not in capsys.readouterr().out
+    assert "validity" not in json.loads((tmp_path / "off.json").read_text())

@@ -182,7 +182,7 @@ _FLAGS: dict[str, tuple[Any, Callable[[argparse.ArgumentParser, str, Any, str | 
         _plain(
             type=int,
             metavar="B",
-            help="B Poisson-bootstrap replicates over clips: intervals for every layer number and each "
+            help="B Poisson-bootstrap replicates over source videos: intervals for every layer number and each "
             "unit's category stability, in the table and the JSON (docs/confidence.md; default: "
             "{default}, off)",
         ),
@@ -190,6 +190,14 @@ _FLAGS: dict[str, tuple[Any, Callable[[argparse.ArgumentParser, str, Any, str | 
     "bootstrap-level": (
         0.95,
         _plain(type=float, help="two-sided level of the bootstrap intervals (default: {default})"),
+    ),
+    "no-validity": (
+        False,
+        _plain(
+            action="store_true",
+            help="skip the validity check of the pairs (probe controls, partner shift, shared nuisances; "
+            "docs/validity.md; default: on, printed first when the pairs are doubtful or invalid)",
+        ),
     ),
     "debug": (False, _plain(action="store_true", help="show tracebacks of errors (default: one line)")),
 }

@@ -165,6 +165,7 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
             num_workers=args.workers,
             bootstrap=args.bootstrap,
             bootstrap_level=args.bootstrap_level,
+            validity=not args.no_validity,
         )
         report.identity["model"] = {
             "spec": args.model,
@@ -224,6 +225,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "out",
         "bootstrap",
         "bootstrap-level",
+        "no-validity",
         "debug",
     )
     p.set_defaults(func=run)
