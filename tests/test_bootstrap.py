@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import sdinterp
-from _paths import VIDEOS
+from _paths import VIDEOS, small_report_flags
 from sdinterp.errors import RunStateError
 from sdinterp.interfaces import Factor
 from sdinterp.plugins.samplers import Restyle
@@ -230,19 +230,7 @@ def test_cli_bootstrap_writes_intervals(tmp_path, capsys):
     from sdinterp.cli import main
 
     out = tmp_path / "r.json"
-    small = [
-        "--layers",
-        "stage2",
-        "--frames",
-        "4",
-        "--crop-size",
-        "32",
-        "--n-pairs",
-        "4",
-        "--clip-length",
-        "8",
-        "--no-progress",
-    ]
+    small = small_report_flags()
     cmd = ["report", "torchvision:r3d_18", str(TREE), *small]
     # Windows of one video are one observation of the cluster bootstrap: no interval, and the reason.
     assert main(cmd + ["--bootstrap", "10", "--json", str(out)]) == 0

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from _paths import VIDEOS
+from _paths import VIDEOS, small_report_flags
 from sdinterp.cli import main
 
 
@@ -133,19 +133,7 @@ def test_report_on_missing_input_is_clear(tmp_path, capsys):
 
 
 def test_report_carries_a_validity_verdict_unless_no_validity(capsys, tmp_path):
-    small = [
-        "--layers",
-        "stage2",
-        "--frames",
-        "4",
-        "--crop-size",
-        "32",
-        "--n-pairs",
-        "4",
-        "--clip-length",
-        "8",
-        "--no-progress",
-    ]
+    small = small_report_flags()
     cmd = ["report", "torchvision:r3d_18", str(VIDEOS / "tree.avi"), *small, "--json"]
     assert main([*cmd, str(tmp_path / "on.json")]) == 0
     assert "validity:" in capsys.readouterr().out

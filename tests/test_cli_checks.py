@@ -10,22 +10,10 @@ import time
 
 import pytest
 
-from _paths import VIDEOS
+from _paths import VIDEOS, small_report_flags
 
 VIDEO = VIDEOS / "tree.avi"
-SMALL = [
-    "--layers",
-    "stage2",
-    "--frames",
-    "4",
-    "--crop-size",
-    "32",
-    "--n-pairs",
-    "2",
-    "--clip-length",
-    "8",
-    "--no-progress",
-]
+SMALL = small_report_flags(2)
 
 
 def _report(*args: str) -> subprocess.CompletedProcess:

@@ -13,23 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from _paths import VIDEOS
+from _paths import VIDEOS, small_report_flags
 from _videotools import moving_texture, write_frames, write_video
 
 TREE, VTEST = VIDEOS / "tree.avi", VIDEOS / "vtest.avi"
-SMALL = [
-    "--layers",
-    "stage2",
-    "--frames",
-    "4",
-    "--crop-size",
-    "32",
-    "--n-pairs",
-    "4",
-    "--clip-length",
-    "8",
-    "--no-progress",
-]
+SMALL = small_report_flags()
 
 
 def _report(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

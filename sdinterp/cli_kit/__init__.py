@@ -44,6 +44,7 @@ from sdinterp.cli_kit.checks import (
 )
 from sdinterp.cli_kit.flags import (
     CLIP_FLAGS,
+    EVALUATION_FLAGS,
     MODEL_FLAGS,
     OUTPUT_FLAGS,
     PAIR_FLAGS,
@@ -74,6 +75,7 @@ __all__ = [
     "MODEL_FLAGS",
     "PAIR_FLAGS",
     "SCORING_FLAGS",
+    "EVALUATION_FLAGS",
     "OUTPUT_FLAGS",
     "UsageError",
     "check_flags",

@@ -214,6 +214,20 @@ PAIR_FLAGS = ("static-sampler", "dynamic-sampler", "restyler")
 SCORING_FLAGS = ("scorer", "threshold", "bootstrap", "bootstrap-level")
 #: What a command prints and writes.
 OUTPUT_FLAGS = ("json", "no-progress", "quiet", "debug")
+#: A command that measures a model on videos and writes one JSON result (``ablate``, ``shuffle-test``):
+#: the flags `sdinterp report` reads videos and builds models with, same names, defaults and checks.
+EVALUATION_FLAGS = (
+    "n-pairs",
+    "batch-size",
+    "seed",
+    "protocol",
+    "clip-length",
+    *MODEL_FLAGS,
+    "skip-bad",
+    "json",
+    "no-progress",
+    "debug",
+)
 
 
 def flag_names() -> list[str]:

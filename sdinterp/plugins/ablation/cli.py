@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from sdinterp.cli_kit import (
-    MODEL_FLAGS,
+    EVALUATION_FLAGS,
     UsageError,
     adapter_from_args,
     add_flags,
@@ -121,19 +121,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--report", metavar="FILE", help="a report JSON of this model to rank units by, instead of measuring one"
     )
-    # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
-    add_flags(
-        p,
-        "n-pairs",
-        "batch-size",
-        "seed",
-        "protocol",
-        "clip-length",
-        *MODEL_FLAGS,
-        "skip-bad",
-        "json",
-        "no-progress",
-        "debug",
-        helps={"json": "write the result as JSON (default: none)"},
-    )
+    add_flags(p, *EVALUATION_FLAGS, helps={"json": "write the result as JSON (default: none)"})
     p.set_defaults(func=run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from sdinterp.cli_kit import (
-    MODEL_FLAGS,
+    EVALUATION_FLAGS,
     UsageError,
     adapter_from_args,
     add_flags,
@@ -54,19 +54,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", help="video files, frame folders or dataset roots")
     p.add_argument("--metric", required=True, metavar="python:MODULE:FUNCTION", help="fn(adapter, clips) -> float")
     p.add_argument("--clips", type=int, help="clips to evaluate, round robin over the videos (default: one per video)")
-    # The flags `sdinterp report` reads videos and builds models with (same names, defaults and checks).
-    add_flags(
-        p,
-        "n-pairs",
-        "batch-size",
-        "seed",
-        "protocol",
-        "clip-length",
-        *MODEL_FLAGS,
-        "skip-bad",
-        "json",
-        "no-progress",
-        "debug",
-        helps={"json": "write the result as JSON (default: none)"},
-    )
+    add_flags(p, *EVALUATION_FLAGS, helps={"json": "write the result as JSON (default: none)"})
     p.set_defaults(func=run)
