@@ -8,12 +8,18 @@ Early exit: once every requested layer has fired as often as it needs to, the fo
 (a report on ``stage2`` never pays for stages 3-5 and the head). The first forward of a capture
 always runs in full, to count how often each layer runs, so a module called more than once is
 still refused (or captured per ``LayerInfo.call``) exactly as without early exit.
+
+A module that runs more than once per forward (a shared ``relu`` after each layer) is named with
+the call to capture: ``NAME@k`` is its call ``k``, counted from 0 (``relu@2`` is the third call),
+and ``NAME@all`` concatenates every call; the same names work on the command line
+(``--layers relu@2``) and in the API (:func:`resolve_layer`, :func:`resolve_layers`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -24,7 +30,20 @@ from sdinterp.interfaces import LayerInfo, Pooling
 if TYPE_CHECKING:  # pragma: no cover
     from sdinterp.interfaces import ModelAdapter
 
-__all__ = ["LayerCapture", "UnknownLayerError", "CaptureError", "pool", "resolve_layers", "module_path"]
+__all__ = [
+    "LayerCapture",
+    "UnknownLayerError",
+    "CaptureError",
+    "pool",
+    "resolve_layer",
+    "resolve_layers",
+    "module_path",
+    "split_call",
+    "CALL_SEP",
+]
+
+#: Separates a layer name from the call to capture: ``relu@2`` is the third call of ``relu`` (0-based).
+CALL_SEP = "@"
 
 
 class _ForwardDone(Exception):
@@ -42,12 +61,87 @@ def module_path(model: nn.Module, module: nn.Module) -> str:
     raise UnknownLayerError(f"the {type(module).__name__} module given as a layer is not part of the model")
 
 
+def split_call(name: str) -> tuple[str, int | Literal["all"] | None]:
+    """``"relu@2"`` -> ``("relu", 2)``, ``"relu@all"`` -> ``("relu", "all")``, ``"relu"`` -> ``("relu", None)``.
+
+    Calls are counted from 0 in the order the module runs within one forward.
+
+    Raises:
+        UnknownLayerError: something after ``@`` that is neither a call index nor ``all``.
+
+    Examples:
+        >>> split_call("relu@2"), split_call("layer1.0.relu@all"), split_call("stage3")
+        (('relu', 2), ('layer1.0.relu', 'all'), ('stage3', None))
+    """
+    base, sep, tail = name.rpartition(CALL_SEP)
+    if not sep or not base:
+        return name, None
+    if tail == "all":
+        return base, "all"
+    if tail.isdigit():
+        return base, int(tail)
+    raise UnknownLayerError(
+        f"layer {name!r}: after '{CALL_SEP}' give the call to capture, counted from 0 "
+        f"({base}{CALL_SEP}0 is the first call) or 'all'"
+    )
+
+
+def call_advice(name: str, calls: int) -> str:
+    """How to name one call of a layer that runs ``calls`` times, on the command line and in the API.
+
+    Examples:
+        >>> print(call_advice("relu", 2))  # doctest: +NORMALIZE_WHITESPACE
+        name the call to capture, counted from 0: relu@0 .. relu@1 (--layers relu@1 on the command line,
+        LayerInfo.call=1 in the API), or relu@all for every call concatenated
+    """
+    last = f"{name}{CALL_SEP}{calls - 1}"
+    return (
+        f"name the call to capture, counted from 0: {name}{CALL_SEP}0 .. {last} (--layers {last} on the command "
+        f"line, LayerInfo.call={calls - 1} in the API), or {name}{CALL_SEP}all for every call concatenated"
+    )
+
+
+def resolve_layer(adapter: ModelAdapter, name: str) -> LayerInfo:
+    """One layer by name: ``adapter.resolve(name)``, also for ``NAME@k`` (call ``k`` of a module that
+    runs more than once per forward, 0-based) and ``NAME@all`` (every call, concatenated).
+
+    An adapter whose probe counted its modules' calls says so with a ``module_calls()`` method
+    (``{module path: calls in one forward}``) and resolves ``NAME@k`` itself, with each call's width
+    (the generic adapter does); a layer of a module that runs more than once, named without a call,
+    is then refused here, before any forward. For any other adapter the name before ``@`` is
+    resolved and its call replaced; the width is then read from the first forward.
+
+    Raises:
+        UnknownLayerError: the name (or the one before ``@``) is not a layer of the adapter, a call
+            the module does not make, or a module that runs more than once named without a call.
+    """
+    counted = getattr(adapter, "module_calls", None)
+    if CALL_SEP not in name:
+        info = adapter.resolve(name)
+        calls = counted().get(info.module, 1) if callable(counted) else 1
+        if info.call is None and calls > 1:
+            raise UnknownLayerError(f"layer {name!r} runs {calls} times in one forward; " + call_advice(name, calls))
+        return info
+    if callable(counted):
+        return adapter.resolve(name)
+    try:
+        return adapter.resolve(name)
+    except UnknownLayerError:
+        base, call = split_call(name)  # a tail that is no call says so here
+    if call is None:  # "@" with nothing before it: not a call, and not a layer either
+        return adapter.resolve(name)
+    info = adapter.resolve(base)
+    same_call = call == info.call or (call == 0 and info.call is None)
+    return dataclasses.replace(info, name=name, call=call, channels=info.channels if same_call else None)
+
+
 def resolve_layers(
     adapter: ModelAdapter, names: Iterable[str | nn.Module] | str | nn.Module | None
 ) -> dict[str, LayerInfo]:
     """Resolve many layers at once (``None`` = every canonical layer), failing on the first unknown.
 
-    Layers may be canonical names, module paths, ``input:<path>`` or, as in Captum, module objects.
+    Layers may be canonical names, module paths, ``input:<path>``, any of these with ``@k`` (call
+    ``k`` of a module that runs more than once, 0-based) or ``@all``, or, as in Captum, module objects.
     """
     if names is None:
         layers = dict(adapter.layers())
@@ -62,7 +156,7 @@ def resolve_layers(
     out: dict[str, LayerInfo] = {}
     for name in names:
         key = module_path(adapter.model, name) if isinstance(name, nn.Module) else name
-        out[key] = adapter.resolve(key)
+        out[key] = resolve_layer(adapter, key)
     if not out:
         raise ValueError("no layers requested")
     return out
@@ -239,11 +333,15 @@ class LayerCapture:
                 raise CaptureError(f"layer {name!r} (module {info.module!r}) did not run in the forward pass")
             if info.call is None and calls > 1:
                 raise CaptureError(
-                    f"layer {name!r} (module {info.module!r}) ran {calls} times in one forward; declare which "
-                    f"call to capture (LayerInfo.call = 0..{calls - 1}) or 'all'"
+                    f"layer {name!r} (module {info.module!r}) ran {calls} times in one forward; "
+                    + call_advice(name, calls)
                 )
             if isinstance(info.call, int) and info.call >= calls:
-                raise CaptureError(f"layer {name!r}: call {info.call} requested but the module ran {calls} times")
+                base = split_call(name)[0] if CALL_SEP in name else name
+                raise CaptureError(
+                    f"layer {name!r}: call {info.call} requested but module {info.module!r} ran {calls} times in one "
+                    f"forward; calls are counted from 0: {base}{CALL_SEP}0 .. {base}{CALL_SEP}{calls - 1}"
+                )
             pooled = self._pooled[name]
             out[name] = torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
         return out

@@ -75,7 +75,12 @@ _registry: Registry | None = None
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing and missing.startswith("sdinterp."):
+        # A plugin written against another release imports a path that moved or never was public.
+        line += f" (not a module of sdinterp {__version__}: docs/api.md lists the public import paths)"
+    return line
 
 
 def _load(pm: pluggy.PluginManager, name: str, dist: tuple[str, str], load: Any) -> None:

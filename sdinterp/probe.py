@@ -4,7 +4,9 @@ Two questions are answered by running the model once on a small input, never by 
 names (a TANet's last registered submodule is a temporal Conv1d, so "the last conv's width" gave 64
 for a 2048-channel stage):
 
-* **Which modules run, in which order, with which output shapes?** :func:`trace`.
+* **Which modules run, how often, in which order, with which output shapes and layouts?**
+  :func:`trace` (a module called more than once, e.g. a shared ``relu``, is counted; its later
+  calls are named ``NAME@k`` by :func:`sdinterp.capture.split_call`).
 * **How wide is each layer, as the report will see it?** :func:`probe_widths` runs the forward
   through the same :class:`~sdinterp.capture.LayerCapture` a report uses (same selection, same
   pooling), so the declared channels are exactly what the estimator receives; ``stop_after`` ends
@@ -40,7 +42,39 @@ from torch import nn
 from sdinterp.capture import LayerCapture, pool
 from sdinterp.interfaces import LayerInfo, Pooling
 
-__all__ = ["Trace", "Probe", "trace", "probe_widths", "tolerant_pooling", "evaluating"]
+__all__ = [
+    "Trace",
+    "Probe",
+    "trace",
+    "probe_widths",
+    "tolerant_pooling",
+    "evaluating",
+    "CHANNELS_FIRST",
+    "CHANNELS_LAST",
+    "TRACED_CALLS",
+]
+
+
+#: Calls of one module whose output shape :func:`trace` keeps (a per-sample model runs a module once
+#: per clip: its count is kept, not every shape).
+TRACED_CALLS = 16
+
+#: Output layouts :func:`trace` tells apart: channels on axis 1 (B, C, ...) or on the last axis
+#: (B, ..., C: a transformer's tokens, Swin's channels-last maps).
+CHANNELS_FIRST, CHANNELS_LAST = "channels_first", "channels_last"
+
+# Modules whose output layout is fixed by what they compute: a Linear or a LayerNorm acts on the
+# last axis, a convolution, a batch/group norm or a pooling on axis 1.
+_LAST_AXIS_MODULES: tuple[type[nn.Module], ...] = (nn.Linear, nn.LayerNorm, nn.Embedding)
+_FIRST_AXIS_MODULES: tuple[type[nn.Module], ...] = (
+    nn.modules.conv._ConvNd,
+    nn.modules.batchnorm._NormBase,
+    nn.GroupNorm,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +87,21 @@ class Trace:
         shape: shape of the output tensor (the first tensor of a tuple/list output), or ``None``.
         tensor_output: whether the output itself is a floating-point tensor (not a tuple, a list or
             an integer tensor).
+        calls: how many times the module ran in the forward (more than one: a shared module such as
+            one ``relu`` applied after several layers).
+        layout: where the output's channels are: :data:`CHANNELS_FIRST` (B, C, ...),
+            :data:`CHANNELS_LAST` (B, ..., C) or ``None`` when it cannot be told (see :func:`trace`).
+        outputs: ``(shape, layout)`` of each of the first :data:`TRACED_CALLS` calls (a shared
+            module may be applied to outputs of other widths or layouts).
     """
 
     path: str
     order: int
     shape: tuple[int, ...] | None
     tensor_output: bool = False
+    calls: int = 1
+    layout: str | None = None
+    outputs: tuple[tuple[tuple[int, ...] | None, str | None], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +143,30 @@ def evaluating(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def _layout(module: nn.Module, shape: tuple[int, ...], recent: Mapping[tuple[int, ...], str]) -> str | None:
+    """Where the channels of ``module``'s output of ``shape`` are.
+
+    (B, C) has only one place. A Linear, a LayerNorm (last axis) or a convolution, a batch/group norm,
+    a pooling (axis 1) say it themselves. Anything else (an activation, a dropout, a residual block,
+    a container) keeps the layout of the latest output of the same shape: its input, or the last
+    module that ran inside it. With no such output, a map of four or more dims is taken as
+    channels-first (convolutional); a (B, N, C)-like output stays unknown rather than guessed, since
+    reading it the wrong way gives token counts as widths.
+    """
+    if len(shape) <= 2:
+        return CHANNELS_FIRST
+    if isinstance(module, _LAST_AXIS_MODULES):
+        return CHANNELS_LAST
+    if isinstance(module, _FIRST_AXIS_MODULES):
+        return CHANNELS_FIRST
+    if shape in recent:
+        return recent[shape]
+    return CHANNELS_FIRST if len(shape) >= 4 else None
+
+
 def trace(root: nn.Module, run: Callable[[], Any]) -> dict[str, Trace]:
-    """The modules of ``root`` (not ``root`` itself) that ran during ``run()``, with their output shapes.
+    """The modules of ``root`` (not ``root`` itself) that ran during ``run()``: their first call's
+    output shape and layout, and how many times each ran.
 
     Only shapes are kept, never activations, so tracing a large model costs one forward and no
     memory beyond it. ``run`` is called as given (no eval mode or inference mode is set here: the
@@ -109,15 +174,25 @@ def trace(root: nn.Module, run: Callable[[], Any]) -> dict[str, Trace]:
     """
     names = {m: n for n, m in root.named_modules() if n}
     seen: dict[str, Trace] = {}
+    calls: dict[str, int] = {}
+    outputs: dict[str, list[tuple[tuple[int, ...] | None, str | None]]] = {}
+    recent: dict[tuple[int, ...], str] = {}  # output shape -> layout of the latest call that gave it
     counter = [0]
 
     def record(module: nn.Module, _args: Any, output: Any) -> None:
         name = names[module]
         counter[0] += 1
+        calls[name] = calls.get(name, 0) + 1
+        t = _first_tensor(output)
+        shape = tuple(t.shape) if t is not None else None
+        layout = _layout(module, shape, recent) if shape is not None else None
+        if shape is not None and layout is not None:
+            recent[shape] = layout
+        if calls[name] <= TRACED_CALLS:
+            outputs.setdefault(name, []).append((shape, layout))
         if name not in seen:
-            t = _first_tensor(output)
             floating = isinstance(output, torch.Tensor) and output.is_floating_point()
-            seen[name] = Trace(name, counter[0], tuple(t.shape) if t is not None else None, floating)
+            seen[name] = Trace(name, counter[0], shape, floating, layout=layout)
 
     handles = [m.register_forward_hook(record) for m in names]
     try:
@@ -125,7 +200,7 @@ def trace(root: nn.Module, run: Callable[[], Any]) -> dict[str, Trace]:
     finally:
         for h in handles:
             h.remove()
-    return seen
+    return {n: dataclasses.replace(t, calls=calls[n], outputs=tuple(outputs[n])) for n, t in seen.items()}
 
 
 def tolerant_pooling(pooling: Pooling, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:

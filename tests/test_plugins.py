@@ -72,7 +72,7 @@ def test_builtins_load_without_installed_metadata():
 def test_third_party_distribution_is_discovered_and_used():
     rows = {r["name"]: r for r in list_plugins()}
     assert rows["example"]["distribution"] == "sdinterp-example-plugin"
-    assert rows["example"]["version"] == "0.4.0"
+    assert rows["example"]["version"] == "0.5.0"
     assert get_registry().owner("sampler", "time_reverse") == "example"
     model = sdinterp.load_model("example:tiny")
     adapter = sdinterp.adapt(model)
@@ -114,7 +114,7 @@ def test_cli_plugins_lists_distribution_and_version():
     out = subprocess.run(
         [sys.executable, "-m", "sdinterp.cli", "plugins"], capture_output=True, text=True, check=True
     ).stdout
-    assert "sdinterp-example-plugin 0.4.0" in out
+    assert "sdinterp-example-plugin 0.5.0" in out
     assert f"sdinterp {sdinterp.__version__}" in out
     assert "sampler:time_reverse" in out and "scorer:official" in out
 

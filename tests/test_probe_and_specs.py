@@ -66,9 +66,17 @@ def test_model_specs_are_parsed_once(tmp_path) -> None:
     hook = family_loader(
         "demo", lambda name, **options: calls.append((name, options)) or "model", ("weights", "strict")
     )
-    assert hook(spec="demo:net:/w.pt", options={"strict": False, "other": 1, "weights": "/x.pt"}) == "model"
-    assert calls == [("net", {"strict": False, "weights": "/w.pt"})]  # the spec's weights win
+    weights = tmp_path / "w.pt"
+    torch.save({}, weights)
+    assert hook(spec=f"demo:net:{weights}", options={"strict": False}) == "model"
+    assert calls == [("net", {"strict": False, "weights": str(weights)})]
     assert hook(spec="demos:net", options={}) is None
+    # Nothing is dropped: an unknown option, or other weights beside the spec's, is refused by name.
+    with pytest.raises(ValueError, match="does not take other; it takes weights"):
+        hook(spec="demo:net", options={"other": 1})
+    with pytest.raises(ValueError, match="give one of them"):
+        hook(spec=f"demo:net:{weights}", options={"weights": "/x.pt"})
+    assert len(calls) == 1
 
 
 def test_python_specs_are_loaded_once() -> None:

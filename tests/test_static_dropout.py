@@ -79,7 +79,7 @@ def test_probabilities_are_the_softmax_of_the_official_static_unit_scores() -> N
     z1 = rng.normal(size=(40, 6))
     noise = np.array([0.05, 0.3, 1.0, 2.0, 0.5, 0.1])  # channel 0 nearly invariant to the shuffle
     z2 = z1 + rng.normal(size=(40, 6)) * noise
-    drop = StaticDropout(rate=0.3)
+    drop = StaticDropout(rate=0.3, temperature=1.0)  # Eq. 4 as written (the default sharpens: T = 0.1)
     for lo in range(0, 40, 10):
         drop.observe(torch.tensor(z1[lo : lo + 10]), torch.tensor(z2[lo : lo + 10]))
     probs = drop.refresh()
@@ -88,6 +88,9 @@ def test_probabilities_are_the_softmax_of_the_official_static_unit_scores() -> N
     s = torch.tensor(ref.unit_scores["static"])
     torch.testing.assert_close(probs, torch.softmax(s, 0).float(), rtol=1e-5, atol=1e-7)
     assert int(probs.argmax()) == 0 and int(probs.argmin()) == 3
+    sharpened = StaticDropout(rate=0.3)  # the default temperature, 0.1
+    sharpened._recent = drop._recent
+    torch.testing.assert_close(sharpened.refresh(), torch.softmax(s / 0.1, 0).float(), rtol=1e-5, atol=1e-7)
 
 
 def test_shuffle_frames_permutes_each_clip_along_time() -> None:

@@ -102,23 +102,23 @@ def test_restyle_keeps_the_flow_and_changes_the_image():
         sampler.anchor(sample.replace(meta={}), rng)
 
 
-def test_verdict_g_needs_both_the_mean_and_a_majority():
+def test_finding_g_is_judged_on_the_interval_of_the_controlled_difference():
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from _finding_g import verdict_g
+    from _finding_criteria import CRITERIA
+    from _finding_stats import judge
 
-    def row(gi, ci, gd, cd):
+    (gu,) = [c for c in CRITERIA["g"] if c.judged]  # G+U vs CCG+U, the paper's controlled comparison
+    assert (gu.a, gu.b) == ("gu_iou", "ccgu_iou")
 
-        return {"gated_iou": gi, "convex_iou": ci, "gated_dyn_pct": gd, "convex_dyn_pct": cd}
+    def rows(diffs):
+        return [{"gu_iou": 0.5 + d, "ccgu_iou": 0.5} for d in diffs]
 
-    assert verdict_g([row(0.9, 0.8, 30, 20)] * 3)
-    assert not verdict_g([row(0.9, 0.8, 20, 30)] * 3)  # more IoU, less dynamic
-    assert not verdict_g([row(0.9, 0.8, 30, 20), row(0.7, 0.8, 30, 20), row(0.7, 0.8, 30, 20)])  # one seed of three
-    assert not verdict_g(
-        [row(0.81, 0.8, 30, 20), row(0.81, 0.8, 30, 20), row(0.5, 0.9, 30, 20)]
-    )  # majority, not the mean
+    assert judge(gu, rows([0.05, 0.06, 0.04, 0.05, 0.07]))["passed"]
+    assert not judge(gu, rows([0.05, -0.04, 0.06, -0.03, 0.02]))["passed"]  # the interval straddles 0
+    assert not judge(gu, rows([0.2]))["passed"]  # one seed: no interval, no verdict
 
 
 def test_avos_variants_are_the_two_stream_familys_study_variants():

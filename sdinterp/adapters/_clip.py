@@ -15,10 +15,7 @@ float rounding, and resizing the uint8-range frames first is cheaper.
 from __future__ import annotations
 
 import dataclasses
-import pickle
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sdinterp.adapters._weights import load_state_dict_file, one_line, read_state_dict_file
 from sdinterp.data.clips import uniform_temporal_subsample
 from sdinterp.interfaces import ModelAdapter, Sample
 
@@ -38,6 +36,8 @@ __all__ = [
     "VideoClipAdapter",
     "channels_last_pool",
     "load_state_dict_file",
+    "read_state_dict_file",
+    "one_line",
     "module_width",
     "uniform_indices",
     "first_output",
@@ -122,13 +122,21 @@ class ClipPreprocessor:
 
     def clip_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 frames (T, H, W, 3) -> float tensor (3, T, H', W')."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
-        h, w = x.shape[-2:]
+        u8 = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # T,3,H,W uint8
+        h, w = u8.shape[-2:]
         size = self.resized_size(h, w)
-        if size is not None:
-            if size != (h, w):
-                # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        if size is not None and size != (h, w):
+            # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
+            # One frame at a time: a float copy of one full-size frame, never of the whole clip (the
+            # same values: frames are resized independently).
+            x = torch.cat(
+                [
+                    F.interpolate(f[None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+                    for f in u8
+                ]
+            )
+        else:
+            x = u8.float()
         if self.crop_size is not None:
             if self.crop_size > min(x.shape[-2:]):
                 raise ValueError(
@@ -262,51 +270,6 @@ def module_width(module: nn.Module, skip: tuple[str, ...] = ("se", "se_module"))
                 return int(m.out_features)
             return int(m.out_channels)
     return None
-
-
-def load_state_dict_file(model: nn.Module, path: str | Path, strict: bool = True, trusted: bool = False) -> None:
-    """Load a local weights file into ``model`` (never downloads).
-
-    Accepts a plain state dict or the usual containers (``model_state`` from SlowFast/pytorchvideo,
-    ``state_dict`` from MMEngine, ``model``), with or without a ``module.`` (DataParallel) prefix.
-
-    Args:
-        model: the network to load into.
-        path: a local file.
-        strict: passed to ``load_state_dict``.
-        trusted: if the file holds non-tensor objects that ``weights_only`` loading refuses (MMEngine
-            metadata), unpickle it fully. Only for files you trust: unpickling can run code.
-
-    Raises:
-        FileNotFoundError: ``path`` is not a local file (URLs are refused the same way).
-        ValueError: the file needs full unpickling and ``trusted`` is False.
-    """
-    p = Path(path)
-    if "://" in str(path) or not p.is_file():
-        raise FileNotFoundError(f"weights file {str(path)!r} is not a local file (sdinterp never downloads weights)")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if not trusted:
-            raise ValueError(
-                f"weights file {str(path)!r} is a legacy pickle holding objects other than tensors "
-                f"({str(exc).strip().splitlines()[0][:120]}); it was not loaded, because unpickling can run any code. "
-                "Only if you trust where it came from, pass trust_weights=True (CLI: --trust-weights)"
-            ) from None
-        # The one place sdinterp unpickles: only on the user's explicit opt-in, and said when it happens.
-        warnings.warn(
-            f"weights file {str(path)!r} is unpickled in full (trust_weights / --trust-weights): it can run "
-            "code, so load only files whose origin you trust",
-            stacklevel=2,
-        )
-        state = torch.load(p, map_location="cpu", weights_only=False)
-    for key in ("model_state", "state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if isinstance(state, dict) and state and all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
-    model.load_state_dict(state, strict=strict)
 
 
 def replace_modules(root: nn.Module, match: Callable[[nn.Module], bool], make: Callable[[nn.Module], nn.Module]) -> int:

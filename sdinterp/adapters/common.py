@@ -41,7 +41,13 @@ from sdinterp.adapters._clip import (
     module_width,
     replace_modules,
 )
-from sdinterp.adapters._compat import ensure_pytorchvideo, ensure_torchvision, import_optional
+from sdinterp.adapters._compat import (
+    applied_fixes,
+    ensure_pytorchvideo,
+    ensure_torchvision,
+    ensure_video_stack,
+    import_optional,
+)
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -50,8 +56,10 @@ __all__ = [
     "KINETICS_STD",
     "ClipPreprocessor",
     "VideoClipAdapter",
+    "applied_fixes",
     "ensure_pytorchvideo",
     "ensure_torchvision",
+    "ensure_video_stack",
     "import_optional",
     "load_state_dict_file",
     "module_width",

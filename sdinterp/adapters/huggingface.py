@@ -53,6 +53,7 @@ from sdinterp.adapters._compat import ensure_torchvision, import_optional
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, Sample
+from sdinterp.models import check_weights_options, refuse_unknown_options, weights_file_provenance
 
 __all__ = ["HF_MODELS", "HFModelType", "HuggingFaceVideoAdapter", "build_huggingface", "hidden_states_of"]
 
@@ -353,18 +354,6 @@ def _parse_overrides(text: str) -> dict[str, Any]:
     return out
 
 
-def _load_weights(model: nn.Module, path: str, strict: bool, trusted: bool) -> None:
-    """A local state dict: ``.safetensors`` (as ``save_pretrained`` writes) or a torch file."""
-    if str(path).endswith(".safetensors"):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"weights file {path!r} is not a local file (sdinterp never downloads weights)")
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(path)), strict=strict)
-    else:
-        load_state_dict_file(model, path, strict=strict, trusted=trusted)
-
-
 def build_huggingface(
     model: str,
     num_frames: int | None = None,
@@ -405,6 +394,7 @@ def build_huggingface(
         >>> a.clip.short_side, [round(m, 2) for m in a.clip.mean], [round(s, 2) for s in a.clip.std]
         (36, [0.75, 0.75, 0.75], [0.25, 0.25, 0.25])
     """
+    check_weights_options(f"hf:{model}", weights, trust_weights)  # before anything is built
     options = {"num_frames": num_frames, "crop_size": crop_size, "short_side": short_side, "mean": mean, "std": std}
     folder = Path(model)
     if model not in HF_MODELS and (folder.is_dir() or "/" in model or model.startswith(".")):
@@ -430,7 +420,7 @@ def build_huggingface(
     clip = _clip_for(cfg, model, options)  # before building: a bad size costs no model
     net = getattr(module, spec.classifier)(cfg)
     if weights:
-        _load_weights(net, weights, strict, trust_weights)
+        load_state_dict_file(net, weights, strict=strict, trusted=trust_weights)
     return HuggingFaceVideoAdapter(net.eval(), clip, source=f"weights {weights}" if weights else "random init")
 
 
@@ -483,10 +473,14 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> HuggingFaceVideoA
     """``hf:TYPE[:KEY=VALUE,...]`` (random init) or ``hf:DIR`` (a local save_pretrained folder)."""
     if not spec.startswith("hf:"):
         return None
+    refuse_unknown_options(spec, options, _OPTION_KEYS)  # an option is applied or refused, never dropped
     target = spec[len("hf:") :]
     kwargs = {k: options[k] for k in _OPTION_KEYS if options.get(k) is not None}
     name, sep, extra = target.partition(":")
     if sep and "=" in extra:
         kwargs["config"] = {**_parse_overrides(extra), **kwargs.get("config", {})}
         target = name
-    return build_huggingface(target, **kwargs)
+    adapter = build_huggingface(target, **kwargs)
+    if kwargs.get("weights"):  # what a report records: the file that was loaded
+        adapter.model.sdinterp_weights = weights_file_provenance(kwargs["weights"])
+    return adapter

@@ -235,6 +235,14 @@ class TwoStreamAdapter(ModelAdapter):
             )
         return sample.replace(views=(np.array([self.frame], dtype=np.int64),))
 
+    def working_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """``frame_size`` where it shrinks frames of (height, width) (no side enlarged): pairs of
+        flow-carrying samples are then made at the size the model sees, their flow resized with them
+        (docs/method.md, "Pairs at the model's resolution"); ``prepare`` leaves such frames as they are."""
+        from sdinterp.data.flow import shrink_size
+
+        return shrink_size(height, width, self.frame_size)
+
     def prepare(self, samples: Sequence[Sample]) -> Any:
         """``(image (B, 3, H, W), flow (B, 3, H, W))``, both normalised alike (a subclass whose model
         takes another layout, e.g. RTNet's per-sample list, returns that)."""

@@ -62,7 +62,7 @@ from sdinterp.adapters.common import crop_option
 from sdinterp.errors import UnsupportedModelError
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo, Sample
-from sdinterp.models import family_loader
+from sdinterp.models import check_weights_options, family_loader
 from sdinterp.probe import probe_widths, trace
 
 __all__ = ["MMAction2Adapter", "build_mmaction2", "find_config", "shipped_configs"]
@@ -349,6 +349,7 @@ def build_mmaction2(
     Returns:
         An :class:`MMAction2Adapter`.
     """
+    check_weights_options(f"mmaction2:{config}", weights, trust_weights)  # before anything is built
     registry = _mmaction()
     from mmengine.config import Config
 

@@ -56,7 +56,7 @@ from sdinterp.adapters._pytorchvideo_zoo import PYTORCHVIDEO_MODELS, PYTORCHVIDE
 from sdinterp.adapters.common import crop_option
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo
-from sdinterp.models import family_loader
+from sdinterp.models import check_weights_options, family_loader
 from sdinterp.probe import probe_widths
 
 __all__ = ["PYTORCHVIDEO_MODELS", "PYTORCHVIDEO_REFUSED", "PyTorchVideoAdapter", "build_pytorchvideo"]
@@ -345,6 +345,7 @@ def build_pytorchvideo(
     short_side: int | None = None,
     weights: str | None = None,
     strict: bool = True,
+    trust_weights: bool = False,
     **builder_kwargs: Any,
 ) -> PyTorchVideoAdapter:
     """Build a pytorchvideo hub model with random weights (``pretrained=False``) and wrap it.
@@ -359,6 +360,8 @@ def build_pytorchvideo(
         short_side: resize the short side to this before cropping (default: native, or ``crop_size``).
         weights: a local state-dict file to load (SlowFast ``model_state`` containers accepted).
         strict: strict state-dict loading.
+        trust_weights: let a weights file holding objects other than tensors be unpickled in full
+            (only files you trust: unpickling can run code).
         **builder_kwargs: passed to the hub builder (e.g. ``model_num_class``).
 
     Returns:
@@ -371,12 +374,17 @@ def build_pytorchvideo(
         raise ValueError(f"pytorchvideo:{name} is not supported: it is {PYTORCHVIDEO_REFUSED[name]}")
     if name not in PYTORCHVIDEO_MODELS:
         raise ValueError(f"unknown pytorchvideo model {name!r}; supported: {', '.join(PYTORCHVIDEO_MODELS)}")
+    check_weights_options(f"pytorchvideo:{name}", weights, trust_weights)  # before anything is built
     hub = import_optional("pytorchvideo.models.hub", "pytorchvideo", INSTALL, ensure_pytorchvideo)
     frames, crop, short = PYTORCHVIDEO_MODELS[name]
-    builder_kwargs.pop("pretrained", None)  # never download
+    if builder_kwargs.pop("pretrained", False):
+        raise ValueError(
+            f"pytorchvideo:{name}: pretrained=True would download weights, which sdinterp never does; "
+            "give a local weights file (weights=FILE, --weights FILE)"
+        )
     model = getattr(hub, name)(pretrained=False, **builder_kwargs)
     if weights:
-        load_state_dict_file(model, weights, strict=strict)
+        load_state_dict_file(model, weights, strict=strict, trusted=trust_weights)
     frames_new, crop_new = num_frames or frames, crop_size or crop
     native = (frames_new, crop_new) == (frames, crop)
     clip = ClipPreprocessor(
@@ -385,7 +393,7 @@ def build_pytorchvideo(
     return PyTorchVideoAdapter(model.eval(), clip, native=(frames, crop))
 
 
-_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict")
+_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict", "trust_weights")
 
 
 @hookimpl

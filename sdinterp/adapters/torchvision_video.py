@@ -43,7 +43,7 @@ from sdinterp.adapters._compat import ensure_torchvision, import_optional
 from sdinterp.adapters.common import crop_option
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import LayerInfo
-from sdinterp.models import family_loader
+from sdinterp.models import check_weights_options, family_loader
 
 __all__ = ["TORCHVISION_MODELS", "TorchvisionVideoAdapter", "build_torchvision"]
 
@@ -166,6 +166,7 @@ def build_torchvision(
     short_side: int | None = None,
     weights: str | None = None,
     strict: bool = True,
+    trust_weights: bool = False,
     **builder_kwargs: Any,
 ) -> TorchvisionVideoAdapter:
     """Build a torchvision video model with random weights (``weights=None``) and wrap it.
@@ -179,8 +180,10 @@ def build_torchvision(
         num_frames: clip length (default: native).
         crop_size: centre-crop side in pixels (default: native).
         short_side: short side before cropping (default: native, or ``crop_size`` at a custom crop).
-        weights: a local state-dict file to load.
+        weights: a local state-dict file to load (``torch.save`` or ``.safetensors``).
         strict: strict state-dict loading.
+        trust_weights: let a weights file holding objects other than tensors be unpickled in full
+            (only files you trust: unpickling can run code).
         **builder_kwargs: passed to the torchvision builder (e.g. ``num_classes``).
 
     Returns:
@@ -191,6 +194,7 @@ def build_torchvision(
     """
     if name not in TORCHVISION_MODELS:
         raise ValueError(f"unknown torchvision video model {name!r}; supported: {', '.join(TORCHVISION_MODELS)}")
+    check_weights_options(f"torchvision:{name}", weights, trust_weights)  # before anything is built
     video = import_optional("torchvision.models.video", "torchvision", INSTALL, ensure_torchvision)
     models = import_optional("torchvision.models", "torchvision", INSTALL)
     native = _native_clip(name, models.get_model_weights(name))
@@ -205,7 +209,7 @@ def build_torchvision(
         if name == "s3d" and not is_native:
             replace_modules(model, lambda m: m is model.avgpool, lambda m: nn.AdaptiveAvgPool3d(1))
     if weights:
-        load_state_dict_file(model, weights, strict=strict)
+        load_state_dict_file(model, weights, strict=strict, trusted=trust_weights)
     short = short_side or (native.short_side if crop == native.crop_size else None)
     clip = ClipPreprocessor(frames, crop, short, native.mean, native.std)
     return TorchvisionVideoAdapter(model.eval(), clip)
@@ -232,7 +236,7 @@ def _clip_for(model: nn.Module, options: dict[str, Any]) -> ClipPreprocessor:
 
 
 _KINDS = ("VideoResNet", "S3D", "MViT", "SwinTransformer3d")
-_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict")
+_OPTION_KEYS = ("num_frames", "crop_size", "short_side", "weights", "strict", "trust_weights")
 
 
 @hookimpl

@@ -11,8 +11,9 @@ fails the same way on bad input (docs/plugins.md, "Writing a command").
   :data:`OUTPUT_FLAGS`), :func:`flag_names`, :func:`registry_choice` (an option whose values are a
   registry kind's names), :func:`registry_names`.
 * Checks, before anything is loaded: :func:`check_flags` (every shared flag the command has) and
-  :func:`check_positive`, :func:`check_finite`, :func:`check_output_file`, :func:`check_out_dir`,
-  :func:`check_weights_file` for a command's own flags; :class:`UsageError` is the one-line error.
+  :func:`check_positive`, :func:`check_finite`, :func:`check_seed`, :func:`check_output_file`,
+  :func:`check_out_dir`, :func:`check_weights_file` for a command's own flags; :class:`UsageError`
+  is the one-line error.
 * Loading: :func:`adapter_from_args`, :func:`adapter_options`, :func:`scan_inputs`,
   :func:`clip_dataset`, :func:`load_clips`, :func:`samplers_from_args`.
 * Helpers: :func:`load_callable` (``python:module:function`` flags), :func:`write_json`,
@@ -39,6 +40,7 @@ from sdinterp.cli_kit.checks import (
     check_out_dir,
     check_output_file,
     check_positive,
+    check_seed,
     check_weights_file,
     weights_provenance,
 )
@@ -81,6 +83,7 @@ __all__ = [
     "check_flags",
     "check_positive",
     "check_finite",
+    "check_seed",
     "check_output_file",
     "check_out_dir",
     "check_weights_file",

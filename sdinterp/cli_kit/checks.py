@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sdinterp.cli_kit.outputs import check_run_outputs
 from sdinterp.errors import SdinterpError
 
 __all__ = [
     "UsageError",
     "check_positive",
     "check_finite",
+    "check_seed",
     "check_output_file",
     "check_out_dir",
     "check_weights_file",
@@ -30,6 +32,10 @@ __all__ = [
 
 #: Shared flags that must be positive integers when given (checked in this order).
 POSITIVE_FLAGS = ("n_pairs", "batch_size", "clip_length", "frames", "short_side", "crop_size")
+#: The largest seed. 0 .. 2**32 - 1 is what every random stream of a run accepts: numpy refuses a
+#: negative seed and torch one beyond 64 bits (the tiny models seed ``3 * seed + k``), each only deep
+#: inside a run, after the model has loaded.
+MAX_SEED = 2**32 - 1
 #: Shared flags that name a file the command writes.
 OUTPUT_FILE_FLAGS = ("json", "csv", "units_csv", "resume")
 #: The namespace attribute where :func:`~sdinterp.cli_kit.add_flags` records the flags it added,
@@ -69,6 +75,27 @@ def check_finite(flag: str, value: float) -> None:
     """``value`` is a finite number (not nan or inf); raises :class:`UsageError` naming ``flag``."""
     if not math.isfinite(value):
         raise UsageError(f"{flag} must be a finite number, got {value}")
+
+
+def check_seed(flag: str, value: int | None) -> None:
+    """``value`` is a seed every random stream of a run accepts: an integer from 0 to :data:`MAX_SEED`.
+
+    Args:
+        flag: the flag's name as typed (``--seed``), for the message.
+        value: the parsed value, or None when the flag was not given.
+
+    Raises:
+        UsageError: ``value`` is negative or above :data:`MAX_SEED`.
+
+    Examples:
+        >>> check_seed("--seed", 7)
+        >>> check_seed("--seed", -1)
+        Traceback (most recent call last):
+        ...
+        sdinterp.cli_kit.checks.UsageError: --seed must be an integer from 0 to 4294967295 (2**32 - 1), got -1
+    """
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise UsageError(f"{flag} must be an integer from 0 to {MAX_SEED} (2**32 - 1), got {value}")
 
 
 def check_output_file(flag: str, path: str | None) -> None:
@@ -114,15 +141,18 @@ def check_flags(args: argparse.Namespace) -> None:
 
     Each check runs only for the shared flags the command has: those
     :func:`~sdinterp.cli_kit.add_flags` added (or, for a namespace built by hand, every shared name it
-    holds): positive counts, ``--workers`` >= 0, ``--bootstrap`` >= 0, ``--bootstrap-level`` in
-    (0, 1), a finite ``--threshold``, writable output files, an existing ``--weights`` file and a
-    usable ``--out`` folder, in that order.
+    holds): positive counts, ``--frames`` no more than ``--clip-length``, a ``--seed`` from 0 to
+    2**32 - 1, ``--workers`` >= 0, ``--bootstrap`` >= 0, ``--bootstrap-level`` in (0, 1), a finite
+    ``--threshold``, writable output files, an existing ``--weights`` file and a usable ``--out``
+    folder, in that order; last, no two outputs are one file and none is an input
+    (:func:`~sdinterp.cli_kit.outputs.check_run_outputs`).
 
     Args:
         args: the parsed command line.
 
     Raises:
         UsageError: the first value that cannot work, naming its flag.
+        OutputPathError: two outputs that are one file, or an output that is an input.
 
     Examples:
         >>> import argparse
@@ -136,6 +166,13 @@ def check_flags(args: argparse.Namespace) -> None:
     given = {k: v for k, v in vars(args).items() if kit is None or k in kit}
     for name in POSITIVE_FLAGS:
         check_positive(_flag(name), given.get(name))
+    frames, clip_length = given.get("frames"), given.get("clip_length")
+    if frames is not None and clip_length is not None and frames > clip_length:
+        raise UsageError(
+            f"--frames {frames} is more than --clip-length {clip_length}: a clip cannot give more frames than it "
+            f"holds (frames would repeat); pass --clip-length {frames} or more, or fewer --frames"
+        )
+    check_seed("--seed", given.get("seed"))
     workers, bootstrap, level = given.get("workers"), given.get("bootstrap"), given.get("bootstrap_level")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")
@@ -150,6 +187,7 @@ def check_flags(args: argparse.Namespace) -> None:
     check_weights_file(given.get("weights"))
     if given.get("out"):
         check_out_dir(given["out"])
+    check_run_outputs(args, given)
 
 
 def weights_provenance(weights: str | None, seed: int, model: Any = None) -> dict[str, Any]:

@@ -99,7 +99,11 @@ _FLAGS: dict[str, tuple[Any, Callable[[argparse.ArgumentParser, str, Any, str | 
     "batch-size": (12, _plain(type=int, help="videos per forward pass (default: {default})")),
     "seed": (
         0,
-        _plain(type=int, help="seed of every random choice of the run, random weights included (default: {default})"),
+        _plain(
+            type=int,
+            help="seed of every random choice of the run, random weights included: 0 to 4294967295 "
+            "(default: {default})",
+        ),
     ),
     "protocol": ("shared-anchor", _choice("protocol", "pair protocol")),
     "clip-length": (

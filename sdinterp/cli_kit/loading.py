@@ -87,7 +87,8 @@ def scan_inputs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     for path in args.inputs:
         if not Path(path).exists():
             raise UsageError(f"input {path}: no such file or folder")
-        found, problems = scan_dataset(path, min_frames=2, clip_length=args.clip_length)
+        # `sdinterp scan`'s own checks, with their defaults (MIN_FRAMES): the two cannot disagree.
+        found, problems = scan_dataset(path, clip_length=args.clip_length)
         errors = [p for p in problems if p.severity == "error"]
         for p in problems:
             if p.kind == "short":

@@ -14,6 +14,7 @@ from sdinterp.cli_kit import UsageError
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sdinterp.cli_kit.outputs import check_outputs
     from sdinterp.report.compare import compare_reports, load_reports
 
     if len(args.reports) < 2:
@@ -21,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out}: is a file; give a folder (it is created if missing)")
+    check_outputs({"--out": args.out}, {"REPORT.json": args.reports}, {"--out": _written(args.format)})
     reports = load_reports(args.reports, args.labels)  # every file read and checked before anything is drawn
     comparison = compare_reports(reports, align=args.align)
     print(comparison.table())
@@ -33,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _written(formats: list[str]) -> list[str]:
+    """The files ``--out DIR`` receives (:meth:`sdinterp.report.compare.Comparison.write`)."""
+    return ["compare.csv", "compare.html", *(f"compare_{n}.{f}" for n in ("layers", "units") for f in formats)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -13,7 +13,9 @@ from sdinterp.cli_kit import UsageError
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sdinterp.report import BiasReport
+    from sdinterp.cli_kit.outputs import check_outputs
+    from sdinterp.report.compare import read_report
+    from sdinterp.report.plots import FIGURE_CAPTIONS
 
     src = Path(args.report)
     if not src.is_file():
@@ -21,10 +23,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else src.resolve().parent / "figures"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; give a folder (it is created if missing)")
-    try:
-        report = BiasReport.from_json(src)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"report {args.report}: not a readable sdinterp report ({exc})") from None
+    written_names = [f"{name}.{fmt}" for name in FIGURE_CAPTIONS for fmt in args.format]
+    written_names += ["report.html"] if args.html else []
+    check_outputs({"--out": str(out)}, {"REPORT.json": args.report}, {"--out": written_names})
+    report = read_report(src)  # not a report, or one holding a nan: one line, nothing drawn
     if not report.layers:
         raise UsageError(
             f"report {args.report}: has no scored layer to draw (skipped: {', '.join(report.skipped) or '-'})"
@@ -39,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
         from sdinterp.report.html import write_html
 
         # The page embeds the PNGs just written: nothing is drawn twice.
-        from sdinterp.report.plots import FIGURE_CAPTIONS
-
         figures = {FIGURE_CAPTIONS[name]: paths[0] for name, paths in written.items()}
         html = write_html(report, out / "report.html", figures=figures)
         print(f"html: {html}")

@@ -98,8 +98,10 @@ def _print_settings(args: argparse.Namespace, sd: Any, entries: list[Any]) -> No
     """The run's settings in one line on stderr, before the forwards start."""
     from sdinterp.pipeline.progress import settings_line
 
-    clip = sd.adapter.describe().get("clip") or {}
-    frames = args.frames or clip.get("num_frames") or "native"
+    described = sd.adapter.describe()
+    clip = described.get("clip") or {}
+    # What the adapter applied, read back from it: the line never claims a value nobody used.
+    frames = clip.get("num_frames") or described.get("num_frames") or args.frames or "native"
     line = settings_line(
         {
             "model": args.model,
@@ -154,6 +156,8 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
             _print_settings(args, sd, entries)
         # Bars count pairs and forwards; only on a terminal, so logs and pipes stay clean.
         show = not (args.no_progress or args.quiet) and sys.stderr.isatty()
+        # Where both samplers allow it, frames shrink to the model's input as they are decoded
+        # (StaticDynamic.accumulate, decode_only_views): memory grows with what the model takes.
         report = sd.attribute(
             clip_dataset(args, entries),
             n_pairs=args.n_pairs,

@@ -1,7 +1,11 @@
 """``sdinterp scan ROOT``: check a video dataset and report every problem at once.
 
-Exit status 0 when there are no errors (warnings, e.g. grayscale frames that will be converted, are
-listed but do not fail the scan), 1 when there is at least one error.
+The checks are :func:`sdinterp.data.scan.scan_dataset`, the same that ``sdinterp report`` runs on its
+inputs before loading a model: a dataset that scans without errors is one report accepts.
+
+Exit status 0 when there are no errors (warnings, e.g. grayscale frames that will be converted, and
+notes, e.g. frames far larger than a model input, are listed but do not fail the scan), 1 when there
+is at least one error.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--styles", default=None, help="comma-separated styles to check (default: all found)")
     p.add_argument("--split", default=None, help="Stylized-DAVIS split file name under ImageSets/480p (e.g. val)")
-    p.add_argument("--min-frames", type=int, default=1, help="report videos with fewer frames (e.g. the clip length)")
+    p.add_argument(
+        "--min-frames",
+        type=int,
+        default=2,
+        help="report videos with fewer frames, e.g. the clip length (default and least: 2, what a static pair needs)",
+    )
     p.add_argument(
         "--color", choices=["convert", "strict"], default="convert", help="'strict' makes non-RGB frames errors"
     )
@@ -68,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         options["split"] = args.split
     entries, problems = scan_dataset(args.root, layout, args.min_frames, args.color, args.backend, args.deep, options)
     errors = [p for p in problems if p.severity == "error"]
-    warnings = [p for p in problems if p.severity != "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    notes = [p for p in problems if p.severity not in ("error", "warning")]
     if args.json:
         print(
             json.dumps(
@@ -86,5 +96,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             print(f"{p.severity.upper():7s} [{p.kind}] {p}")
-        print(f"{len(entries)} video(s) checked ({layout} layout): {len(errors)} error(s), {len(warnings)} warning(s)")
+        print(
+            f"{len(entries)} video(s) checked ({layout} layout): {len(errors)} error(s), {len(warnings)} warning(s)"
+            + (f", {len(notes)} note(s)" if notes else "")
+        )
     return 1 if errors else 0

@@ -15,7 +15,44 @@ import numpy as np
 
 from sdinterp.errors import VideoReadError
 
-__all__ = ["clip_indices", "uniform_temporal_subsample", "pathway_views"]
+__all__ = ["clip_indices", "clip_window", "uniform_temporal_subsample", "pathway_views"]
+
+
+def clip_window(
+    num_frames: int,
+    length: int,
+    start: int | None = None,
+    rng: np.random.Generator | None = None,
+    cycle: bool = True,
+    source: str = "<video>",
+) -> tuple[int, int]:
+    """Where a window of ``length`` consecutive frames lies: ``(start, span)``, position ``k`` of the
+    window being frame ``start + k % span`` (see :func:`clip_indices`, which lists them all). A
+    reader that takes a few positions of a long window computes just those.
+
+    Args and errors: as :func:`clip_indices`.
+
+    Examples::
+
+        >>> clip_window(3, 5, start=1)
+        (1, 2)
+    """
+    if length < 1:
+        raise ValueError(f"clip length must be >= 1, got {length}")
+    if num_frames < 1:
+        raise _error(source, "the video has no frames")
+    if num_frames < length and not cycle:
+        raise _error(source, f"the video has {num_frames} frames but the clip needs {length} (cycle=False)")
+    if start is None:
+        if rng is None:
+            raise ValueError("clip_indices needs rng when start is None")
+        start = int(rng.integers(0, max(num_frames - length, 0) + 1))
+    if not 0 <= start < num_frames:
+        raise _error(source, f"start frame {start} is outside the video's {num_frames} frames")
+    span = min(length, num_frames - start)
+    if span < length and not cycle:
+        raise _error(source, f"a {length}-frame window from frame {start} passes the end ({num_frames} frames)")
+    return int(start), int(span)
 
 
 def clip_indices(
@@ -51,21 +88,7 @@ def clip_indices(
         >>> clip_indices(3, 5, start=1).tolist()
         [1, 2, 1, 2, 1]
     """
-    if length < 1:
-        raise ValueError(f"clip length must be >= 1, got {length}")
-    if num_frames < 1:
-        raise _error(source, "the video has no frames")
-    if num_frames < length and not cycle:
-        raise _error(source, f"the video has {num_frames} frames but the clip needs {length} (cycle=False)")
-    if start is None:
-        if rng is None:
-            raise ValueError("clip_indices needs rng when start is None")
-        start = int(rng.integers(0, max(num_frames - length, 0) + 1))
-    if not 0 <= start < num_frames:
-        raise _error(source, f"start frame {start} is outside the video's {num_frames} frames")
-    span = min(length, num_frames - start)
-    if span < length and not cycle:
-        raise _error(source, f"a {length}-frame window from frame {start} passes the end ({num_frames} frames)")
+    start, span = clip_window(num_frames, length, start, rng, cycle, source)
     return (start + np.arange(length) % span).astype(np.int64)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import torch.utils.data
 
-from sdinterp.data.clips import clip_indices, uniform_temporal_subsample
+from sdinterp.data.clips import clip_window, uniform_temporal_subsample
 from sdinterp.data.layouts import (
     DAVIS_STYLES,
     Layout,
@@ -30,6 +30,7 @@ from sdinterp.data.layouts import (
     flow_image_paths,
     stylized_layout,
 )
+from sdinterp.data.resize import Fit
 from sdinterp.data.video import Backend, ColorMode, VideoReadError, VideoSource, open_video
 from sdinterp.errors import ShortVideoWarning
 from sdinterp.interfaces import Sample
@@ -136,6 +137,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
             raise ValueError(f"num_clips must be a positive integer, got {num_clips}")
         self.num_clips = None if num_clips is None else int(num_clips)
         self.views = views
+        #: Shrinks each frame as it is decoded (see :meth:`with_working_size`); ``None`` keeps them.
+        self.fit: Fit | None = None
         self._view_cache: tuple[np.ndarray, tuple[np.ndarray, ...]] | None = None
         self._warned: set[str] = set()
         self._sources: dict[str, VideoSource] = {}
@@ -158,6 +161,27 @@ class VideoClipDataset(torch.utils.data.Dataset):
             raise ValueError("with_views() and num_frames both choose frames; use one of them")
         out = copy.copy(self)
         out.views, out._view_cache, out._sources, out._warned = views, None, {}, set()
+        return out
+
+    def with_working_size(self, fit: Fit) -> VideoClipDataset:
+        """A copy that shrinks every frame, as it is decoded, to the size ``fit`` gives for the
+        video's frame size (:meth:`~sdinterp.data.video.VideoSource.read`): a clip is never held at
+        full size, so a batch of 8K clips costs what the model takes. Clips that carry flow keep
+        their size (flow vectors would need rescaling with the frames).
+
+        The pipeline passes the adapter's working size when both samplers work at the model's
+        resolution (:func:`sdinterp.pipeline.inputs.decode_only_views`): the pixels are then the
+        ones the executor would make from full-size frames, so :meth:`describe` (the run's
+        identity) is unchanged.
+
+        Args:
+            fit: (height, width) -> the size to shrink to, or ``None`` to keep the frames.
+
+        Returns:
+            The copy.
+        """
+        out = copy.copy(self)
+        out.fit, out._sources, out._warned = fit, {}, set()
         return out
 
     def _window_views(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -240,22 +264,23 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 ShortVideoWarning,
                 stacklevel=2,
             )
-        window = clip_indices(n, self.clip_length, self.start, rng, self.cycle, source=path)
+        # Only the window positions read are computed: a long --clip-length costs nothing.
+        start, span = clip_window(n, self.clip_length, self.start, rng, self.cycle, source=path)
         views = None
         if self.views is not None:
             used, views = self._window_views()
-            idx = window[used]
         elif self.num_frames:
-            idx = window[uniform_temporal_subsample(self.clip_length, self.num_frames)]
+            used = uniform_temporal_subsample(self.clip_length, self.num_frames)
         else:
-            idx = window
+            used = np.arange(self.clip_length, dtype=np.int64)
+        idx = (start + used % span).astype(np.int64)
         if len(idx) > 1 and len(np.unique(idx)) < 2:
             raise VideoReadError(
                 path,
                 f"has {n} frame(s): a static pair needs at least 2 different frames (a frame-shuffled "
                 "clip of one frame is the clip itself); remove it or use --skip-bad",
             )
-        frames = source.read(idx)
+        frames = source.read(idx, fit=self.fit if self.flow is None else None)
         flow = None
         if flow_paths is not None:
             from sdinterp.data.flow import read_flow_images
@@ -269,7 +294,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         meta = {
             "path": path,
             "styles": dict(entry.sources),
-            "start": int(window[0]),
+            "start": start,
             "clip_length": self.clip_length,
             "num_source_frames": len(source),
             "backend": self.backend,

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from sdinterp.data.flow_colour import flow_to_rgb, rgb_to_flow
+from sdinterp.data.resize import shrink_frames
 from sdinterp.errors import SdinterpError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +39,8 @@ __all__ = [
     "endpoint_error",
     "relative_epe",
     "FlowCache",
+    "resize_flow",
+    "shrink_size",
 ]
 
 FlowMethod = Literal["dis", "farneback"]
@@ -124,103 +128,48 @@ def clip_flow(frames: np.ndarray, method: FlowMethod = "dis", preset: str = "med
     return out
 
 
-def _wheel() -> np.ndarray:
-    """The Middlebury colour wheel: 55 hues in six ramps (red-yellow 15, yellow-green 6, green-cyan 4,
-    cyan-blue 11, blue-magenta 13, magenta-red 6), as RGB in [0, 1]."""
-    ramps = []
-    # (constant-1 channel, ramping channel, ramp up?) per segment, in hue order.
-    spec = [(0, 1, True, 15), (1, 0, False, 6), (1, 2, True, 4), (2, 1, False, 11), (2, 0, True, 13), (0, 2, False, 6)]
-    for full, ramp, up, n in spec:
-        seg = np.zeros((n, 3))
-        seg[:, full] = 1.0
-        t = np.arange(n) / n
-        seg[:, ramp] = t if up else 1.0 - t
-        ramps.append(seg)
-    return np.concatenate(ramps)
+def shrink_size(height: int, width: int, size: Sequence[int] | None) -> tuple[int, int] | None:
+    """``size`` as (h, w) when it shrinks (height, width) — no side larger, not equal — else ``None``.
 
-
-_WHEEL = _wheel()
-_SEGMENTS = np.array([15, 6, 4, 11, 13, 6])
-_SEG_START = np.concatenate([[0], np.cumsum(_SEGMENTS)[:-1]])
-
-
-def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
-    """Encode flow as an RGB image with the Middlebury colour wheel.
-
-    Args:
-        flow: float (H, W, 2) or (T, H, W, 2).
-        max_magnitude: the magnitude shown fully saturated. ``None`` normalises each frame by its own
-            largest magnitude (as the common flow-visualisation tools do). Larger magnitudes are
-            clipped, so that :func:`rgb_to_flow` stays an inverse.
-
-    Returns:
-        uint8 (..., H, W, 3).
-
-    Examples::
-
-        >>> rgb = flow_to_rgb(np.zeros((4, 4, 2)))
-        >>> int(rgb.min())                 # no motion is white
-        255
+    Examples:
+        >>> shrink_size(576, 768, (128, 128)), shrink_size(144, 176, (480, 854)), shrink_size(8, 8, (8, 8))
+        ((128, 128), None, None)
     """
-    flow = np.asarray(flow, dtype=np.float64)
-    if flow.ndim == 4:
-        return np.stack([flow_to_rgb(f, max_magnitude) for f in flow])
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2) or (T, H, W, 2), got {flow.shape}")
-    u, v = flow[..., 0], flow[..., 1]
-    mag = np.hypot(u, v)
-    scale = float(mag.max()) if max_magnitude is None else float(max_magnitude)
-    rad = np.clip(mag / scale, 0.0, 1.0) if scale > 0 else np.zeros_like(mag)
-    n = len(_WHEEL)
-    fk = (np.arctan2(-v, -u) / np.pi + 1.0) / 2.0 * (n - 1)
-    k0 = np.floor(fk).astype(np.int64)
-    k1 = (k0 + 1) % n
-    f = (fk - k0)[..., None]
-    col = (1.0 - f) * _WHEEL[k0] + f * _WHEEL[k1]
-    col = 1.0 - rad[..., None] * (1.0 - col)
-    return np.clip(np.round(col * 255.0), 0, 255).astype(np.uint8)
+    if size is None:
+        return None
+    h, w = int(size[0]), int(size[1])
+    return (h, w) if h <= height and w <= width and (h, w) != (height, width) else None
 
 
-def rgb_to_flow(rgb: np.ndarray, max_magnitude: float = 1.0) -> np.ndarray:
-    """Decode a Middlebury-wheel flow image back to (u, v).
+def resize_flow(flow: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Per-frame flow resized to ``size`` (h, w) along with its frames.
 
-    The encoding is white-to-hue along the radius, so ``1 - colour`` is the magnitude times a fully
-    saturated wheel colour; its largest channel gives the magnitude and its HSV hue gives the
-    position on the wheel, because every wheel ramp moves the hue linearly through one 60° sector.
+    An RGB flow image (uint8 (T, H, W, 3)) is resized as an image, as the two-stream adapters resize
+    it (:func:`sdinterp.data.resize.shrink_frames`, the frames' own kernel). A float (u, v) field
+    (T, H, W, 2) is resampled the same way (bilinear, antialiased) and its vectors are rescaled into
+    the new pixels (u by w / W, v by h / H), so it is still the flow of the resized frames in their
+    own pixels, the convention of :class:`~sdinterp.interfaces.Sample`.
 
-    Args:
-        rgb: uint8 (..., H, W, 3) flow image(s).
-        max_magnitude: the magnitude of a fully saturated colour (the value used when encoding); the
-            default 1.0 returns flow in units of that unknown maximum.
-
-    Returns:
-        float32 (..., H, W, 2). Accurate to the 8-bit quantisation (about 1/255 of ``max_magnitude``
-        in magnitude; the direction is less precise for very small magnitudes).
-
-    Examples::
-
-        >>> f = np.array([[[3.0, -4.0]]])
-        >>> np.round(rgb_to_flow(flow_to_rgb(f, 5.0), 5.0), 1).tolist()
-        [[[3.0, -4.0]]]
+    Examples:
+        >>> f = np.ones((1, 8, 12, 2), np.float32)
+        >>> resize_flow(f, (4, 6))[0, 0, 0].tolist()       # half the size: half the motion in pixels
+        [0.5, 0.5]
     """
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    d = 1.0 - c
-    rad = d.max(axis=-1)
-    safe = np.where(rad > 0, rad, 1.0)[..., None]
-    col = 1.0 - d / safe  # a fully saturated wheel colour: max channel 1, min channel 0
-    cmax, cmin = col.max(axis=-1), col.min(axis=-1)
-    span = np.where(cmax - cmin > 0, cmax - cmin, 1.0)
-    r, g, b = col[..., 0], col[..., 1], col[..., 2]
-    hue = np.where(
-        cmax == r,
-        ((g - b) / span) % 6.0,
-        np.where(cmax == g, (b - r) / span + 2.0, (r - g) / span + 4.0),
-    )  # in sectors of 60 degrees, [0, 6)
-    sector = np.clip(np.floor(hue).astype(np.int64), 0, 5)
-    fk = _SEG_START[sector] + (hue - sector) * _SEGMENTS[sector]
-    angle = (fk / (len(_WHEEL) - 1) * 2.0 - 1.0) * np.pi  # = atan2(-v, -u)
-    mag = rad * float(max_magnitude)
-    return np.stack([-mag * np.cos(angle), -mag * np.sin(angle)], axis=-1).astype(np.float32)
+    import torch
+    import torch.nn.functional as F
+
+    flow = np.asarray(flow)
+    if flow.dtype == np.uint8 and flow.shape[-1] == 3:
+        return shrink_frames(flow, (int(size[0]), int(size[1])))
+    if flow.ndim != 4 or flow.shape[-1] != 2:
+        raise ValueError(
+            f"flow must be uint8 RGB (T, H, W, 3) or float (u, v) (T, H, W, 2), got {flow.dtype} {flow.shape}"
+        )
+    h, w = int(size[0]), int(size[1])
+    x = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(0, 3, 1, 2)
+    x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    scale = torch.tensor([w / flow.shape[2], h / flow.shape[1]], dtype=torch.float32).view(1, 2, 1, 1)
+    return (x * scale).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def read_flow_images(
@@ -309,12 +258,17 @@ class FlowCache:
     ``cache.flow(source, indices)`` returns the flow from each source frame i to frame i + 1 (the
     ``gap1`` flow of Stylized-DAVIS); the last frame of a video reuses the flow into it from the
     previous frame. Each flow is computed once and stored as float16 ``.npy`` under a key made of the
-    video's path, size and modification time and the method, so an edited video is recomputed.
+    video's path, size and modification time, the method and the working size, so an edited video is
+    recomputed.
 
     Args:
         directory: where to store the cache (created if needed).
         method: ``"dis"`` or ``"farneback"``.
         preset: DIS preset.
+        size: a working (h, w): frames larger than it (both sides no smaller) are resized to it
+            (:func:`sdinterp.data.resize.shrink_frames`) before the flow is computed, and the flow
+            is that of the resized frames, in their pixels — far cheaper than at full resolution
+            (docs/method.md, "Pairs at the model's resolution"). ``None``: the frames as decoded.
 
     Examples::
 
@@ -323,10 +277,17 @@ class FlowCache:
         (3, 576, 768, 2)
     """
 
-    def __init__(self, directory: str | os.PathLike[str], method: FlowMethod = "dis", preset: str = "medium"):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        method: FlowMethod = "dis",
+        preset: str = "medium",
+        size: Sequence[int] | None = None,
+    ):
         self.directory = Path(directory).expanduser()
         self.method = method
         self.preset = preset
+        self.size = None if size is None else (int(size[0]), int(size[1]))
         self.computed = 0  # number of flows computed (not read from disk), for tests and progress
 
     def _folder(self, source: VideoSource) -> Path:
@@ -336,31 +297,60 @@ class FlowCache:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "nostat"
-        key = f"{p.resolve()}|{stamp}|{self.method}|{self.preset}"
+        size = "" if self.size is None else f"|{self.size[0]}x{self.size[1]}"
+        key = f"{p.resolve()}|{stamp}|{self.method}|{self.preset}{size}"
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         return self.directory / f"{p.stem[:40]}-{digest}"
 
-    def flow(self, source: VideoSource, indices: Sequence[int]) -> np.ndarray:
-        """Flow (len(indices), H, W, 2) float32 from each source frame to its successor.
+    def _pairs(self, source: VideoSource, indices: Sequence[int]) -> list[tuple[int, int]]:
+        n = len(source)
+        return [(i, i + 1) if i + 1 < n else (max(i - 1, 0), i) for i in (int(i) for i in indices)]
+
+    def missing(self, source: VideoSource, indices: Sequence[int]) -> list[int]:
+        """The source frames :meth:`flow` would decode for ``indices`` (those of flows not on disk
+        yet), so a caller that decodes frames anyway can decode them all in one pass.
+
+        Examples::
+
+            >>> need = cache.missing(source, [4])                          # doctest: +SKIP
+            >>> flow = cache.flow(source, [4], dict(zip(need, source.read(need))))  # doctest: +SKIP
+        """
+        folder = self._folder(source)
+        return sorted(
+            {k for a, b in self._pairs(source, indices) if not (folder / f"{a:07d}.npy").exists() for k in (a, b)}
+        )
+
+    def flow(
+        self, source: VideoSource, indices: Sequence[int], decoded: Mapping[int, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Flow (len(indices), h, w, 2) float32 from each source frame to its successor.
 
         Args:
             source: an opened video (:func:`sdinterp.data.video.open_video`).
             indices: source frame indices.
+            decoded: source frames already decoded (index -> uint8 (H, W, 3) as decoded), used
+                instead of decoding them again.
 
         Returns:
-            float32 (len(indices), H, W, 2).
+            float32 (len(indices), h, w, 2): (h, w) is the working size where it applies, else the
+            frames' size.
         """
         folder = self._folder(source)
         folder.mkdir(parents=True, exist_ok=True)
-        n = len(source)
+        frames = dict(decoded or {})
+        need = [k for k in self.missing(source, indices) if k not in frames]
+        if need:
+            frames.update(zip(need, source.read(need)))
         out = []
-        for i in (int(i) for i in indices):
-            a, b = (i, i + 1) if i + 1 < n else (max(i - 1, 0), i)
+        for a, b in self._pairs(source, indices):
             path = folder / f"{a:07d}.npy"
             if path.exists():
                 out.append(np.load(path).astype(np.float32))
                 continue
-            pair = source.read([a, b])
+            pair = np.stack([frames[a], frames[b]])
+            size = shrink_size(pair.shape[1], pair.shape[2], self.size)
+            if size is not None:
+                pair = shrink_frames(pair, size)
             f = compute_flow(pair[0], pair[1], self.method, self.preset)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
             stored = f.astype(np.float16)

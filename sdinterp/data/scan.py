@@ -2,6 +2,11 @@
 
 Readers stop at the first bad file; a scan opens every video of every style and every flow image
 and collects all problems, so a broken dataset is fixed in one pass instead of one crash at a time.
+
+:func:`scan_dataset` is the one set of checks: ``sdinterp scan`` prints what it finds and ``sdinterp
+report`` (and every command reading videos) refuses the same errors before any model is loaded, so
+the two cannot disagree. Problems are errors, warnings (something the readers handle, e.g. looped
+short videos) or notes (e.g. frames far larger than any model input, which cost memory to decode).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from sdinterp.data.images import not_an_image
 from sdinterp.data.layouts import Layout, Problem, VideoEntry, discover, flow_image_paths
+from sdinterp.data.resize import frame_bytes
 from sdinterp.data.video import (
     Backend,
     ColorMode,
@@ -24,7 +31,14 @@ from sdinterp.data.video import (
     open_video,
 )
 
-__all__ = ["check_entry", "scan_dataset"]
+__all__ = ["MIN_FRAMES", "LARGE_FRAME_PIXELS", "check_entry", "scan_dataset"]
+
+#: Fewest frames a usable video has: a static pair needs two different frames (a frame-shuffled
+#: clip of one frame is the clip itself).
+MIN_FRAMES = 2
+#: Frames with more pixels than this (Full HD) get a ``resolution`` note: they are far larger than
+#: any model input, and each decoded frame costs memory in proportion (docs/install.md, "Memory").
+LARGE_FRAME_PIXELS = 1920 * 1080
 
 
 def _image_header(path: Path) -> tuple[tuple[int, int], str] | str:
@@ -45,7 +59,7 @@ def _check_folder(src: FrameFolderSource, color: ColorMode, deep: bool) -> tuple
     for f in src.files:
         head = _image_header(f)
         if isinstance(head, str):
-            problems.append(Problem(str(f), head, "unreadable"))
+            problems.append(Problem(str(f), not_an_image(f) or head, "unreadable"))
             continue
         hw, mode = head
         if size is None:
@@ -96,18 +110,30 @@ def _check_video(
         return problems, src, size
     n = len(src)
     probe = np.arange(n) if deep else np.unique([0, n // 2, n - 1])
+    size = None
     try:
-        size = None
-        for chunk in np.array_split(probe, max(1, len(probe) // 64)):
-            size = src.read(chunk).shape[1:3]
+        for _, frame in src.iter_frames(probe):  # one frame at a time: an 8K video costs one frame
+            size = (int(frame.shape[0]), int(frame.shape[1]))
     except VideoReadError as exc:
         return [Problem(path, str(exc)[len(exc.path) + 2 :], "unreadable")], src, None
     return [], src, size
 
 
+def _resolution_note(path: str, size: tuple[int, int]) -> Problem:
+    h, w = size
+    return Problem(
+        path,
+        f"frames are {w}x{h} ({frame_bytes(h, w) / 2**20:.0f} MB each as RGB), far larger than a model input: "
+        "with the default samplers each is shrunk to the model's input as it is decoded, one at a time "
+        "(docs/install.md, 'Memory'); resizing the videos beforehand makes runs faster",
+        "resolution",
+        "note",
+    )
+
+
 def check_entry(
     entry: VideoEntry,
-    min_frames: int = 1,
+    min_frames: int = MIN_FRAMES,
     color: ColorMode = "convert",
     backend: Backend = "auto",
     deep: bool = False,
@@ -118,7 +144,8 @@ def check_entry(
 
     Args:
         entry: the video (see :func:`sdinterp.data.datasets.discover`).
-        min_frames: fewer frames than this is a problem (the clip length, when videos are not cycled).
+        min_frames: fewer frames than this is a problem (the clip length, when videos are not cycled);
+            never fewer than :data:`MIN_FRAMES`, which every run needs.
         color: ``"strict"`` makes non-RGB frames errors; ``"convert"`` reports them as warnings.
         backend: decoder for video files.
         deep: decode every frame (slow) instead of the first, middle and last frame and image headers.
@@ -143,7 +170,16 @@ def check_entry(
             continue
         first_src = first_src or src
         n = len(src)
-        if n < min_frames:
+        if n < MIN_FRAMES:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"has {n} frame(s): a static pair needs at least {MIN_FRAMES} different frames "
+                    "(a frame-shuffled clip of one frame is the clip itself)",
+                    "too_short",
+                )
+            )
+        elif n < min_frames:
             problems.append(Problem(str(path), f"has {n} frame(s), fewer than the {min_frames} required", "too_short"))
         elif clip_length is not None and n < clip_length:
             problems.append(
@@ -155,6 +191,8 @@ def check_entry(
                     "warning",
                 )
             )
+        if size is not None and size[0] * size[1] > LARGE_FRAME_PIXELS:
+            problems.append(_resolution_note(str(path), size))
         counts[style] = (str(path), n, size)
     if len(counts) > 1:
         (ref_style, (ref_path, ref_n, ref_size)), *rest = counts.items()
@@ -212,7 +250,7 @@ def _check_flow(entry: VideoEntry, src: VideoSource, size: tuple[int, int] | Non
 def scan_dataset(
     root: str | os.PathLike[str],
     layout: Layout = "auto",
-    min_frames: int = 1,
+    min_frames: int = MIN_FRAMES,
     color: ColorMode = "convert",
     backend: Backend = "auto",
     deep: bool = False,
@@ -230,7 +268,7 @@ def scan_dataset(
         progress: called as ``progress(i, n, entry)`` before each entry.
 
     Returns:
-        (entries found, problems); errors and warnings are told apart by ``Problem.severity``.
+        (entries found, problems); errors, warnings and notes are told apart by ``Problem.severity``.
 
     Examples::
 

@@ -17,6 +17,16 @@ texture and shape (and the background's); its *motion* is the object's direction
 * ``camouflage``: class c fixes the direction; the object's texture *is* the background's (the
   patch under the object at frame 0, carried along), so frame 0 is the bare background and the
   object is visible only through its motion. The path stays inside the frame, so boxes are tight.
+* ``shortcut``: class c fixes the direction (as ``motion``), and the object wears the appearance
+  (hue, texture, shape) of a *cue class* that equals c for a share ``cue`` of each class's videos
+  and is another class otherwise: a training split with ``cue=1`` (or 0.9) lets a net take the
+  appearance shortcut, a validation split with ``cue=1/K`` (independent of the class) or ``cue=0``
+  (reversed) punishes it (the synthetic analogue of SomethingElse's compositional split).
+* ``joint``: class c = (appearance a = c // 2, direction c % 2 of two opposite ones): neither
+  factor alone tells the class, so a net must read both (K even, at least 4).
+
+``camera`` > 0 pans the background by that many pixels per frame in a random direction (a camera
+motion: the background's flow is the pan, the object's its own velocity on screen).
 
 Every random choice of video i comes from its own streams ``default_rng([seed, i, s])`` — one
 stream each for appearance, motion, background and pixel noise — so what does not carry the class
@@ -34,13 +44,28 @@ import numpy as np
 
 from sdinterp.interfaces import Sample
 
-__all__ = ["SynthConfig", "SynthVideo", "render_video", "synthetic_samples", "META_KEY", "KINDS", "TEXTURES", "SHAPES"]
+__all__ = [
+    "SynthConfig",
+    "SynthVideo",
+    "render_video",
+    "synthetic_samples",
+    "cue_class",
+    "META_KEY",
+    "KINDS",
+    "TEXTURES",
+    "SHAPES",
+]
 
-Kind = Literal["appearance", "motion", "both", "camouflage"]
-KINDS: tuple[str, ...] = ("appearance", "motion", "both", "camouflage")
+Kind = Literal["appearance", "motion", "both", "camouflage", "shortcut", "joint"]
+KINDS: tuple[str, ...] = ("appearance", "motion", "both", "camouflage", "shortcut", "joint")
 TEXTURES: tuple[str, ...] = ("stripes", "checker", "dots", "noise")
 SHAPES: tuple[str, ...] = ("disc", "square", "diamond", "cross")
-_APPEARANCE, _MOTION, _BACKGROUND, _NOISE = 1, 2, 3, 4
+# Stream ids; the cue and the camera get their own streams so the videos of the older kinds (and of
+# camera = 0) are drawn exactly as before them.
+_APPEARANCE, _MOTION, _BACKGROUND, _NOISE, _CUE, _CAMERA = 1, 2, 3, 4, 5, 6
+#: Kinds whose class fixes the object's appearance / its motion.
+_APPEARANCE_KINDS = ("appearance", "both", "shortcut", "joint")
+_MOTION_KINDS = ("motion", "both", "camouflage", "shortcut", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +81,10 @@ class SynthConfig:
         seed: base seed.
         difficulty: 0 (class attributes exact, no pixel noise) to 1 (class attributes jittered by
             half their spacing, pixel noise of σ = 8/255; for camouflage also a slower, smaller object).
+        cue: ``kind="shortcut"`` only: the share of each class's videos whose appearance is their
+            own class's (exactly ``round(cue * n_c)`` of the n_c videos of class c); 1/K makes the
+            appearance independent of the class, 0 never its own class.
+        camera: pixels per frame the background pans (0: a fixed camera).
     """
 
     kind: Kind = "motion"
@@ -65,10 +94,20 @@ class SynthConfig:
     size: int = 64
     seed: int = 0
     difficulty: float = 0.0
+    cue: float = 1.0
+    camera: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind == "joint" and (not isinstance(self.classes, int) or self.classes < 4 or self.classes % 2):
+            raise ValueError(
+                f"kind 'joint' needs an even number of classes >= 4 (colour x direction), got {self.classes!r}"
+            )
+        if not 0.0 <= float(self.cue) <= 1.0:
+            raise ValueError(f"cue must be between 0 and 1, got {self.cue!r}")
+        if not 0.0 <= float(self.camera) <= 0.25 * self.size:
+            raise ValueError(f"camera must be between 0 and size / 4 pixels per frame, got {self.camera!r}")
         for name, low in (("classes", 2), ("videos", 1), ("frames", 2), ("size", 16)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -143,9 +182,45 @@ def _colourise(tex: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return (0.35 + 0.65 * tex)[..., None] * rgb
 
 
-def _appearance(config: SynthConfig, label: int, rng: np.random.Generator, restyled: bool = False) -> dict[str, Any]:
-    k, d = config.classes, float(config.difficulty)
-    if config.kind in ("appearance", "both") and not restyled:
+def cue_class(config: SynthConfig, index: int, label: int | None = None) -> int:
+    """The class whose appearance video ``index`` of a ``shortcut`` dataset wears.
+
+    Within each class c (the videos ``i % K == c``) a seeded permutation ranks the videos; the first
+    ``round(cue * n_c)`` wear their own class, the others the other classes in turn, so the split's
+    cue/label table is exact (e.g. ``cue=1/K`` with n_c divisible by K: every cell equal).
+
+    Args:
+        config: a ``shortcut`` config.
+        index: the video.
+        label: the class rendered (a counterfactual keeps the video's agreement, not its cue).
+
+    Returns:
+        The cue class.
+    """
+    k = config.classes
+    own = index % k
+    label = own if label is None else int(label)
+    n_c = len(range(own, config.videos, k))
+    rank = int(np.random.default_rng([config.seed, _CUE, own]).permutation(max(n_c, 1))[min(index // k, n_c - 1)])
+    agree = int(round(float(config.cue) * n_c))
+    return label if rank < agree else (label + 1 + (rank - agree) % (k - 1)) % k
+
+
+def _factor_labels(config: SynthConfig, index: int, label: int) -> tuple[int, int, int, int]:
+    """(appearance class, appearance classes, motion class, motion classes) of a rendered class."""
+    k = config.classes
+    if config.kind == "joint":
+        return label // 2, k // 2, label % 2, 2
+    if config.kind == "shortcut":
+        return cue_class(config, index, label), k, label, k
+    return label, k, label, k
+
+
+def _appearance(
+    config: SynthConfig, label: int, rng: np.random.Generator, restyled: bool = False, k: int | None = None
+) -> dict[str, Any]:
+    k, d = k or config.classes, float(config.difficulty)
+    if config.kind in _APPEARANCE_KINDS and not restyled:
         hue = (label + d * 0.5 * rng.uniform(-1, 1)) / k
         return {"hue": hue % 1.0, "texture": TEXTURES[label % len(TEXTURES)], "shape": SHAPES[label % len(SHAPES)]}
     return {
@@ -155,9 +230,11 @@ def _appearance(config: SynthConfig, label: int, rng: np.random.Generator, resty
     }
 
 
-def _motion(config: SynthConfig, label: int, rng: np.random.Generator, radius: float) -> dict[str, Any]:
-    k, d, n, t = config.classes, float(config.difficulty), config.size, config.frames
-    carried = config.kind in ("motion", "both", "camouflage")
+def _motion(
+    config: SynthConfig, label: int, rng: np.random.Generator, radius: float, k: int | None = None
+) -> dict[str, Any]:
+    k, d, n, t = k or config.classes, float(config.difficulty), config.size, config.frames
+    carried = config.kind in _MOTION_KINDS
     jitter = rng.uniform(-1, 1)
     angle = 2 * math.pi * ((label + d * 0.5 * jitter) / k if carried else rng.uniform())
     top = 0.6 * (1.0 - 0.5 * d) if config.kind == "camouflage" else 1.0
@@ -211,10 +288,12 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
     radius = (
         n * (0.2 if config.kind == "camouflage" else 0.16) * (1.0 - (0.3 * d if config.kind == "camouflage" else 0.0))
     )
-    look = _appearance(config, label, streams[_APPEARANCE], restyled=style > 0)
+    app_label, app_k, move_label, move_k = _factor_labels(config, index, label)
+    look = _appearance(config, app_label, streams[_APPEARANCE], restyled=style > 0, k=app_k)
     if style:  # the shape is the video's own: drawn from its unstyled stream, as for style 0
-        look["shape"] = _appearance(config, label, np.random.default_rng([config.seed, index, _APPEARANCE]))["shape"]
-    move = _motion(config, label, streams[_MOTION], radius)
+        unstyled = np.random.default_rng([config.seed, index, _APPEARANCE])
+        look["shape"] = _appearance(config, app_label, unstyled, k=app_k)["shape"]
+    move = _motion(config, move_label, streams[_MOTION], radius, k=move_k)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     bg_rng = streams[_BACKGROUND]
     bg_texture = TEXTURES[int(bg_rng.integers(len(TEXTURES)))]
@@ -222,6 +301,10 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
     bg_tex = bg_fn(yy, xx)
     bg_rgb = _hsv_to_rgb(float(bg_rng.uniform()), 0.5, 0.9)
     background = _colourise(bg_tex, bg_rgb)
+    pan = np.zeros(2)
+    if config.camera > 0:  # the camera stream is never restyled: a restyling keeps every motion
+        heading = float(np.random.default_rng([config.seed, index, _CAMERA]).uniform(0, 2 * math.pi))
+        pan = float(config.camera) * np.array([math.sin(heading), math.cos(heading)])
     obj_rng = streams[_APPEARANCE]
     obj_rgb = _hsv_to_rgb(look["hue"], 0.9, 1.0)
     frames = np.empty((t, n, n, 3), np.float64)
@@ -233,6 +316,8 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
     # background's own texture function, sampled where the object stood at frame 0.
     obj_fn = bg_fn if config.kind == "camouflage" else _texture(look["texture"], obj_rng, n)
     for f in range(t):
+        if config.camera > 0:  # the background's content moves with the pan
+            background = _colourise(bg_fn(yy - pan[0] * f, xx - pan[1] * f), bg_rgb)
         cy, cx = y0 + vy * f, x0 + vx * f
         dy, dx = yy - cy, xx - cx
         if wrap:  # offsets on the torus: the object re-enters at the opposite border
@@ -256,6 +341,10 @@ def render_video(config: SynthConfig, index: int, label: int | None = None, styl
         "kind": config.kind,
         "style": style,
     }
+    if config.kind == "shortcut":
+        params["cue_class"] = app_label
+    if config.camera > 0:
+        params["camera"] = [float(pan[0]), float(pan[1])]  # (vy, vx) pixels per frame
     if config.kind == "camouflage":
         params.update(texture=bg_texture, hue=None)
     return SynthVideo(frames=out, masks=masks, boxes=_boxes(masks), label=label, params=params)

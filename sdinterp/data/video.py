@@ -8,25 +8,31 @@ Clip sampling (:func:`clip_indices`, :func:`uniform_temporal_subsample`, :func:`
 lives in :mod:`sdinterp.data.clips`; datasets are in :mod:`sdinterp.data.datasets`; the package
 :mod:`sdinterp.data` exports all of them.
 
-Every failure raises :class:`VideoReadError`, whose message starts with the offending file.
+Every failure raises :class:`VideoReadError`, whose message starts with the offending file; the
+decoders' own stderr lines are kept out of it (:mod:`sdinterp.data._quiet`).
 
-Colour policy (``color=``): frames are RGB uint8. With ``"convert"`` (default) grayscale images are
-replicated to three channels, RGBA/LA drop their alpha channel, palette images are expanded and
-16-bit images are scaled to 8 bits; with ``"strict"`` any image that is not 8-bit RGB raises.
-Video decoders always convert to RGB themselves.
+Memory: ``read(indices, fit=...)`` decodes one frame at a time and shrinks each to the size ``fit``
+gives before decoding the next, so reading a clip of a large video holds one full-size frame (and
+the decoder's own buffers for it) at a time, never the whole clip at full size (docs/install.md,
+"Memory").
+
+Colour policy for frame folders: see :mod:`sdinterp.data.images` (``color=``). Video decoders
+always convert to RGB themselves.
 """
 
 from __future__ import annotations
 
 import abc
 import os
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from sdinterp.data._quiet import decoder_stderr_quieted, quiet_decord_logging
+from sdinterp.data.images import IMAGE_EXTENSIONS, ColorMode, list_frames, natural_key, not_an_image, read_image
+from sdinterp.data.resize import Fit, shrink_frames
 from sdinterp.errors import VideoReadError
 
 __all__ = [
@@ -46,100 +52,7 @@ __all__ = [
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-ColorMode = Literal["convert", "strict"]
 Backend = Literal["auto", "decord", "pyav", "frames"]
-
-
-def natural_key(name: str) -> list[object]:
-    """Sort key that orders ``frame2.jpg`` before ``frame10.jpg``.
-
-    Examples::
-
-        >>> sorted(["f10.png", "f2.png"], key=natural_key)
-        ['f2.png', 'f10.png']
-    """
-    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
-
-
-def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
-    """The image files of a frame folder in natural order (hidden files ignored).
-
-    Args:
-        folder: a folder of jpg/png/bmp/webp frames.
-
-    Returns:
-        Paths sorted by :func:`natural_key` of their names.
-
-    Examples::
-
-        >>> [p.name for p in list_frames("bear")]          # doctest: +SKIP
-        ['00000.jpg', '00001.jpg', ...]
-    """
-    folder = Path(folder)
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
-def _to_rgb(arr: np.ndarray, mode: str, path: str | os.PathLike[str], color: ColorMode) -> np.ndarray:
-    """Apply the colour policy of the module docstring to one decoded image."""
-    is_rgb8 = arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[-1] == 3
-    if is_rgb8:
-        return arr
-    if color == "strict":
-        raise VideoReadError(path, f"image is {mode} ({arr.dtype}, shape {arr.shape}), not 8-bit RGB (color='strict')")
-    if arr.dtype == np.uint16 or (arr.dtype.kind in "iu" and arr.size and arr.max() > 255):
-        arr = (arr.astype(np.float64) / 257.0).round()  # 16-bit -> 8-bit, 65535 -> 255
-    if arr.dtype.kind == "f" and arr.size and arr.max() <= 1.0:
-        arr = arr * 255.0
-    arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4):
-        raise VideoReadError(path, f"cannot convert image of shape {arr.shape} to RGB")
-    if arr.shape[-1] in (1, 2):  # gray or gray + alpha
-        arr = np.repeat(arr[..., :1], 3, axis=-1)
-    return np.ascontiguousarray(arr[..., :3])
-
-
-def read_image(path: str | os.PathLike[str], color: ColorMode = "convert") -> np.ndarray:
-    """Read one image file as uint8 (H, W, 3) RGB under the module's colour policy.
-
-    Args:
-        path: an image file (jpg, png, ...).
-        color: ``"convert"`` or ``"strict"`` (see the module docstring).
-
-    Returns:
-        uint8 (H, W, 3).
-
-    Raises:
-        VideoReadError: naming the file if it is missing, unreadable, truncated or (strict) not RGB.
-
-    Examples::
-
-        >>> img = read_image("frames/00001.jpg")        # doctest: +SKIP
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as src:
-            src.load()  # decode now, so a truncated file fails here and names itself
-            mode = src.mode
-            if mode in ("P", "CMYK") and color == "strict":
-                raise VideoReadError(path, f"image is a {mode} image, not 8-bit RGB (color='strict')")
-            im: Image.Image = src
-            if mode == "P":
-                im = src.convert("RGBA" if "transparency" in src.info else "RGB")
-            elif mode == "CMYK":
-                im = src.convert("RGB")
-            arr = np.asarray(im)
-    except VideoReadError:
-        raise
-    except FileNotFoundError as exc:
-        raise VideoReadError(path, "file not found") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise VideoReadError(path, f"cannot read image ({type(exc).__name__}: {exc})") from exc
-    return _to_rgb(arr, mode, path, color)
 
 
 class VideoSource(abc.ABC):
@@ -159,23 +72,22 @@ class VideoSource(abc.ABC):
     def _read(self, indices: np.ndarray) -> np.ndarray:
         """Read sorted unique valid indices."""
 
-    def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Frames at ``indices`` (any order, repeats allowed) as uint8 (n, H, W, 3) RGB.
+    def _iter(self, indices: np.ndarray) -> Iterator[np.ndarray]:
+        """Sorted unique valid indices, decoded one frame at a time (uint8 (H, W, 3) each)."""
+        for i in indices:
+            yield self._read(np.asarray([i], dtype=np.int64))[0]
 
-        Args:
-            indices: frame indices in ``[0, len(self))``.
-
-        Returns:
-            uint8 (len(indices), H, W, 3); each distinct frame is decoded once.
-
-        Examples::
-
-            >>> ArraySource(np.zeros((3, 2, 2, 3), np.uint8)).read([2, 0, 2]).shape
-            (3, 2, 2, 3)
+    def iter_frames(self, indices: Sequence[int] | np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, frame)`` for each distinct index in increasing order, decoded one at a time (a
+        check of a whole video holds one frame, whatever its length and resolution).
 
         Raises:
-            VideoReadError: naming the file, for an index out of range or a decoding failure.
+            VideoReadError: as :meth:`read`.
         """
+        uniq = np.unique(self._checked(indices))
+        yield from zip(uniq.tolist(), self._iter(uniq))
+
+    def _checked(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size == 0:
             raise VideoReadError(self.path, "no frame indices requested")
@@ -185,9 +97,48 @@ class VideoSource(abc.ABC):
                 self.path,
                 f"frame index {int(idx.max() if idx.max() >= n else idx.min())} out of range; the video has {n} frames",
             )
-        uniq, inverse = np.unique(idx, return_inverse=True)
-        frames = self._read(uniq)
-        return frames[inverse]
+        return idx
+
+    def read(self, indices: Sequence[int] | np.ndarray, fit: Fit | None = None) -> np.ndarray:
+        """Frames at ``indices`` (any order, repeats allowed) as uint8 (n, H, W, 3) RGB.
+
+        Args:
+            indices: frame indices in ``[0, len(self))``.
+            fit: a function from the frames' (height, width) to the size to shrink them to (or
+                ``None`` to keep them); given, frames are decoded one at a time and each is shrunk
+                (:func:`~sdinterp.data.resize.shrink_frames`, uint8) before the next is decoded, so
+                memory holds one full-size frame, not the clip. Frames are never enlarged.
+
+        Returns:
+            uint8 (len(indices), H, W, 3); each distinct frame is decoded once.
+
+        Examples::
+
+            >>> ArraySource(np.zeros((3, 2, 2, 3), np.uint8)).read([2, 0, 2]).shape
+            (3, 2, 2, 3)
+            >>> ArraySource(np.zeros((3, 8, 8, 3), np.uint8)).read([0, 1], fit=lambda h, w: (h // 4, w // 4)).shape
+            (2, 2, 2, 3)
+
+        Raises:
+            VideoReadError: naming the file, for an index out of range or a decoding failure.
+        """
+        uniq, inverse = np.unique(self._checked(indices), return_inverse=True)
+        frames = self._read(uniq) if fit is None else self._read_fitted(uniq, fit)
+        return frames[inverse.reshape(-1)]
+
+    def _read_fitted(self, indices: np.ndarray, fit: Fit) -> np.ndarray:
+        out: np.ndarray | None = None
+        for k, frame in enumerate(self._iter(indices)):
+            # reshape, not frame[None]: a zero stride on the new axis sends torch to a ~20x slower kernel
+            small = shrink_frames(frame.reshape(1, *frame.shape), fit(*frame.shape[:2]))[0]
+            if out is None:
+                out = np.empty((len(indices), *small.shape), np.uint8)
+            elif small.shape != out.shape[1:]:
+                size = f"{frame.shape[0]}x{frame.shape[1]}"
+                raise VideoReadError(self.path, f"frame {int(indices[k])} is {size}, unlike the earlier frames")
+            out[k] = small
+        assert out is not None  # indices is never empty here
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
@@ -205,12 +156,14 @@ class DecordSource(VideoSource):
     def __init__(self, path: str | os.PathLike[str], fallback: bool = False):
         import decord
 
+        quiet_decord_logging()
         self.path = str(path)
         self.fallback = fallback
         self._pyav: PyAVSource | None = None
         try:
-            self._vr = decord.VideoReader(self.path, ctx=decord.cpu(0), num_threads=1)
-            self._len = len(self._vr)
+            with decoder_stderr_quieted():
+                self._vr = decord.VideoReader(self.path, ctx=decord.cpu(0), num_threads=1)
+                self._len = len(self._vr)
         except Exception as exc:  # decord raises its own DECORDError / RuntimeError types
             raise VideoReadError(self.path, f"decord cannot open the video ({str(exc).splitlines()[0]})") from exc
 
@@ -221,7 +174,8 @@ class DecordSource(VideoSource):
         if self._pyav is not None:
             return self._pyav._read(indices)
         try:
-            return np.asarray(self._vr.get_batch(indices.tolist()).asnumpy(), dtype=np.uint8)
+            with decoder_stderr_quieted():
+                return np.asarray(self._vr.get_batch(indices.tolist()).asnumpy(), dtype=np.uint8)
         except Exception as exc:
             msg = f"decord failed to decode frames {indices.tolist()[:8]} ({str(exc).splitlines()[0]})"
             if not self.fallback:
@@ -251,7 +205,7 @@ class PyAVSource(VideoSource):
 
         self.path = str(path)
         try:
-            with av.open(self.path) as container:
+            with decoder_stderr_quieted(), av.open(self.path) as container:
                 if not container.streams.video:
                     raise VideoReadError(self.path, "the file has no video stream")
                 stream = container.streams.video[0]
@@ -265,29 +219,29 @@ class PyAVSource(VideoSource):
         return self._len
 
     def _read(self, indices: np.ndarray) -> np.ndarray:
+        return np.stack(list(self._iter(indices)))
+
+    def _iter(self, indices: np.ndarray) -> Iterator[np.ndarray]:
+        # One pass from the start: each wanted frame is converted and handed on as it is decoded.
         import av
 
-        wanted = {int(i): k for k, i in enumerate(indices)}
-        out: list[np.ndarray | None] = [None] * len(indices)
-        last = int(indices[-1])
-        decoded = 0
+        last, k, decoded = int(indices[-1]), 0, 0
         try:
             with av.open(self.path) as container:
                 for i, frame in enumerate(container.decode(video=0)):
                     decoded = i + 1
-                    if i in wanted:
-                        out[wanted[i]] = frame.to_ndarray(format="rgb24")
+                    if i == int(indices[k]):
+                        yield frame.to_ndarray(format="rgb24")
+                        k += 1
                     if i >= last:
                         break
-        except Exception as exc:
+        except Exception as exc:  # PyAV raises its own FFmpegError types, and ValueError on odd frames
             raise VideoReadError(self.path, f"PyAV failed while decoding ({type(exc).__name__}: {exc})") from exc
-        frames = [f for f in out if f is not None]
-        if len(frames) < len(out):
-            missing = [int(indices[k]) for k, f in enumerate(out) if f is None]
+        if k < len(indices):
             raise VideoReadError(
-                self.path, f"only {decoded} frames could be decoded; frame {missing[0]} is missing (truncated file?)"
+                self.path,
+                f"only {decoded} frames could be decoded; frame {int(indices[k])} is missing (truncated file?)",
             )
-        return np.stack(frames)
 
 
 class FrameFolderSource(VideoSource):
@@ -295,7 +249,7 @@ class FrameFolderSource(VideoSource):
 
     Args:
         path: the folder.
-        color: colour policy for non-RGB images (see the module docstring).
+        color: colour policy for non-RGB images (see :mod:`sdinterp.data.images`).
     """
 
     def __init__(self, path: str | os.PathLike[str], color: ColorMode = "convert"):
@@ -351,7 +305,7 @@ def open_video(path: str | os.PathLike[str], backend: Backend = "auto", color: C
         path: a video file (mp4, avi, mkv, webm, mov) or a folder of frames.
         backend: ``"auto"`` (decord, falling back to PyAV if decord cannot open or decode the file),
             ``"decord"``, ``"pyav"``, or ``"frames"`` for a folder.
-        color: colour policy for frame folders (see the module docstring).
+        color: colour policy for frame folders (see :mod:`sdinterp.data.images`).
 
     Returns:
         A :class:`VideoSource` with at least one frame.
@@ -373,6 +327,9 @@ def open_video(path: str | os.PathLike[str], backend: Backend = "auto", color: C
         raise VideoReadError(p, "file not found")
     if p.stat().st_size == 0:
         raise VideoReadError(p, "file is empty (0 bytes)")
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        # Judged by its name, as in a frame folder, so a file gets one verdict however it is given.
+        raise VideoReadError(p, not_an_image(p) or "is one image, not a video: give the folder of frames it belongs to")
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'decord', 'pyav' or 'frames'")
     order = {"auto": ("decord", "pyav"), "decord": ("decord",), "pyav": ("pyav",)}[backend]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from typing import Any
 
@@ -71,6 +72,13 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        # as --seed: every random stream (numpy's default_rng, torch.manual_seed) takes 0 .. 2**32 - 1
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, numbers.Integral)
+            or not 0 <= self.seed <= 2**32 - 1
+        ):
+            raise ValueError(f"seed must be an integer from 0 to 4294967295 (2**32 - 1), got {self.seed!r}")
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
         # Counts that would allocate before any work: refused here, naming the limit.

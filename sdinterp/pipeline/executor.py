@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 from sdinterp.capture import CaptureError, LayerCapture
@@ -25,7 +26,16 @@ from sdinterp.pipeline.plan import BatchPlan, RunPlan
 from sdinterp.replicates import cluster_weights
 from sdinterp.stats import MomentStore
 
-__all__ = ["BatchResult", "RunObserver", "Executor", "build_batch", "checked_features", "cluster_key", "PSEUDO_PREFIX"]
+__all__ = [
+    "BatchResult",
+    "RunObserver",
+    "Executor",
+    "at_working_size",
+    "build_batch",
+    "checked_features",
+    "cluster_key",
+    "PSEUDO_PREFIX",
+]
 
 #: Names of pseudo-layers added by observers; :meth:`StaticDynamic.score` leaves them out of the layers.
 PSEUDO_PREFIX = "validity:"
@@ -83,6 +93,27 @@ class RunObserver(Protocol):
         """Sum the state over ``torch.distributed`` processes (may do nothing)."""
 
 
+def at_working_size(sample: Sample, size: tuple[int, int] | None) -> Sample:
+    """The sample shrunk to the adapter's working size (:func:`~sdinterp.pipeline.inputs.to_working_size`),
+    and a two-stream sample's flow with it: ``flow`` and any ``meta["backward_flow"]`` aligned with the
+    frames are resized as :func:`sdinterp.data.flow.resize_flow` does (an RGB flow image as an image,
+    a (u, v) field resampled and its vectors rescaled into the new pixels)."""
+    if sample.flow is None:
+        return to_working_size(sample, size)
+    from sdinterp.data.flow import resize_flow, shrink_size
+
+    shape = sample.frames.shape[:3]
+    small = shrink_size(shape[1], shape[2], size)
+    if small is None:
+        return sample
+    out = to_working_size(sample.replace(flow=None), small)
+    meta = dict(out.meta)
+    back = meta.get("backward_flow")
+    if isinstance(back, np.ndarray) and back.shape[:3] == shape:
+        meta["backward_flow"] = resize_flow(back, small)
+    return out.replace(flow=resize_flow(sample.flow, small), meta=meta)
+
+
 def build_batch(
     adapter: ModelAdapter,
     plan: RunPlan,
@@ -109,7 +140,7 @@ def build_batch(
         # allow it, down to the size the adapter would resize to anyway: pairs cost what the model sees.
         anchor = compact_to_views(adapter.views(sample))
         if shrink:
-            anchor = to_working_size(anchor, adapter.working_size(*anchor.frames.shape[1:3]))
+            anchor = at_working_size(anchor, adapter.working_size(*anchor.frames.shape[1:3]))
         anchor = static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng)
         anchors.append(anchor)
         for factor in clip.factors:

@@ -8,11 +8,19 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from sdinterp.data.resize import Fit, shrink_frames
 from sdinterp.interfaces import Sample
 
-__all__ = ["as_samples", "compact_to_views", "decode_only_views", "load_batches", "to_device", "to_working_size"]
+__all__ = [
+    "as_samples",
+    "compact_to_views",
+    "decode_only_views",
+    "load_batches",
+    "to_device",
+    "to_working_size",
+    "working_fit",
+]
 
 
 def as_samples(data: Any) -> Sequence[Sample]:
@@ -51,44 +59,83 @@ def _keeps_views(adapter: Any) -> bool:
     )
 
 
-def decode_only_views(data: Any, adapter: Any) -> Any:
+def _window(length: int) -> Sample:
+    # A window of `length` frames that costs nothing (a broadcast view), whatever --clip-length is.
+    return Sample(frames=np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (length, 1, 1, 3)))
+
+
+def working_fit(adapter: Any) -> Fit:
+    """The adapter's :meth:`~sdinterp.interfaces.ModelAdapter.working_size` as a decode-time
+    :data:`~sdinterp.data.resize.Fit`, where shrinking while decoding gives the pixels that
+    :func:`to_working_size` would give later: a smaller size that the adapter keeps as it is
+    (frames of that size map to themselves or to ``None``); anything else (``None``) keeps the frames.
+
+    Examples::
+
+        >>> fit = working_fit(adapter)         # doctest: +SKIP
+        >>> fit(4320, 7680)                    # doctest: +SKIP
+        (128, 227)
+    """
+
+    def fit(height: int, width: int) -> tuple[int, int] | None:
+        size = adapter.working_size(height, width)
+        if size is None or size[0] > height or size[1] > width:
+            return None
+        size = (int(size[0]), int(size[1]))
+        again = adapter.working_size(*size)
+        return size if again is None or tuple(again) == size else None
+
+    return fit
+
+
+def decode_only_views(data: Any, adapter: Any, samplers: Sequence[Any] = ()) -> Any:
     """``data.with_views(...)`` with the adapter's views when the dataset supports it (as
     :class:`~sdinterp.data.VideoClipDataset`), so only the frames the model takes are decoded: the
     clips are the same as the compacted full windows, and memory no longer grows with the window
-    length. Data of any other kind is returned unchanged."""
+    length. Data of any other kind is returned unchanged.
+
+    When ``samplers`` are given and every one works at the model's resolution
+    (:attr:`~sdinterp.interfaces.PairSampler.model_resolution`), the dataset also shrinks each frame
+    to the adapter's working size as it is decoded (``with_working_size``): the pixels the executor
+    would make (:func:`to_working_size`), without the clip ever being held at full size, so memory
+    grows with what the model takes, not with the source resolution (docs/install.md, "Memory").
+
+    Args:
+        data: the run's data.
+        adapter: the model's adapter (its views and working size).
+        samplers: the run's pair samplers.
+
+    Returns:
+        The dataset to read, or ``data`` unchanged.
+    """
     with_views = getattr(data, "with_views", None)
-    if not callable(with_views) or getattr(data, "views", None) is not None or getattr(data, "num_frames", None):
-        return data
-    if not _keeps_views(adapter):
-        return data
+    if callable(with_views) and getattr(data, "views", None) is None and not getattr(data, "num_frames", None):
+        if _keeps_views(adapter):
 
-    def views(length: int) -> tuple[np.ndarray, ...]:
-        return adapter.views(Sample(frames=np.zeros((length, 1, 1, 3), np.uint8))).view_indices()
+            def views(length: int) -> tuple[np.ndarray, ...]:
+                return adapter.views(_window(length)).view_indices()
 
-    return with_views(views)
+            data = with_views(views)
+    with_size = getattr(data, "with_working_size", None)
+    if callable(with_size) and samplers and all(getattr(s, "model_resolution", False) for s in samplers):
+        data = with_size(working_fit(adapter))
+    return data
 
 
 def to_working_size(sample: Sample, size: tuple[int, int] | None) -> Sample:
-    """The sample's frames resized to ``size`` (antialiased bilinear, as the adapters resize, then
-    rounded to uint8); unchanged when ``size`` is ``None``, equal to the frames' size, or larger
-    (frames are never enlarged here), or when the sample carries flow (whose vectors would need
-    rescaling with the frames: two-stream adapters size their own inputs)."""
+    """The sample's frames resized to ``size`` (antialiased bilinear in uint8,
+    :func:`~sdinterp.data.resize.shrink_frames`, the kernel the readers shrink with); unchanged when
+    ``size`` is ``None``, equal to the frames' size, or larger (frames are never enlarged here), or
+    when the sample carries flow (whose vectors would need rescaling with the frames: two-stream
+    adapters size their own inputs)."""
     h, w = sample.frames.shape[1:3]
     if size is None or sample.flow is not None or tuple(size) == (h, w) or size[0] > h or size[1] > w:
         return sample
-
-    def resized(frames: np.ndarray) -> np.ndarray:
-        # torch's uint8 channels-last kernel: ~15x faster than resizing a float copy, and within one
-        # grey level of rounding the float result (the adapters' own resize).
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
-        x = F.interpolate(x, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False, antialias=True)
-        return x.permute(0, 2, 3, 1).contiguous().numpy()
-
     meta = dict(sample.meta)
     unstyled = meta.get("unstyled")
     if isinstance(unstyled, np.ndarray) and unstyled.shape == sample.frames.shape:
-        meta["unstyled"] = resized(unstyled)
-    return sample.replace(frames=resized(sample.frames), meta=meta)
+        meta["unstyled"] = shrink_frames(unstyled, size)
+    return sample.replace(frames=shrink_frames(sample.frames, size), meta=meta)
 
 
 def compact_to_views(sample: Sample) -> Sample:

@@ -1,9 +1,11 @@
 """The data side of a run, ahead of the forwards: a bounded queue filled by one background thread.
 
 Decoding, view selection, pair making and the adapter's ``prepare`` of batch k + 1 run while the
-model computes batch k. Model forwards (torch) and most of the data side (decoders, numpy, OpenCV)
-release the GIL, so one thread is enough to overlap them; a single producer keeps every sampler
-call in one thread and in plan order, so the result is the same whatever the queue depth.
+model computes batch k. Model forwards (torch) and most of the data side (decoders, numpy, OpenCV,
+torch kernels) release the GIL, so one thread is enough to overlap them; a single producer keeps
+every sampler call in one thread and in plan order, so the result is the same whatever the queue
+depth. The thread's own torch work (resizes, restyles) runs on one intra-op thread: the forwards
+already use every core, and a second OpenMP team would only contend with them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import queue
 import threading
 from collections.abc import Generator, Iterable
 from typing import TypeVar
+
+import torch
 
 __all__ = ["prefetched"]
 
@@ -62,6 +66,10 @@ def prefetched(items: Iterable[T], depth: int) -> Generator[T, None, None]:
         return False
 
     def produce() -> None:
+        # This thread's OpenMP setting; torch also keeps it as the default of threads started
+        # later, so it is put back when the thread ends.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         try:
             for item in items:
                 if not put(item):
@@ -69,6 +77,8 @@ def prefetched(items: Iterable[T], depth: int) -> Generator[T, None, None]:
             put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it in its own thread
             put(_Failure(exc))
+        finally:
+            torch.set_num_threads(threads)
 
     worker = threading.Thread(target=produce, name="sdinterp-data", daemon=True)
     worker.start()

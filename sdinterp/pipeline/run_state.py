@@ -45,9 +45,16 @@ class RunState:
         self.observers: dict[str, Any] = {}
 
     def load(self) -> tuple[MomentStore, int] | None:
-        """The saved (store, next clip index), or None if there is no saved state yet."""
+        """The saved (store, next clip index), or None if there is no saved state yet.
+
+        Raises:
+            RunStateError: the file cannot be read (truncated, empty, foreign, unreadable) or
+                belongs to another run; one line naming ``--resume``, the file and what to do.
+        """
         if not self.path.exists():
             return None
+        where = f"--resume {self.path}"
+        start_afresh = "delete it to start afresh or pass another --resume path"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's business
@@ -56,19 +63,27 @@ class RunState:
             # torch's own text advises weights_only=False; for a file we did not write, that is the
             # one thing never to do, so say what the file is instead.
             raise RunStateError(
-                f"cannot read run state {self.path}: it is not a file sdinterp wrote (foreign, damaged, or carrying "
-                "Python objects, which are never unpickled); give --resume a new path or delete the file to "
-                "start afresh"
+                f"{where}: cannot read run state: it is not a file sdinterp wrote (foreign, damaged, or carrying "
+                f"Python objects, which are never unpickled); {start_afresh}"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say which, don't guess
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RunStateError(f"cannot read run state {self.path}: {first}") from None
+        except (PermissionError, IsADirectoryError) as exc:
+            raise RunStateError(
+                f"{where}: cannot read run state ({exc.strerror}); pass another --resume path"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - torch reports a cut file as EOFError, OSError, RuntimeError...
+            # ... whose texts ("[Errno 22] Invalid argument", a zip reader's internals) say nothing
+            # of the cause: a save cut short (killed, disk full) or a file that is not a run state.
+            size = self.path.stat().st_size
+            what = (
+                "is empty (0 bytes)" if size == 0 else f"is truncated or corrupt ({size} bytes; {type(exc).__name__})"
+            )
+            raise RunStateError(f"{where}: cannot read run state: the file {what}; {start_afresh}") from None
         if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("identity"), dict):
-            raise RunStateError(f"{self.path} is not an sdinterp run-state file (format {_FORMAT})")
+            raise RunStateError(f"{where}: not an sdinterp run-state file (format {_FORMAT}); {start_afresh}")
         if state.get("fingerprint") != self.key:
             diff = differences(state["identity"], self.identity) or ["(saved by another sdinterp version)"]
             raise RunStateError(
-                f"run state {self.path} belongs to another run ({'; '.join(diff)}); "
+                f"{where}: the run state belongs to another run ({'; '.join(diff)}); "
                 "give another --resume path, or delete the file to start over"
             )
         try:
@@ -76,7 +91,7 @@ class RunState:
             return MomentStore.from_state_dict(state["store"]), int(state["next_clip"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RunStateError(
-                f"run state {self.path} is damaged ({type(exc).__name__}: {exc}); delete it to start over"
+                f"{where}: the run state is damaged ({type(exc).__name__}: {exc}); {start_afresh}"
             ) from None
 
     def save(

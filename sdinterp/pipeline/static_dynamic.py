@@ -26,6 +26,7 @@ from sdinterp.pipeline.protocols import get_protocol
 from sdinterp.plugin_manager import get_registry
 from sdinterp.report import BiasReport
 from sdinterp.scoring.bootstrap import layer_intervals
+from sdinterp.scoring.functional import check_threshold
 from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import MomentStore
 from sdinterp.validity import ValidityMonitor
@@ -82,12 +83,13 @@ class StaticDynamic:
         threshold: float = 0.5,
         **adapter_options: Any,
     ):
+        lam = check_threshold(threshold)  # as --threshold: refused before the model is probed
         self.adapter: ModelAdapter = adapt(model, **adapter_options)
         self.layer_infos: dict[str, LayerInfo] = resolve_layers(self.adapter, layers)
         self.static_sampler = _sampler(static_sampler or "frame_shuffle", Factor.STATIC, "static_sampler")
         self.dynamic_sampler = _sampler(dynamic_sampler or "restyle", Factor.DYNAMIC, "dynamic_sampler")
         self.scorer: UnitScorer = get_scorer(scorer)
-        self.threshold = float(threshold)
+        self.threshold = lam
 
     def attribute(
         self, data: Any, config: RunConfig | None = None, observers: Iterable[RunObserver] = (), **options: Any
@@ -135,7 +137,7 @@ class StaticDynamic:
     def _accumulate(
         self, data: Any, config: RunConfig, identity: dict[str, Any], observers: list[RunObserver]
     ) -> MomentStore:
-        clips = as_samples(decode_only_views(data, self.adapter))
+        clips = as_samples(decode_only_views(data, self.adapter, (self.static_sampler, self.dynamic_sampler)))
         protocol = get_protocol(config.protocol)
         return accumulate(
             self.adapter,

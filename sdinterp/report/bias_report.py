@@ -28,7 +28,7 @@ def weights_label(provenance: dict[str, Any]) -> str:
         return f"random init (seed {provenance.get('seed')})"
     where = provenance.get("path") or provenance.get("name") or "?"
     sha = str(provenance.get("sha256") or "")[:12]
-    return (f"weights {where}" if source == "file" else f"{source} weights {where}") + (
+    return (f"file {where}" if source == "file" else f"{source} weights {where}") + (
         f" (sha256 {sha}...)" if sha else ""
     )
 

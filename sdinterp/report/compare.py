@@ -2,21 +2,36 @@
 
 Numbers are comparable only when they measure the same thing: reports on different layers, by
 different scorers or at different thresholds λ are refused unless ``align=True``, which keeps the
-layers all reports share and records what was dropped or differs.
+layers all reports share and records what was dropped or differs. A file that is not an sdinterp
+report (a JSON list, another tool's result) or a report holding a non-finite number (sdinterp never
+writes one, so the file was damaged or edited) is refused in one line naming it
+(:func:`read_report`, which ``sdinterp plot`` and ``sdinterp ablate --report`` use too).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sdinterp.errors import SdinterpError
 from sdinterp.report.bias_report import BiasReport
 from sdinterp.report.layer_bias import CATEGORIES
 
-__all__ = ["Comparison", "ReportMismatchError", "compare_reports", "load_reports", "report_labels"]
+__all__ = [
+    "Comparison",
+    "ReportMismatchError",
+    "compare_reports",
+    "load_reports",
+    "read_report",
+    "report_labels",
+    "non_finite",
+]
 
 
 class ReportMismatchError(SdinterpError, ValueError):
@@ -186,6 +201,10 @@ def compare_reports(reports: Mapping[str, BiasReport], align: bool = False) -> C
     """
     if len(reports) < 2:
         raise ReportMismatchError(f"compare needs at least two reports, got {len(reports)}")
+    for label, report in reports.items():
+        bad = non_finite(report)
+        if bad:
+            raise ReportMismatchError(f"report {label}: {bad}; nothing is compared with a report that holds one")
     labels = list(reports)
     first, base = labels[0], reports[labels[0]]
     notes, problems = [], []
@@ -236,8 +255,103 @@ def report_labels(paths: Sequence[str | Path]) -> list[str]:
     return [f"{i}:{s}" for i, s in enumerate(stems)]
 
 
+def _first_non_finite(value: Any, where: str) -> str | None:
+    """``"where = nan"`` for the first nan or infinity in a JSON-like value, else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where or 'the value'} = {value}"
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found = _first_non_finite(v, f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _first_non_finite(v, f"{where}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        return f"{where}[{', '.join(map(str, index))}] = {value[index]}"
+    return None
+
+
+def non_finite(report: BiasReport | Mapping[str, Any]) -> str | None:
+    """Where a report (or its JSON dict) holds a nan or an infinity, in words, else None.
+
+    sdinterp never writes one (a report's JSON refuses them), so one means the numbers were damaged
+    or edited; a comparison or a figure drawn from them would be silently wrong.
+
+    Examples:
+        >>> non_finite({"layers": [{"layer": "s1", "scores": {"dynamic": float("nan")}}]})  # doctest: +ELLIPSIS
+        'holds a non-finite number (layers[0].scores.dynamic = nan): sdinterp never writes one, ...'
+        >>> non_finite({"layers": [{"layer": "s1", "scores": {"dynamic": 0.5}}]}) is None
+        True
+    """
+    if isinstance(report, BiasReport):
+        for name, lb in report.layers.items():
+            fields = {
+                "scores": lb.scores,
+                "shares": lb.shares,
+                "percent": lb.percent,
+                "threshold": float(lb.threshold),
+                "unit_scores": lb.unit_scores,
+                "unit_softmax": np.asarray(lb.unit_softmax),
+            }
+            found = _first_non_finite(fields, f"layer {name}")
+            if found:
+                break
+        else:
+            found = None
+    else:
+        found = _first_non_finite(dict(report), "")
+    if found is None:
+        return None
+    return (
+        f"holds a non-finite number ({found}): sdinterp never writes one, so it was damaged or edited; "
+        "re-run the report"
+    )
+
+
+def read_report(path: str | Path, what: str = "report") -> BiasReport:
+    """Read one saved report, refusing anything else in one line that names the file.
+
+    Args:
+        path: the report's JSON file.
+        what: how the file was given, for messages (``"report"``, ``"--report"``).
+
+    Returns:
+        The report.
+
+    Raises:
+        ReportMismatchError: no such file; not JSON; JSON that is not an sdinterp report (a list,
+            another tool's result, a run state); a report holding a nan or an infinity.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ReportMismatchError(f"{what} {path}: no such file")
+    hint = "give a report.json written by `sdinterp report --json/--out`"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ReportMismatchError(f"{what} {path}: not an sdinterp report (not JSON: {exc}); {hint}") from None
+    if not isinstance(data, dict):
+        raise ReportMismatchError(f"{what} {path}: not an sdinterp report (a JSON {type(data).__name__}); {hint}")
+    if str(data.get("format", "")).split("/")[0] != "sdinterp.BiasReport":
+        raise ReportMismatchError(f"{what} {path}: not an sdinterp report (format {data.get('format')!r}); {hint}")
+    bad = non_finite(data)
+    if bad:
+        raise ReportMismatchError(f"{what} {path}: {bad}")
+    try:
+        return BiasReport.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ReportMismatchError(
+            f"{what} {path}: not a readable sdinterp report ({type(exc).__name__}: {exc}); {hint}"
+        ) from None
+
+
 def load_reports(paths: Sequence[str | Path], labels: Sequence[str] | None = None) -> dict[str, BiasReport]:
-    """Read report JSON files, each named by :func:`report_labels` unless ``labels`` are given.
+    """Read report JSON files (:func:`read_report`), each named by :func:`report_labels` unless
+    ``labels`` are given.
 
     Raises:
         ReportMismatchError: a file is missing or is not an sdinterp report (named).
@@ -245,12 +359,4 @@ def load_reports(paths: Sequence[str | Path], labels: Sequence[str] | None = Non
     labels = list(labels) if labels else report_labels(paths)
     if len(labels) != len(paths) or len(set(labels)) != len(labels):
         raise ReportMismatchError(f"--labels: give {len(paths)} distinct labels, one per report (got {list(labels)})")
-    out = {}
-    for lab, path in zip(labels, paths):
-        if not Path(path).is_file():
-            raise ReportMismatchError(f"report {path}: no such file")
-        try:
-            out[lab] = BiasReport.from_json(Path(path))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ReportMismatchError(f"report {path}: not a readable sdinterp report ({exc})") from None
-    return out
+    return {lab: read_report(path) for lab, path in zip(labels, paths)}

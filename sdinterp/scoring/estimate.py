@@ -7,6 +7,7 @@ from typing import Any
 
 from sdinterp.interfaces import Factor, UnitScorer
 from sdinterp.report import LayerBias
+from sdinterp.scoring.functional import check_threshold
 from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import PairMoments, factor_moments
 
@@ -33,7 +34,7 @@ def score_layer(
     Raises:
         DegenerateLayerError: a factor without pairs, or every unit constant.
     """
-    return get_scorer(scorer).score(layer, moments, threshold, info)
+    return get_scorer(scorer).score(layer, moments, check_threshold(threshold), info)
 
 
 def estimate(
@@ -56,11 +57,14 @@ def estimate(
             code's integers (0 = dynamic, 1 = static).
         scorer: a registered scorer name (``"official"`` default, ``"pearson"``, or a plugin's) or
             a UnitScorer.
-        threshold: λ of the unit categories.
+        threshold: λ of the unit categories, a finite number (as ``--threshold``).
         layer: name to give the result.
 
     Returns:
         LayerBias — the same object a pipeline run produces for a layer.
+
+    Raises:
+        ValueError: a threshold that is not a finite number.
 
     Examples:
         >>> import numpy as np, sdinterp
@@ -70,4 +74,5 @@ def estimate(
         >>> lb.n_units, lb.scorer
         (8, 'official')
     """
-    return get_scorer(scorer).score(layer, factor_moments(z1, z2, factors, layer), threshold)
+    lam = check_threshold(threshold)  # before the features are read: a bad λ costs nothing
+    return get_scorer(scorer).score(layer, factor_moments(z1, z2, factors, layer), lam)

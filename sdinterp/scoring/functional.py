@@ -34,6 +34,7 @@ __all__ = [
     "softmax_dims",
     "unit_softmax",
     "categorize",
+    "check_threshold",
     "layer_bias",
     "DegenerateLayerError",
 ]
@@ -157,13 +158,39 @@ def unit_softmax(unit_scores: Mapping[str, np.ndarray], valid: np.ndarray) -> np
     return out
 
 
+def check_threshold(threshold: Any) -> float:
+    """λ as a float, refused unless it is a finite number (as ``--threshold`` is on the command line).
+
+    Raises:
+        ValueError: not a number, or nan or an infinity (every unit would be ``unassigned`` or fall
+            in one category, silently).
+
+    Examples:
+        >>> check_threshold(0.5)
+        0.5
+        >>> check_threshold(float("nan"))
+        Traceback (most recent call last):
+        ...
+        ValueError: threshold must be a finite number (λ of the unit categories, 0.5 in the paper), got nan
+    """
+    try:
+        lam = float(threshold)
+    except (TypeError, ValueError):
+        lam = float("nan")
+    if isinstance(threshold, bool) or not np.isfinite(lam):
+        raise ValueError(
+            f"threshold must be a finite number (λ of the unit categories, 0.5 in the paper), got {threshold!r}"
+        )
+    return lam
+
+
 def categorize(s_dyn: np.ndarray, s_stat: np.ndarray, valid: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Eq. 3 with the official strict inequalities.
 
     dynamic: s_dyn > λ and s_stat < λ; static: s_dyn < λ and s_stat > λ; joint: both > λ;
     residual: both < λ; a score exactly at λ -> ``unassigned``; invalid units -> ``constant``.
     """
-    lam = float(threshold)
+    lam = check_threshold(threshold)
     cats = np.full(s_dyn.shape, "unassigned", dtype="<U10")
     cats[(s_dyn > lam) & (s_stat < lam)] = "dynamic"
     cats[(s_dyn < lam) & (s_stat > lam)] = "static"

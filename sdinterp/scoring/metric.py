@@ -14,6 +14,7 @@ from typing import Any
 
 from sdinterp.interfaces import Factor, UnitScorer
 from sdinterp.report import LayerBias
+from sdinterp.scoring.functional import check_threshold
 from sdinterp.scoring.scorers import get_scorer
 from sdinterp.stats import MomentStore, PairMoments, split_by_factor
 
@@ -45,7 +46,7 @@ class BiasMetric:
 
     def __init__(self, scorer: str | UnitScorer = "official", threshold: float = 0.5, layer: str = "features"):
         self.scorer = get_scorer(scorer)  # an unknown name fails here, before any update
-        self.threshold, self.layer = float(threshold), layer
+        self.threshold, self.layer = check_threshold(threshold), layer
         self.reset()
 
     @property

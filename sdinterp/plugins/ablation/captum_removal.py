@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from sdinterp.capture import resolve_layer
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugins.ablation.intervention import unit_axis
 
@@ -74,7 +75,7 @@ def removal_attribution(
     """
     from captum.attr import LayerFeatureAblation
 
-    info = adapter.resolve(layer)
+    info = resolve_layer(adapter, layer)
     if info.pooling == "tokens_seq_first":
         raise ValueError(
             f"layer {layer!r} is sequence-first (L, B, C): Captum perturbs along the first axis as "

@@ -5,6 +5,10 @@ its units by the factor's per-unit softmax, and as many units by the baseline ru
 ``--seeds`` seeds), and evaluates the metric each time (paper Sec. 5.1). The metric is
 ``fn(adapter, clips) -> float``: ``clips`` is the run's dataset of INPUT clips (each a
 ``sdinterp.Sample``; labels are the metric's business, e.g. from ``sample.video_id``).
+
+A ``--report`` must be about this model and layer: its recorded model (spec, class, weights,
+parameters) and layer (module, call, width) are checked against this run, and one that differs is
+refused in one line naming the difference. A metric that returns nan or an infinity fails the run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sdinterp.cli_kit import (
     check_flags,
     load_callable,
     load_clips,
+    weights_provenance,
     write_json,
 )
 
@@ -34,21 +39,32 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sdinterp.capture import resolve_layer
+    from sdinterp.pipeline.identity import model_identity
     from sdinterp.plugin_manager import get_registry
+    from sdinterp.plugins.ablation.report_check import report_differences
     from sdinterp.plugins.ablation.selection import KIND
     from sdinterp.plugins.ablation.sweep import removal_sweep
-    from sdinterp.report import BiasReport
+    from sdinterp.report.compare import read_report
 
     _check(args)
     metric = load_callable(args.metric, "--metric", called_as="fn(adapter, clips) -> float")
     for name in (args.baseline, *args.selection):
         get_registry().get(KIND, name)  # an unknown rule fails before any model is built
-    report = BiasReport.from_json(args.report) if args.report else None
+    report = read_report(args.report, "--report") if args.report else None
     if report is not None and args.layer not in report.layers:
         raise UsageError(f"--report {args.report} has no layer {args.layer!r} (it has {', '.join(report.layers)})")
     clips, skipped = load_clips(args)
     adapter = adapter_from_args(args)
-    adapter.resolve(args.layer)  # an unknown layer fails before any forward
+    info = resolve_layer(adapter, args.layer)  # an unknown layer fails before any forward
+    if report is not None:
+        weights = weights_provenance(args.weights, args.seed, adapter.model)
+        differ = report_differences(report, args.model, weights, model_identity(adapter.model), args.layer, info)
+        if differ:
+            raise UsageError(
+                f"--report {args.report} is not about this run's model and layer ({'; '.join(differ)}, report vs "
+                "this run); give a report of this model and layer, or leave --report out to measure one"
+            )
     if report is None:
         from sdinterp.pipeline import StaticDynamic
 

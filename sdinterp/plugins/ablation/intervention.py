@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdinterp.capture import resolve_layer
 from sdinterp.errors import CaptureError
 from sdinterp.interfaces import Intervention, LayerInfo, ModelAdapter
 
@@ -160,7 +161,7 @@ def intervene(adapter: ModelAdapter, layer: str | LayerInfo, intervention: Inter
         >>> with intervene(adapter, "stage5", ZeroUnits([3, 7])):   # doctest: +SKIP
         ...     logits = adapter.forward(x)
     """
-    info = adapter.resolve(layer) if isinstance(layer, str) else layer
+    info = resolve_layer(adapter, layer) if isinstance(layer, str) else layer
     if info.call == "all":
         raise CaptureError(
             f"layer {info.name!r} concatenates several calls (call='all'); intervene on one call instead"

@@ -4,27 +4,73 @@
 Stochastic rules (``random``, ``segmentation_baseline``) are repeated over seeds and summarised by
 their mean, standard deviation and range; unit draws of seed s at percentage x come from
 ``numpy.random.default_rng([s, round(1000 x)])`` and every chosen unit is recorded with the result.
+
+A metric must return a finite number: a nan or an infinity (or something that is not a number)
+stops the sweep with a :class:`MetricError` naming the rule, percentage and seed, rather than being
+written into the result as a number.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sdinterp.capture import resolve_layer
+from sdinterp.errors import SdinterpError
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugins.ablation.intervention import ZeroUnits, intervene
 from sdinterp.plugins.ablation.selection import UnitSelection, get_selection, units_for_percent
 from sdinterp.report import LayerBias
 
-__all__ = ["RemovalCurves", "removal_sweep", "Metric"]
+__all__ = ["RemovalCurves", "removal_sweep", "Metric", "MetricError", "finite_metric"]
 
 #: A task metric: ``metric(adapter, data) -> float`` (higher is better), evaluated with the removal in place.
 Metric = Callable[[ModelAdapter, Any], float]
+
+
+class MetricError(SdinterpError, ValueError):
+    """A metric returned something other than a finite number; the message says where."""
+
+
+def finite_metric(value: Any, metric: Any, where: str) -> float:
+    """``value`` as a float, refused unless it is a finite number.
+
+    Args:
+        value: what the metric returned.
+        metric: the metric (named in the message).
+        where: when it was evaluated, e.g. ``"with nothing removed"``.
+
+    Raises:
+        MetricError: not a number, or nan or an infinity.
+
+    Examples:
+        >>> finite_metric(0.5, len, "on normal clips")
+        0.5
+        >>> finite_metric(float("nan"), len, "on normal clips")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sdinterp.plugins.ablation.sweep.MetricError: metric len returned nan on normal clips; a metric must ...
+    """
+    name = getattr(metric, "__name__", type(metric).__name__)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise MetricError(
+            f"metric {name} returned {type(value).__name__} {value!r:.60} {where}, not a number; a metric must "
+            "return a finite number (e.g. an accuracy)"
+        ) from None
+    if not math.isfinite(number):
+        raise MetricError(
+            f"metric {name} returned {number} {where}; a metric must return a finite number (e.g. an accuracy), "
+            "so nothing is written"
+        )
+    return number
 
 
 def _rng(seed: int, percent: float) -> np.random.Generator:
@@ -168,7 +214,7 @@ def removal_sweep(
         ...                        percents=[10, 20, 40])
         >>> print(curves.table())                                                            # doctest: +SKIP
     """
-    info = adapter.resolve(layer)
+    info = resolve_layer(adapter, layer)
     if info.channels is not None and info.channels != bias.n_units:
         raise ValueError(
             f"layer {layer!r} has {info.channels} units but the bias given has {bias.n_units} "
@@ -184,22 +230,27 @@ def removal_sweep(
     xs = [float(x) for x in percents]
     counts = [units_for_percent(x, bias.n_units) for x in xs]
 
-    def evaluate(units: np.ndarray) -> float:
+    def evaluate(units: np.ndarray, where: str) -> float:
         with intervene(adapter, info, ZeroUnits(units, n_units=bias.n_units)):
-            return float(metric(adapter, data))
+            return finite_metric(metric(adapter, data), metric, where)
 
-    baseline = float(metric(adapter, data))
+    baseline = finite_metric(metric(adapter, data), metric, "with nothing removed")
     curves: dict[str, list[float]] = {}
     spread: dict[str, dict[str, Any]] = {}
     chosen: dict[str, list[Any]] = {}
     for rule, name in zip(rules, names):
         if not rule.stochastic:
             picks = [rule.select(bias, x, _rng(0, x)) for x in xs]
-            curves[name] = [evaluate(u) for u in picks]
+            curves[name] = [evaluate(u, f"with {x:g}% removed by {name}") for u, x in zip(picks, xs)]
             chosen[name] = [u.tolist() for u in picks]
             continue
         per_seed = [[rule.select(bias, x, _rng(s, x)) for s in seed_list] for x in xs]
-        values = np.array([[evaluate(u) for u in row] for row in per_seed])  # (percents, seeds)
+        values = np.array(  # (percents, seeds)
+            [
+                [evaluate(u, f"with {x:g}% removed by {name}, seed {sd}") for u, sd in zip(row, seed_list)]
+                for row, x in zip(per_seed, xs)
+            ]
+        )
         curves[name] = values.mean(axis=1).tolist()
         spread[name] = {
             "std": values.std(axis=1).tolist(),

@@ -10,11 +10,16 @@ Shuffling for evaluation permutes the model's own frames (each view of the clip,
 ``frame_shuffle`` sampler makes static pairs); shuffling for training permutes all frames of each
 clip, so a training function with its own temporal sampling still sees no order. Clip i's
 permutation comes from ``numpy.random.default_rng([seed, i])``.
+
+A metric must return a finite number: a nan or an infinity (or something that is not a number) is
+refused where it is returned, never recorded as a result. A ratio with a zero denominator is
+undefined and written as ``null``, not as nan.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +36,24 @@ __all__ = [
     "shuffled_views",
     "shuffled_frames",
 ]
+
+
+def _number(value: Any, metric: Any, where: str) -> float:
+    """What ``metric`` returned ``where``, refused unless it is a finite number."""
+    name = getattr(metric, "__name__", type(metric).__name__)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"metric {name} returned {type(value).__name__} {value!r:.60} {where}, not a number; a metric must "
+            "return a finite number (e.g. an accuracy)"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(
+            f"metric {name} returned {number} {where}; a metric must return a finite number (e.g. an accuracy), "
+            "so nothing is written"
+        )
+    return number
 
 
 def shuffled_views(adapter: ModelAdapter, clips: Any, seed: int = 0) -> list[Sample]:
@@ -83,18 +106,22 @@ class ShuffleResult:
         return self.shuffled / self.normal if self.normal else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready numbers; ``relative`` is ``None`` where it is undefined."""
         return {
             "normal": self.normal,
             "shuffled": self.shuffled,
-            "relative": self.relative,
+            "relative": self.relative if math.isfinite(self.relative) else None,
             "n_clips": self.n_clips,
             "seed": self.seed,
         }
 
     def table(self) -> str:
+        relative = (
+            f"{self.relative:.4f}" if math.isfinite(self.relative) else "undefined (the metric is 0 on normal clips)"
+        )
         return (
             f"normal clips: {self.normal:.4f}\nshuffled clips: {self.shuffled:.4f}\n"
-            f"relative (shuffled / normal): {self.relative:.4f}  ({self.n_clips} clips, seed {self.seed})"
+            f"relative (shuffled / normal): {relative}  ({self.n_clips} clips, seed {self.seed})"
         )
 
 
@@ -118,8 +145,8 @@ def shuffle_test(
     samples = as_samples(clips)
     normal = [adapter.views(samples[i]) for i in range(len(samples))]
     return ShuffleResult(
-        normal=float(metric(adapter, normal)),
-        shuffled=float(metric(adapter, shuffled_views(adapter, samples, seed))),
+        normal=_number(metric(adapter, normal), metric, "on normal clips"),
+        shuffled=_number(metric(adapter, shuffled_views(adapter, samples, seed)), metric, "on frame-shuffled clips"),
         n_clips=len(normal),
         seed=int(seed),
     )
@@ -144,10 +171,11 @@ class TrainingDrop:
         return 100.0 * (self.standard - self.shuffled) / self.standard if self.standard else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        drop = self.relative_drop
         return {
             "standard": self.standard,
             "shuffled": self.shuffled,
-            "relative_drop_percent": self.relative_drop,
+            "relative_drop_percent": drop if math.isfinite(drop) else None,
             "seed": self.seed,
         }
 
@@ -179,6 +207,6 @@ def shuffled_training_drop(
     standard = adapt(train(list(as_samples(train_clips))), **(adapter_options or {}))
     shuffled = adapt(train(shuffled_frames(train_clips, seed)), **(adapter_options or {}))
     val = as_samples(val_clips)
-    acc_std = float(metric(standard, [standard.views(val[i]) for i in range(len(val))]))
-    acc_shuf = float(metric(shuffled, shuffled_views(shuffled, val, seed)))
+    acc_std = _number(metric(standard, [standard.views(val[i]) for i in range(len(val))]), metric, "trained normally")
+    acc_shuf = _number(metric(shuffled, shuffled_views(shuffled, val, seed)), metric, "trained on shuffled clips")
     return TrainingDrop(standard=acc_std, shuffled=acc_shuf, seed=int(seed))

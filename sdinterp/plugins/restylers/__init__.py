@@ -24,18 +24,36 @@ need no weights. Quality measured on real clips is in ``docs/restylers.md``
 Clip-level statistics (means, contrast, spectra) are pooled over all frames, so the transform stays
 the same for every frame; it depends on the clip, which is what keeps per-video static descriptors
 from surviving across styles (a fixed monotone map would keep them perfectly correlated).
+
+Every restyler takes a numpy clip (restyled on the CPU, returned as numpy) or a tensor on any device
+(restyled there, every frame at once, nothing read back to the host; returned as a tensor): the pixel
+kernels are in :mod:`._torch`, and agree with the numpy code they replaced to within one grey level
+(docs/method.md, "The restylers in torch").
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Restyler
+from sdinterp.plugins.restylers._torch import (
+    compose,
+    filter_frames,
+    median,
+    on_device,
+    restyles,
+    smooth_log_amplitude,
+    split,
+    standardise,
+)
+from sdinterp.plugins.restylers.lookup import ColorRemap, LevelPermutation
 
 __all__ = [
     "Restyler",
@@ -46,41 +64,6 @@ __all__ = [
     "LevelPermutation",
     "style_texture",
 ]
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as cv2.COLOR_RGB2GRAY
-
-
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"restylers take uint8 (T, H, W, 3) clips, got {frames.dtype} {frames.shape}")
-    return frames
-
-
-def _split(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 RGB -> float32 luma Y in [0, 1] and chroma (Cb, Cr) (BT.601 scaling)."""
-    x = frames.astype(np.float32) / 255.0
-    y = x @ _LUMA
-    chroma = np.stack([0.564 * (x[..., 2] - y), 0.713 * (x[..., 0] - y)], axis=-1)
-    return y, chroma
-
-
-def _compose(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """(Y, Cb, Cr) -> uint8 RGB, shrinking the chroma where it would leave [0, 1], so the output's
-    luma (what optical flow is computed on) is exactly ``luma``."""
-    cb, cr = chroma[..., 0], chroma[..., 1]
-    d = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb], axis=-1)
-    room_up = np.where(d > 0, (1.0 - luma)[..., None] / np.maximum(d, 1e-6), np.inf)
-    room_dn = np.where(d < 0, luma[..., None] / np.maximum(-d, 1e-6), np.inf)
-    shrink = np.minimum(1.0, np.minimum(room_up, room_dn).min(axis=-1))[..., None]
-    return np.clip(np.round((luma[..., None] + shrink * d) * 255.0), 0, 255).astype(np.uint8)
-
-
-def _standardise(a: np.ndarray, floor: float) -> np.ndarray:
-    # float64 statistics: a float32 sum depends on the order of the frames, and a transform that
-    # changed with the frame order would not be the same transform for every frame.
-    mean, std = float(a.mean(dtype=np.float64)), float(a.std(dtype=np.float64))
-    return ((a - mean) / (std + floor)).astype(np.float32)
 
 
 class Photometric(Restyler):
@@ -121,30 +104,38 @@ class Photometric(Restyler):
             "phase": rng.uniform(0.0, 2 * np.pi, size=2),
         }
 
-    def colour(self, z: np.ndarray, chroma: np.ndarray, style: int | str) -> tuple[np.ndarray, np.ndarray]:
-        """Map standardised luma ``z`` and input chroma to the style's (luma, chroma)."""
-        p = self.params(style)
-        luma = np.clip(p["mean"] + p["contrast"] * z, 0.0, 1.0)
-        # Centre and scale the chroma per clip (floor: gray videos must not amplify noise).
-        cen = np.stack([_standardise(chroma[..., c], 0.02) * 0.1 for c in range(2)], axis=-1)
-        feat = np.concatenate([z[..., None], cen], axis=-1)
-        new = self.chroma * np.sin(2 * np.pi * p["cycles"] * (feat @ p["mix"].T) + p["phase"])
-        return luma, new.astype(np.float32)
+    def colour(
+        self, z: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor, style: int | str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Map standardised luma ``z`` and input chroma (Cb, Cr) to the style's (luma, Cb, Cr).
 
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        y, chroma = _split(_check_frames(frames))
-        luma, new = self.colour(_standardise(y, 1e-3), chroma, style)
-        return _compose(luma, new)
+        Args:
+            z: standardised float32 luma (T, H, W).
+            cb, cr: the clip's chroma planes.
+            style: the style id.
+
+        Returns:
+            luma (float64: the signed contrast is a numpy float64), Cb and Cr (float32).
+        """
+        p = self.params(style)
+        luma = (float(p["contrast"]) * z.double() + float(p["mean"])).clamp(0.0, 1.0)
+        # Centre and scale the chroma per clip (floor: gray videos must not amplify noise).
+        c0, c1 = standardise(cb, 0.02) * 0.1, standardise(cr, 0.02) * 0.1
+        mix, freq = p["mix"], 2 * np.pi * p["cycles"]
+        new = []
+        for k in range(2):
+            proj = z * float(mix[k, 0]) + c0 * float(mix[k, 1]) + c1 * float(mix[k, 2])
+            new.append((self.chroma * torch.sin((proj * freq).double() + float(p["phase"][k]))).float())
+        return luma, new[0], new[1]
+
+    @restyles
+    def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
+        y, cb, cr = split(x)
+        return compose(*self.colour(standardise(y, 1e-3), cb, cr, style))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "chroma": self.chroma, "cycles": list(self.cycles)}
-
-
-def _filter_frames(y: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    import cv2
-
-    k = kernel.astype(np.float32)
-    return np.stack([cv2.filter2D(f, -1, k, borderType=cv2.BORDER_REFLECT) for f in y])
 
 
 class RandomConvTexture(Photometric):
@@ -190,11 +181,18 @@ class RandomConvTexture(Photometric):
         k[self.size // 2, self.size // 2] += 1.0
         return k
 
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        y, chroma = _split(_check_frames(frames))
-        textured = _filter_frames(y, self.kernel(style))
-        luma, new = self.colour(_standardise(textured, 1e-3), chroma, style)
-        return _compose(luma, new)
+    @restyles
+    def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
+        y, cb, cr = split(x)
+        kernel = on_device(
+            self,
+            ("kernel", style),
+            x.device,
+            lambda: torch.from_numpy(self.kernel(style).astype(np.float32)).to(x.device),
+        )
+        textured = filter_frames(y, kernel)
+        return compose(*self.colour(standardise(textured, 1e-3), cb, cr, style))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "size": self.size, "gain": list(self.gain)}
@@ -240,12 +238,12 @@ def _fit_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return resized[top : top + height, left : left + width]
 
 
-def _log_smooth_amplitude(spec: np.ndarray, sigma: float = 1.5) -> np.ndarray:
-    """Smooth a rfft2 amplitude spectrum in log space (centred along the full axis)."""
+@functools.lru_cache(maxsize=1)
+def _gaussian_kernel() -> np.ndarray:
+    """OpenCV's kernel for ``GaussianBlur(float32 image, (0, 0), 1.5)``: 13 taps, float32."""
     import cv2
 
-    centred = np.fft.fftshift(np.log(spec + 1e-6), axes=0).astype(np.float32)
-    return np.exp(np.fft.ifftshift(cv2.GaussianBlur(centred, (0, 0), sigma), axes=0))
+    return np.asarray(cv2.getGaussianKernel(13, 1.5, cv2.CV_32F), dtype=np.float32).ravel()
 
 
 class FourierStyle(Photometric):
@@ -302,81 +300,42 @@ class FourierStyle(Photometric):
             self.style_images[style] = given
         return _fit_image(given, height, width)
 
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        y, chroma = _split(_check_frames(frames))
+    def _style_constants(self, style: int | str, h: int, w: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """What the style image contributes at (h, w): its smoothed amplitude spectrum, luma mean,
+        contrast (floored: the clip's detail must stay above 8-bit quantisation, without which
+        optical flow degrades) and mean chroma."""
+        y, cb, cr = split(torch.from_numpy(self.image(style, h, w)[None]).to(device))
+        kernel = torch.from_numpy(_gaussian_kernel()).to(device)
+        return {
+            "kernel": kernel,
+            "amplitude": smooth_log_amplitude(torch.fft.rfft2(y[0].double() - y.double().mean()).abs(), kernel),
+            "mean": y.mean(),
+            "contrast": y.std(correction=0).clamp(self.min_contrast, 0.25),
+            "cb": cb.mean(),
+            "cr": cr.mean(),
+        }
+
+    @restyles
+    def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
+        y, cb, cr = split(x)
         _, h, w = y.shape
-        style_y, style_c = _split(self.image(style, h, w)[None])
-        spec = np.fft.rfft2(y - y.mean(dtype=np.float64), axes=(1, 2))
-        a_clip = _log_smooth_amplitude(np.abs(spec).mean(axis=0, dtype=np.float64))
-        a_style = _log_smooth_amplitude(np.abs(np.fft.rfft2(style_y[0] - style_y.mean())))
-        gain = (a_style / a_clip) ** self.strength
-        gain = np.clip(gain / np.median(gain), 1.0 / self.max_gain, self.max_gain)
+        s = on_device(self, ("style", style, h, w), x.device, lambda: self._style_constants(style, h, w, x.device))
+        y64 = y.double()
+        spec = torch.fft.rfft2(y64 - y64.mean(), dim=(1, 2))
+        a_clip = smooth_log_amplitude(spec.abs().mean(dim=0), s["kernel"])
+        gain = (s["amplitude"] / a_clip) ** self.strength
+        gain = (gain / median(gain)).clamp(1.0 / self.max_gain, self.max_gain)
         gain[0, 0] = 1.0
-        filtered = np.fft.irfft2(spec * gain, s=(h, w), axes=(1, 2)).astype(np.float32)
-        luma, new = self.colour(_standardise(filtered, 1e-3), chroma, style)
-        # The style image sets the luma statistics and the mean colour; a contrast floor keeps the
-        # clip's detail above 8-bit quantisation, without which optical flow degrades.
-        contrast = float(np.clip(style_y.std(), self.min_contrast, 0.25))
-        luma = np.clip(float(style_y.mean()) + contrast * _standardise(luma, 1e-3), 0.0, 1.0)
-        return _compose(luma, new + style_c.reshape(-1, 2).mean(axis=0))
+        filtered = torch.fft.irfft2(spec * gain, s=(h, w), dim=(1, 2)).float()
+        luma, new_cb, new_cr = self.colour(standardise(filtered, 1e-3), cb, cr, style)
+        # The style image sets the luma statistics and the mean colour.
+        luma = (s["mean"] + s["contrast"] * standardise(luma, 1e-3)).clamp(0.0, 1.0)
+        return compose(luma, new_cb + s["cb"], new_cr + s["cr"])
 
     def describe(self) -> dict[str, Any]:
         images = {str(k): (v if isinstance(v, (str, os.PathLike)) else "<array>") for k, v in self.style_images.items()}
         return {**super().describe(), "strength": self.strength, "max_gain": self.max_gain, "style_images": images}
-
-
-class ColorRemap(Restyler):
-    """Photometric style: a non-monotonic tone curve per channel followed by channel mixing.
-
-    Each style draws, per output channel, a random mix of the three input channels and a smooth
-    periodic tone curve (0.75–1.5 cycles over the intensity range, random phase). The map is the same
-    for every clip; its folds flatten contrast, which costs optical-flow accuracy on real video
-    (``docs/restylers.md``).
-    """
-
-    name = "color_remap"
-
-    def _lut(self, style: int | str) -> tuple[np.ndarray, np.ndarray]:
-        rng = self.style_rng(style)
-        mix = rng.dirichlet(np.ones(3), size=3) * rng.choice([-1.0, 1.0], size=(3, 3))
-        cycles = rng.uniform(0.75, 1.5, size=3)
-        phase = rng.uniform(0.0, 1.0, size=3)
-        x = np.linspace(0.0, 1.0, 256)
-        lut = 0.5 + 0.5 * np.sin(2 * np.pi * (cycles[:, None] * x[None, :] + phase[:, None]))
-        return mix, lut
-
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        frames = _check_frames(frames)
-        mix, lut = self._lut(style)
-        x = frames.astype(np.float32) / 255.0
-        mixed = x @ mix.T.astype(np.float32)  # (T, H, W, 3), each in [-1, 1]
-        lo = np.minimum(mix, 0).sum(axis=1)
-        hi = np.maximum(mix, 0).sum(axis=1)
-        idx = np.clip(((mixed - lo) / np.maximum(hi - lo, 1e-6) * 255.0).round(), 0, 255).astype(np.int64)
-        out = np.empty_like(frames)
-        for c in range(3):
-            out[..., c] = (lut[c][idx[..., c]] * 255.0).round().astype(np.uint8)
-        return out
-
-
-class LevelPermutation(Restyler):
-    """A random permutation of the 256 intensity levels per channel, per style.
-
-    Injective, so region boundaries, masks and motion of flat-coloured content are kept exactly
-    while colours become unrelated across styles. Meant for synthetic flat-colour videos (the planted
-    ground-truth tests); on natural video it destroys shading and texture.
-    """
-
-    name = "level_permutation"
-
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        frames = _check_frames(frames)
-        rng = self.style_rng(style)
-        luts = np.stack([rng.permutation(256) for _ in range(3)]).astype(np.uint8)
-        out = np.empty_like(frames)
-        for c in range(3):
-            out[..., c] = luts[c][frames[..., c]]
-        return out
 
 
 @hookimpl

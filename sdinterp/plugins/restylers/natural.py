@@ -31,10 +31,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Restyler
-from sdinterp.plugins.restylers import _check_frames, _compose, _filter_frames, _split  # this package's own helpers
+from sdinterp.plugins.restylers._torch import compose, filter_frames, mean_std, on_device, restyles, split
 
 __all__ = ["NaturalColour", "NaturalTexture"]
 
@@ -103,19 +104,30 @@ class NaturalColour(Restyler):
             "offset": rng.uniform(-self.offset, self.offset),
         }
 
-    def restyle(self, luma: np.ndarray, chroma: np.ndarray, style: int | str) -> np.ndarray:
-        """Apply the style to float luma in [0, 1] and chroma; returns uint8 RGB."""
+    def restyle(self, luma: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Apply the style to float32 luma in [0, 1] and chroma (Cb, Cr); returns uint8 RGB (T, H, W, 3).
+
+        Args:
+            luma, cb, cr: the clip's planes (T, H, W), on any device.
+            style: the style id.
+
+        Returns:
+            The restyled clip, on the planes' device.
+        """
         p = self.params(style)
         # float64 mean: a float32 sum depends on frame order, and the map must be one per clip.
-        mean = float(luma.mean(dtype=np.float64))
-        y = np.clip(mean + p["offset"] + p["gain"] * (luma - mean), 0.0, 1.0).astype(np.float32)
+        mean, _ = mean_std(luma)
+        y = ((mean + p["offset"]) + p["gain"] * (luma - mean)).clamp(0.0, 1.0).float()
         c, s = np.cos(p["angle"]), np.sin(p["angle"])
         rot = (p["saturation"] * np.array([[c, -s], [s, c]])).astype(np.float32)
-        return _compose(y, (chroma @ rot.T).astype(np.float32))
+        new_cb = cb * float(rot[0, 0]) + cr * float(rot[0, 1])
+        new_cr = cb * float(rot[1, 0]) + cr * float(rot[1, 1])
+        return compose(y, new_cb, new_cr)
 
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        luma, chroma = _split(_check_frames(frames))
-        return self.restyle(luma, chroma, style)
+    @restyles
+    def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
+        return self.restyle(*split(x), style)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -166,13 +178,21 @@ class NaturalTexture(NaturalColour):
         k[self.size // 2, self.size // 2] += 1.0
         return k
 
-    def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
-        luma, chroma = _split(_check_frames(frames))
-        textured = _filter_frames(luma, self.kernel(style))
-        mean, std = float(luma.mean(dtype=np.float64)), float(luma.std(dtype=np.float64))
-        t_mean, t_std = float(textured.mean(dtype=np.float64)), float(textured.std(dtype=np.float64))
-        textured = np.clip((textured - t_mean) / (t_std + 1e-3) * std + mean, 0.0, 1.0).astype(np.float32)
-        return self.restyle(textured, chroma, style)
+    @restyles
+    def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
+        """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
+        luma, cb, cr = split(x)
+        kernel = on_device(
+            self,
+            ("kernel", style),
+            x.device,
+            lambda: torch.from_numpy(self.kernel(style).astype(np.float32)).to(x.device),
+        )
+        textured = filter_frames(luma, kernel)
+        mean, std = mean_std(luma)
+        t_mean, t_std = mean_std(textured)
+        textured = ((textured - t_mean) / (t_std + 1e-3) * std + mean).clamp(0.0, 1.0).float()
+        return self.restyle(textured, cb, cr, style)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "size": self.size, "texture_gain": list(self.texture_gain)}

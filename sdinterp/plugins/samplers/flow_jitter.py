@@ -11,19 +11,43 @@ its statics (appearance) while the motion encoding changes.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
+import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Factor, PairSampler, Sample
 
-__all__ = ["FlowJitter", "adjust_hue", "adjust_saturation"]
+__all__ = ["FlowJitter", "adjust_hue", "adjust_saturation", "jitter_frame"]
+
+#: Grey weights of PIL's ``ImageEnhance.Color`` (float32, as the numpy code held them).
+_GREY = tuple(float(v) for v in np.array([0.299, 0.587, 0.114], dtype=np.float32))
+#: OpenCV's HSV2RGB sector table as (r, g, b) picks from (v, p, q, t) per hue sector.
+_SECTORS = [[0, 3, 1], [2, 0, 1], [1, 0, 3], [1, 2, 0], [3, 1, 0], [0, 1, 2]]
 
 
-def adjust_saturation(rgb: np.ndarray, factor: float) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _sectors_on(device: torch.device) -> torch.Tensor:
+    """The sector table on ``device``, copied there once."""
+    return torch.tensor(_SECTORS, device=device)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def _saturated(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """float RGB (0..255 scale) blended with its grey level, not rounded."""
+    gray = (x[..., 0] * _GREY[0] + x[..., 1] * _GREY[1] + x[..., 2] * _GREY[2]).unsqueeze(-1)
+    return gray + float(factor) * (x - gray)
+
+
+def adjust_saturation(rgb: Any, factor: float) -> Any:
     """Blend an RGB uint8 image with its grayscale version (PIL ``ImageEnhance.Color`` semantics:
-    0 gives gray, 1 the image, > 1 more saturated), clipped to [0, 255].
+    0 gives gray, 1 the image, > 1 more saturated), clipped to [0, 255]. A numpy array is adjusted
+    in numpy, a tensor in torch on its device (the same values) and returned as a tensor.
 
     Examples::
 
@@ -31,13 +55,40 @@ def adjust_saturation(rgb: np.ndarray, factor: float) -> np.ndarray:
         >>> adjust_saturation(px, 0.0).tolist()    # gray: 0.299 R + 0.587 G + 0.114 B
         [[[124, 124, 124]]]
     """
+    if isinstance(rgb, torch.Tensor):
+        return _to_uint8(_saturated(rgb.float(), factor))
     x = np.asarray(rgb, dtype=np.float32)
-    gray = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+    gray = (x @ np.array(_GREY, dtype=np.float32))[..., None]
     return np.clip(np.round(gray + float(factor) * (x - gray)), 0, 255).astype(np.uint8)
 
 
-def adjust_hue(rgb: np.ndarray, shift: float) -> np.ndarray:
+def _hue_rotated(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """float RGB in [0, 1] with its HSV hue rotated by ``shift`` turns: OpenCV's float RGB<->HSV
+    (``RGB2HSV_f`` / ``HSV2RGB_f``: H in degrees, FLT_EPSILON guards), element for element."""
+    eps = float(np.finfo(np.float32).eps)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    v = torch.maximum(torch.maximum(r, g), b)
+    diff = v - torch.minimum(torch.minimum(r, g), b)
+    s = diff / (v.abs() + eps)
+    k = 60.0 / (diff + eps)
+    h = torch.where(v == r, (g - b) * k, torch.where(v == g, (b - r) * k + 120.0, (r - g) * k + 240.0))
+    h = torch.where(h < 0, h + 360.0, h)
+    h = torch.remainder(h + 360.0 * float(shift), 360.0) * (6.0 / 360.0)
+    h = torch.where(h >= 6, h - 6, h)
+    sector = torch.floor(h)
+    frac = h - sector
+    bad = (sector < 0) | (sector >= 6)
+    sector, frac = sector.masked_fill(bad, 0).long(), frac.masked_fill(bad, 0)
+    tab = torch.stack([v, v * (1 - s), v * (1 - s * frac), v * (1 - s * (1 - frac))], dim=-1)
+    # OpenCV's sector table, per output channel (r, g, b): which tab entry each sector takes
+    out = torch.gather(tab, -1, _sectors_on(x.device)[sector])
+    return torch.where((s == 0).unsqueeze(-1), v.unsqueeze(-1).expand_as(out), out)
+
+
+def adjust_hue(rgb: Any, shift: float) -> Any:
     """Rotate the HSV hue of an RGB uint8 image by ``shift`` (a fraction of the circle, in [-0.5, 0.5]).
+    A numpy array is rotated with OpenCV (fastest on a CPU), a tensor in torch on its device (the
+    same arithmetic; within one grey level of OpenCV) and returned as a tensor.
 
     Examples::
 
@@ -45,6 +96,8 @@ def adjust_hue(rgb: np.ndarray, shift: float) -> np.ndarray:
         >>> adjust_hue(red, 1 / 3).tolist()        # red -> green
         [[[0, 255, 0]]]
     """
+    if isinstance(rgb, torch.Tensor):
+        return _to_uint8(_hue_rotated(rgb.float() / 255.0, shift) * 255.0)
     import cv2
 
     x = np.ascontiguousarray(rgb, dtype=np.float32) / 255.0
@@ -52,6 +105,15 @@ def adjust_hue(rgb: np.ndarray, shift: float) -> np.ndarray:
     hsv[..., 0] = (hsv[..., 0] + 360.0 * float(shift)) % 360.0
     out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def jitter_frame(rgb: Any, hue_shift: float, sat_factor: float, hue_first: bool) -> Any:
+    """One flow image jittered as torchvision's ColorJitter(saturation, hue) with fixed parameters,
+    rounded to uint8 after each adjustment as the PIL images of the reference are. uint8 (H, W, 3)
+    numpy array or tensor (on any device: the parameters are Python numbers, nothing is copied there)."""
+    if hue_first:
+        return adjust_saturation(adjust_hue(rgb, hue_shift), sat_factor)
+    return adjust_hue(adjust_saturation(rgb, sat_factor), hue_shift)
 
 
 class FlowJitter(PairSampler):
@@ -73,6 +135,9 @@ class FlowJitter(PairSampler):
 
     factor = Factor.STATIC
     name = "flow_jitter"
+    #: A per-pixel colour change of the anchor's own flow image: made at the model's size, on the
+    #: flow resized with the frames (docs/method.md, "Pairs at the model's resolution").
+    model_resolution = True
 
     def __init__(
         self,
@@ -158,18 +223,8 @@ class FlowJitter(PairSampler):
         return anchor.replace(flow=out, meta=meta)
 
     def _jitter(self, flow: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, float, bool]]]:
-        out = np.empty_like(flow)
-        params = []
-        for t in range(len(flow)):
-            hue_shift, sat_factor, hue_first = self.draw(rng)
-            img = flow[t]
-            if hue_first:
-                img = adjust_saturation(adjust_hue(img, hue_shift), sat_factor)
-            else:
-                img = adjust_hue(adjust_saturation(img, sat_factor), hue_shift)
-            out[t] = img
-            params.append((hue_shift, sat_factor, hue_first))
-        return out, params
+        params = [self.draw(rng) for _ in range(len(flow))]
+        return np.stack([jitter_frame(flow[t], *params[t]) for t in range(len(flow))]), params
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "hue": list(self.hue), "saturation": list(self.saturation)}

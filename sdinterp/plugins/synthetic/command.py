@@ -6,7 +6,8 @@
     sdinterp report torchvision:r3d_18 DIR2/videos --dynamic-sampler prestylized --clip-length 16
 
 The class of each video is in ``DIR/labels.csv``; masks in ``DIR/masks``, boxes and the drawn
-attributes in ``DIR/annotations.json`` (docs/synthetic.md).
+attributes in ``DIR/annotations.json`` (docs/synthetic.md). Counts are checked before anything is
+written: one video must fit in memory, the dataset on the disk (:mod:`.budget`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["register", "run"]
 def run(args: argparse.Namespace) -> int:
     from sdinterp.cli_kit import UsageError
     from sdinterp.data.synthetic import SynthConfig
+    from sdinterp.plugins.synthetic.budget import check_disk, check_render_memory
     from sdinterp.plugins.synthetic.dataset import write_dataset
 
     out = Path(args.out)
@@ -42,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--{str(exc).split(' ')[0]} {str(exc).split(' ', 1)[1]}") from None
     if args.styles < 0:
         raise UsageError(f"--styles must be 0 or more, got {args.styles}")
+    # Before any file is written: one video must fit in memory, the whole dataset on the disk.
+    check_render_memory(config)
+    check_disk(config, out, args.format, not args.no_masks, args.styles)
     root = write_dataset(config, out, fmt=args.format, masks=not args.no_masks, styles=args.styles)
     print(
         f"{config.videos} {config.kind} videos ({config.classes} classes, {config.frames} frames of "

@@ -142,6 +142,9 @@ def write_dataset(
             "motion": ["motion"],
             "both": ["appearance", "motion"],
             "camouflage": ["motion"],
+            # the appearance cue of a shortcut split names the class for a share `cue` of each class
+            "shortcut": ["motion"],
+            "joint": ["appearance", "motion"],
         }[config.kind],
         "videos": notes,
     }

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sdinterp.hookspecs import hookimpl
@@ -50,9 +51,22 @@ def sdinterp_load_model(spec: str, options: dict[str, Any]) -> Any:
     """``tiny:ARCH-KIND``: the embedded seed-0 checkpoint (or ``--weights`` a train-tiny one)."""
     if not spec.startswith("tiny:"):
         return None
+    import inspect
+
+    from sdinterp.adapters.generic import GenericVideoAdapter
+    from sdinterp.models import refuse_unknown_options, weights_format
     from sdinterp.plugins.tiny_models.embedded import load_spec
 
+    # Only weights is applied here; the adapter's own options go on to ``adapt``, any other is refused
+    # (trust_weights too: a train-tiny checkpoint holds only tensors and is always read weights-only).
+    adapter_options = sorted(set(inspect.signature(GenericVideoAdapter).parameters) - {"model"})
+    refuse_unknown_options(spec, options, ("weights",), adapter_options)
+    if options.get("weights") and Path(options["weights"]).is_file():
+        weights_format(options["weights"])  # text or a plain pickle: "not a weights file", unread
     return load_spec(spec, options)
+
+
+_LOADER_OPTIONS = {"weights", "trust_weights"}
 
 
 @hookimpl
@@ -67,6 +81,11 @@ def sdinterp_adapt(model: Any, options: dict[str, Any]) -> Any:
 
     # The generic adapter's own options (its public signature); the rest are other families'.
     accepted = set(inspect.signature(GenericVideoAdapter).parameters) - {"model"}
+    ignored = sorted(k for k, v in options.items() if v is not None and k not in accepted | _LOADER_OPTIONS)
+    if ignored:  # never dropped without a word (the loader applied weights and trust_weights)
+        raise ValueError(
+            f"option {', '.join(ignored)} does not apply to the tiny nets; they take {', '.join(sorted(accepted))}"
+        )
     return TinyModelAdapter(model, **{k: v for k, v in options.items() if k in accepted})
 
 

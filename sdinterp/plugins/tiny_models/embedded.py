@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,9 @@ def load_spec(spec: str, options: dict[str, Any]) -> Any:
     return net
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _read(loader: Any, path: str) -> Any:
     """A user's ``--weights`` file through ``loader``, or one line saying it is not a train-tiny
     checkpoint (a bare state dict, another tool's file, or one carrying Python objects, which
@@ -162,10 +167,14 @@ def _read(loader: Any, path: str) -> Any:
     except FileNotFoundError:
         raise EmbeddedCheckpointError(f"--weights {path}: no such file") from None
     except Exception as exc:  # noqa: BLE001 - any failure to read means the same to the user
-        raise EmbeddedCheckpointError(
-            f"--weights {path}: not a `sdinterp train-tiny` checkpoint "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
-        ) from None
+        # torch's own text would advise full unpickling (with terminal colour codes): never for these files
+        text = _ANSI.sub("", str(exc)).strip()
+        detail = (
+            "it holds objects other than tensors"
+            if isinstance(exc, pickle.UnpicklingError)
+            else f"{type(exc).__name__}: {text.splitlines()[0][:120] if text else ''}"
+        )
+        raise EmbeddedCheckpointError(f"--weights {path}: not a `sdinterp train-tiny` checkpoint ({detail})") from None
 
 
 def _avos_spec(spec: str, variant: str, options: dict[str, Any]) -> Any:

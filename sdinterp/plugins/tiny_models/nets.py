@@ -12,6 +12,11 @@ Every net takes a float clip (B, 3, T, H, W) and has canonical layers ``stage1..
   the last stage (as SlowOnly keeps them for res4/res5; Feichtenhofer et al., 2019).
 * :class:`TinyFastOnly` — the fast pathway alone: every frame, thin, temporal kernels everywhere.
 * :class:`TinySlowFast` — both, with time-strided lateral connections fast -> slow after each stage.
+
+Every net has a ``dropout`` slot between its pooled features and its classifier (an identity unless
+:func:`place_dropout` fills it: the standard dropout's place, and StaticDropout's in the paper);
+:func:`place_dropout` can also put a dropout after any canonical layer, :func:`strip_dropout`
+removes every dropout again (the paper's dropout-free fine-tune).
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ __all__ = [
     "TinySlowFast",
     "ARCHITECTURES",
     "build",
+    "place_dropout",
+    "strip_dropout",
+    "DROPOUT_SLOT",
 ]
+
+#: The name :func:`place_dropout` gives the slot before the classifier.
+DROPOUT_SLOT = "head"
 
 
 def _stage(cin: int, cout: int, kt: int) -> nn.Sequential:
@@ -55,12 +66,14 @@ class TinyVideoNet(nn.Module):
     def __init__(self, classes: int, frames: int, size: int):
         super().__init__()
         self.classes, self.frames, self.size = int(classes), int(frames), int(size)
+        # No parameters: the checkpoints (and their state dicts) are the same with it or without.
+        self.dropout: nn.Module = nn.Identity()
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.embed(x))
+        return self.fc(self.dropout(self.embed(x)))
 
 
 class _SinglePathway(TinyVideoNet):
@@ -169,3 +182,54 @@ def build(arch: str, classes: int = 4, frames: int = 8, size: int = 32) -> TinyV
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown tiny architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](classes=classes, frames=frames, size=size)
+
+
+def place_dropout(net: TinyVideoNet, module: nn.Module, layer: str = DROPOUT_SLOT) -> TinyVideoNet:
+    """Put a dropout module in a net: before the classifier (``layer="head"``, the pooled features,
+    where the paper puts StaticDropout) or after a canonical layer (its (B, C, T, H, W) map; the
+    module then drops whole channels).
+
+    Args:
+        net: the net (changed in place).
+        module: e.g. ``nn.Dropout(0.3)`` or a StaticDropout.
+        layer: ``"head"`` or one of ``net.canonical_layers``.
+
+    Returns:
+        ``net``.
+
+    Raises:
+        ValueError: an unknown layer (the message lists the valid ones).
+    """
+    if layer == DROPOUT_SLOT:
+        net.dropout = module
+        return net
+    if layer not in net.canonical_layers:
+        raise ValueError(
+            f"dropout layer must be {DROPOUT_SLOT!r} or one of {', '.join(net.canonical_layers)}, got {layer!r}"
+        )
+    parent_path, _, name = layer.rpartition(".")
+    parent = net.get_submodule(parent_path) if parent_path else net
+    stage = getattr(parent, name)
+    # Appended to the stage: its output (the layer the adapter measures) is the dropout's output,
+    # the identity in eval mode, and the stage's parameters keep their names.
+    setattr(parent, name, nn.Sequential(*stage, module))
+    return net
+
+
+def _is_dropout(module: nn.Module) -> bool:
+    # StaticDropout (another plugin, which this one must not import) marks itself as a dropout.
+    return isinstance(module, nn.modules.dropout._DropoutNd) or bool(getattr(module, "is_dropout", False))
+
+
+def strip_dropout(net: nn.Module) -> int:
+    """Replace every dropout of a net (``nn.Dropout*`` and StaticDropout) by an identity.
+
+    Returns:
+        How many were removed.
+    """
+    found = [(path, m) for path, m in net.named_modules() if path and _is_dropout(m)]
+    for path, _ in found:
+        parent_path, _, name = path.rpartition(".")
+        parent = net.get_submodule(parent_path) if parent_path else net
+        setattr(parent, name, nn.Identity())
+    return len(found)

@@ -22,11 +22,21 @@ from sdinterp.data.synthetic import Kind, SynthConfig, synthetic_samples
 from sdinterp.interfaces import Sample
 from sdinterp.plugins.tiny_models.nets import TinyVideoNet, build
 
-__all__ = ["TinyTask", "task_clips", "train_tiny", "accuracy", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "TinyTask",
+    "task_clips",
+    "train_tiny",
+    "finetune_without_dropout",
+    "accuracy",
+    "save_checkpoint",
+    "load_checkpoint",
+]
 
 
-#: The tasks: which factor carries the class (``both``: appearance and motion, each sufficient).
-KINDS = ("motion", "appearance", "both")
+#: The tasks: which factor carries the class (``both``: appearance and motion, each sufficient;
+#: ``shortcut``: motion, with an appearance cue that agrees with the class in training only;
+#: ``joint``: appearance x direction, both needed; docs/synthetic.md).
+KINDS = ("motion", "appearance", "both", "shortcut", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +45,18 @@ class TinyTask:
 
     Attributes:
         arch: a name of :data:`~sdinterp.plugins.tiny_models.nets.ARCHITECTURES`.
-        kind: ``"motion"``, ``"appearance"`` or ``"both"`` (which factor carries the class; with
-            ``both`` either one suffices, so a net may take the static shortcut).
+        kind: ``"motion"``, ``"appearance"``, ``"both"`` (which factor carries the class; with
+            ``both`` either one suffices, so a net may take the static shortcut), ``"shortcut"``
+            (motion carries it; an appearance cue agrees with it on a share ``cue`` of the training
+            and probe clips and ``val_cue`` of the validation clips) or ``"joint"`` (class =
+            appearance x direction; ``classes`` even, at least 4).
         classes: 2 by default: the two motion classes are opposite directions on one axis, so
             the set of frames says nothing and only their order does (docs/synthetic.md).
         classes, frames, size, difficulty: the generator's parameters.
         train_videos, val_videos: clips to train on / validate on (disjoint generator seeds).
         epochs, batch_size, lr: Adam training.
+        cue, val_cue: ``shortcut`` only: the appearance cue's agreement with the class in the
+            training/probe clips and in the validation clips (``None``: 1 / classes, independent).
     """
 
     arch: str = "i3d"
@@ -55,6 +70,8 @@ class TinyTask:
     epochs: int = 30
     batch_size: int = 16
     lr: float = 0.003
+    cue: float = 1.0
+    val_cue: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -63,14 +80,21 @@ class TinyTask:
         for name in ("train_videos", "val_videos", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("cue", "val_cue"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
 
 
 def task_clips(task: TinyTask, split: str, seed: int) -> list[Sample]:
     """The clips of ``split`` (``"train"``, ``"val"`` or ``"probe"``: clips for the bias
     measurement, unseen in training) of training seed ``seed``, labelled in ``meta["label"]`` and
-    re-renderable in other styles (the ``synthetic_restyle`` sampler's ground-truth dynamic pairs)."""
+    re-renderable in other styles (the ``synthetic_restyle`` sampler's ground-truth dynamic pairs).
+    A ``shortcut`` task's probe clips follow its training distribution (cue ``task.cue``), its
+    validation clips ``task.val_cue``."""
     offset = {"train": 0, "val": 1, "probe": 2}[split]
     n = task.train_videos if split == "train" else task.val_videos
+    cue = task.cue if split != "val" else (1.0 / task.classes if task.val_cue is None else task.val_cue)
     config = SynthConfig(
         kind=cast(Kind, task.kind),
         classes=task.classes,  # SynthConfig checks the kind
@@ -79,6 +103,7 @@ def task_clips(task: TinyTask, split: str, seed: int) -> list[Sample]:
         size=task.size,
         seed=3 * int(seed) + offset,
         difficulty=task.difficulty,
+        cue=float(cue) if task.kind == "shortcut" else 1.0,
     )
     return synthetic_samples(config, id_prefix=f"{task.kind}-{split}{seed}-")
 
@@ -167,6 +192,34 @@ def _train(
     if hook is not None:
         hook.after_train(net)
     return net.eval()
+
+
+def finetune_without_dropout(
+    net: TinyVideoNet,
+    task: TinyTask,
+    seed: int = 0,
+    epochs: int = 2,
+    lr: float = 1e-5,
+    clips: Sequence[Sample] | None = None,
+) -> TinyVideoNet:
+    """The paper's last step after (Static)Dropout training, following InfoDrop (Sec. 5.2): every
+    dropout removed (:func:`~sdinterp.plugins.tiny_models.nets.strip_dropout`), then ``epochs`` of
+    training at ``lr`` (the paper: 2 epochs at 1e-5 on SSv2) on the task's training clips.
+
+    Args:
+        net: a trained net (changed in place).
+        task: its task (the fine-tune keeps its batch size and clips).
+        seed: the batch-order seed.
+        epochs, lr: the fine-tune.
+        clips: the training clips (default: the task's).
+
+    Returns:
+        The fine-tuned net, in eval mode, with no dropout left.
+    """
+    from sdinterp.plugins.tiny_models.nets import strip_dropout
+
+    strip_dropout(net)
+    return train_tiny(dataclasses.replace(task, epochs=int(epochs), lr=float(lr)), seed, clips=clips, model=net)
 
 
 def save_checkpoint(

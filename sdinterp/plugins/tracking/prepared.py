@@ -49,7 +49,7 @@ class PreparedPairs:
         if self.config.resume is not None:
             raise ValueError("PreparedPairs does not resume runs; leave resume unset")
         adapter, cfg = sd.adapter, self.config
-        clips = as_samples(decode_only_views(data, adapter))
+        clips = as_samples(decode_only_views(data, adapter, (sd.static_sampler, sd.dynamic_sampler)))
         t0 = time.perf_counter()
         #: The run's plan and executor: the same batches, streams and bootstrap weights as a single run.
         self.plan = RunPlan.build(get_protocol(cfg.protocol), len(clips), cfg.n_pairs, cfg.batch_size, cfg.seed)

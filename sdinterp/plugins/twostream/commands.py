@@ -22,6 +22,7 @@ from sdinterp.cli_kit import (
     UsageError,
     add_flags,
     check_flags,
+    check_out_dir,
     check_output_file,
     check_positive,
     samplers_from_args,
@@ -60,6 +61,8 @@ def _study(args: argparse.Namespace) -> int:
         raise UsageError(f"--size must be two positive integers H W, got {args.size}")
     if args.figure:
         check_output_file("--figure", args.figure + "_layers.png")
+    if args.flow_cache:
+        check_out_dir(args.flow_cache, "--flow-cache")
     if not models:
         models = [
             f"twostream:{v}-r{args.depth}" + (f"-w{args.width}" if args.width != 64 else "") for v in STUDY_VARIANTS
@@ -72,6 +75,7 @@ def _study(args: argparse.Namespace) -> int:
         protocol: Any = VosAlternating(args.frames_per_item)
     else:
         protocol = get_registry().create("protocol", args.protocol)
+    _check_both_factors(protocol, args)
     n_clips = protocol.n_clips(args.n_pairs)
     entries = []
     for path in inputs:
@@ -110,6 +114,33 @@ def _study(args: argparse.Namespace) -> int:
         for figure in _figures(reports, args.figure):
             print(f"figure: {figure}", file=sys.stderr)
     return 0
+
+
+def _check_both_factors(protocol: Any, args: argparse.Namespace) -> None:
+    """Refuse, before any flow is computed or model built, a run whose plan makes no pairs of a factor.
+
+    Under ``vos-alternating`` the first ``--frames-per-item`` pairs are all static, so ``--n-pairs``
+    at or below it would only fail at scoring time, after the first model has run.
+
+    Raises:
+        UsageError: naming ``--n-pairs`` (and ``--frames-per-item``) and what count works.
+    """
+    from sdinterp.plugins.twostream.study import missing_factors
+
+    missing = missing_factors(protocol, args.n_pairs, args.seed)
+    if not missing:
+        return
+    if args.protocol == "vos-alternating":
+        f = args.frames_per_item
+        raise UsageError(
+            f"--n-pairs {args.n_pairs} with --frames-per-item {f} makes no {missing[0]} pairs: vos-alternating "
+            f"gives the first {f} pairs to the static factor, then alternates every {f}; pass --n-pairs above {f} "
+            f"(e.g. {2 * f}) or a smaller --frames-per-item"
+        )
+    raise UsageError(
+        f"--n-pairs {args.n_pairs} under --protocol {args.protocol} makes no {' or '.join(missing)} pairs; "
+        "pass a larger --n-pairs"
+    )
 
 
 _SHORT = {

@@ -56,6 +56,13 @@ class TwoStreamFrames(torch.utils.data.Dataset):
             offset in [-10, 10) \\ {0}, as RTNet's test loader) or an int offset.
         backward_flow: also give each frame's backward flow in ``meta["backward_flow"]`` (computed
             flow only: ``flow="images"`` has forward flow images only).
+        size: a working (H, W) (one int: a square), usually the model's input size
+            (``frame_size``): frames larger than it are resized to it as they are read, and computed
+            flow is computed on the resized frames, in their pixels (flow images are resized with
+            the frames). Far cheaper than full resolution on large videos: the two-stream adapters
+            resize to this anyway. It changes the flow's definition (docs/method.md, "Pairs at the
+            model's resolution", with its measured effect); ``None`` (default) keeps the frames as
+            decoded.
 
     Examples:
         >>> ds = TwoStreamFrames(  # doctest: +SKIP
@@ -78,6 +85,7 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         num_items: int | None = None,
         second_frame: Literal["reference"] | int | None = None,
         backward_flow: bool = False,
+        size: Sequence[int] | int | None = None,
     ):
         if isinstance(data, (str, os.PathLike)):
             entries, problems = discover(data, layout, **dict(layout_options or {}))
@@ -119,6 +127,13 @@ class TwoStreamFrames(torch.utils.data.Dataset):
                 "flow only; or build the RTNet adapter with backward_flow='forward'"
             )
         self.second_frame, self.backward_flow = second_frame, bool(backward_flow)
+        if isinstance(size, int) and not isinstance(size, bool):
+            size = (size, size)
+        if size is not None and (
+            isinstance(size, bool) or len(size) != 2 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in size)
+        ):
+            raise ValueError(f"size must be a positive (H, W) or one positive int, got {size!r}")
+        self.size = None if size is None else (int(size[0]), int(size[1]))
 
     def for_adapter(self, adapter: Any) -> TwoStreamFrames:
         """This dataset as ``adapter`` reads it: two frames per sample if its ``frames_per_sample`` is
@@ -191,16 +206,7 @@ class TwoStreamFrames(torch.utils.data.Dataset):
             raise VideoReadError(path, f"has {len(source)} frame(s); flow needs at least 2")
         frame = int(np.linspace(0, usable - 1, self.frames_per_item).astype(np.int64)[k])
         frames = [frame] if self.second_frame is None else [frame, self._second(frame, usable, item, k)]
-        image = source.read(frames)
-        if flow_paths is not None:
-            from sdinterp.data.flow import read_flow_images
-
-            flow = read_flow_images([flow_paths[f] for f in frames], size=image.shape[1:3], resize=True)
-        else:
-            from sdinterp.data.flow import FlowCache
-
-            method: Literal["dis", "farneback"] = "dis" if self.flow == "dis" else "farneback"  # not "images"
-            flow = FlowCache(self.flow_cache or _temporary_cache(), method=method).flow(source, frames)
+        image, flow = self._read(source, frames, flow_paths)
         meta = {
             "path": path,
             "styles": dict(entry.sources),
@@ -219,15 +225,46 @@ class TwoStreamFrames(torch.utils.data.Dataset):
             meta=meta,
         )
 
+    def _read(
+        self, source: VideoSource, frames: list[int], flow_paths: Sequence[Any] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The frames and their flow, at the working size where it applies. Computed flow: the
+        frames the flow cache still needs are decoded with the image, in one pass (a second seek
+        into a compressed video costs more than the frames)."""
+        from sdinterp.data.flow import FlowCache, read_flow_images, shrink_size
+        from sdinterp.data.resize import shrink_frames
+
+        if flow_paths is not None:
+            image = source.read(frames)
+            flow = read_flow_images([flow_paths[f] for f in frames], size=image.shape[1:3], resize=True)
+        else:
+            method: Literal["dis", "farneback"] = "dis" if self.flow == "dis" else "farneback"  # not "images"
+            cache = FlowCache(self.flow_cache or _temporary_cache(), method=method, size=self.size)
+            need = sorted(set(frames) | set(cache.missing(source, frames)))
+            decoded = dict(zip(need, source.read(need)))
+            image = np.stack([decoded[f] for f in frames])
+            flow = cache.flow(source, frames, decoded)
+        small = shrink_size(image.shape[1], image.shape[2], self.size)
+        if small is not None:
+            image = shrink_frames(image, small)
+            if flow.shape[1:3] != small:  # flow images; computed flow already is at this size
+                flow = shrink_frames(flow, small)
+        return image, flow
+
     def _backward(self, source: VideoSource, frames: Sequence[int]) -> np.ndarray:
-        """Flow from each frame to its predecessor (frame 0: the flow from frame 1 to 0)."""
-        from sdinterp.data.flow import compute_flow
+        """Flow from each frame to its predecessor (frame 0: the flow from frame 1 to 0), at the
+        working size where it applies."""
+        from sdinterp.data.flow import compute_flow, shrink_size
+        from sdinterp.data.resize import shrink_frames
 
         method: Literal["dis", "farneback"] = "dis" if self.flow == "dis" else "farneback"
         out = []
         for f in frames:
             b = max(int(f), 1)
             pair = source.read([b, b - 1])
+            small = shrink_size(pair.shape[1], pair.shape[2], self.size)
+            if small is not None:
+                pair = shrink_frames(pair, small)
             out.append(compute_flow(pair[0], pair[1], method))
         return np.stack(out).astype(np.float32)
 
@@ -255,6 +292,8 @@ class TwoStreamFrames(torch.utils.data.Dataset):
         }
         if self.second_frame is not None or self.backward_flow:  # one-frame datasets keep their identity
             out.update(second_frame=self.second_frame, backward_flow=self.backward_flow)
+        if self.size is not None:  # and so do datasets at full resolution
+            out["size"] = list(self.size)
         return out
 
 

@@ -32,7 +32,9 @@ def _build(name: str, **options: Any) -> Any:
 
 #: ``twostream:FUSION-CROSS[-rDEPTH][-wWIDTH][:WEIGHTS]`` and ``twostream:fusionseg[...]`` (the spec is
 #: split in the core, :mod:`sdinterp.models`; :mod:`.spec` parses the name).
-sdinterp_load_model = family_loader("twostream", _build, ("weights", "trust_weights", "cascades", "decoder_channels"))
+sdinterp_load_model = family_loader(
+    "twostream", _build, ("weights", "trust_weights", "cascades", "decoder_channels"), passed_on=ADAPTER_OPTIONS
+)
 
 
 @hookimpl

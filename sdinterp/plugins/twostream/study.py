@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sdinterp.errors import ReliabilityWarning
-from sdinterp.interfaces import PairProtocol, PairSampler
+from sdinterp.interfaces import Factor, PairProtocol, PairSampler
+from sdinterp.pipeline.plan import RunPlan
 from sdinterp.report import BiasReport
 
-__all__ = ["run_study", "study_rows", "format_table"]
+__all__ = ["run_study", "study_rows", "format_table", "missing_factors"]
 
 
 def study_rows(reports: dict[str, BiasReport]) -> list[dict[str, Any]]:
@@ -94,6 +95,27 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *map(line, body), legend])
 
 
+def missing_factors(protocol: PairProtocol, n_pairs: int, seed: int = 0) -> list[str]:
+    """The factors a run of ``n_pairs`` under ``protocol`` would make no pair of (its plan, no work).
+
+    Args:
+        protocol: the pair protocol.
+        n_pairs: as the protocol counts them.
+        seed: the run's seed (a protocol may draw the factors).
+
+    Returns:
+        ``"dynamic"`` and/or ``"static"``, in that order; empty when both get pairs.
+
+    Examples:
+        >>> from sdinterp.plugins.twostream.protocol import VosAlternating
+        >>> missing_factors(VosAlternating(frames_per_item=8), n_pairs=8), missing_factors(VosAlternating(8), 9)
+        (['dynamic'], [])
+    """
+    plan = RunPlan.build(protocol, n_sources=1, n_pairs=n_pairs, batch_size=1, seed=seed)
+    made = {f for clip in plan.clips() for f in clip.factors}
+    return [f.value for f in (Factor.DYNAMIC, Factor.STATIC) if f not in made]
+
+
 def run_study(
     models: Sequence[str],
     data: Any,
@@ -127,12 +149,22 @@ def run_study(
 
     Returns:
         ``{spec: BiasReport}`` in the order given.
+
+    Raises:
+        ValueError: ``n_pairs`` too few for ``protocol`` to make pairs of both factors (checked
+            before any model is built).
     """
     import torch
 
     from sdinterp.adapt import adapt, load_model
     from sdinterp.pipeline import StaticDynamic
 
+    missing = missing_factors(protocol, n_pairs, seed)
+    if missing:
+        raise ValueError(
+            f"n_pairs={n_pairs} under protocol {protocol.describe()} makes no {' or '.join(missing)} pairs; "
+            "pass more pairs (the report needs both factors)"
+        )
     reports = {}
     with warnings.catch_warnings():
         warnings.simplefilter("once", ReliabilityWarning)  # the same data warns alike for every model: say it once

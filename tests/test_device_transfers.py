@@ -1,0 +1,122 @@
+"""Host <-> device copies on a device that is not the CPU (issue 21, item 4), counted on ``meta``.
+
+``meta`` tensors have shapes and no data: any read back to the host (``.item()``, ``.cpu()``,
+``float(t)``) fails, and every copy onto the device is an ``aten._to_copy`` / ``aten.copy_`` that a
+dispatch mode sees. The counts: a restyle or a flow jitter of a clip already on the device copies
+nothing (per-style constants go there once, on first use); a run copies each batch's prepared input
+to the device once, whatever the number of pairs in it, and reads nothing back but the pooled features.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import sdinterp
+from sdinterp.plugin_manager import get_registry
+from sdinterp.plugins.samplers.flow_jitter import jitter_frame
+
+aten = torch.ops.aten
+META = torch.device("meta")
+
+
+class Transfers(TorchDispatchMode):
+    """Counts copies between devices (by direction) and reads of a device value by the host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = self.down = self.reads = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        packet = func.overloadpacket
+        if packet in (aten._local_scalar_dense, aten.item):  # item() is not decomposed under inference mode
+            self.reads += args[0].device.type != "cpu"  # counted before it runs: on meta it raises
+        out = func(*args, **(kwargs or {}))
+        if packet in (aten._to_copy, aten.to, aten.copy_):
+            src, dst = (args[1], args[0]) if packet is aten.copy_ else (args[0], out)
+            if isinstance(src, torch.Tensor) and src.device != dst.device:
+                self.up += dst.device.type != "cpu"
+                self.down += dst.device.type == "cpu"
+        return out
+
+
+def test_the_counter_sees_copies_and_reads() -> None:
+    with Transfers() as seen:
+        x = torch.ones(3).to(META)
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            x.sum().item()  # a meta tensor has no value to read
+    assert (seen.up, seen.reads) == (1, 1)
+
+
+@pytest.mark.parametrize("name", sorted(get_registry().names("restyler")))
+def test_a_restyle_on_the_device_copies_nothing(name: str) -> None:
+    restyler = get_registry().create("restyler", name)
+    clip = torch.zeros((4, 16, 24, 3), dtype=torch.uint8, device=META)
+    restyler(clip, 1)  # first use: the style's constants (kernel, tables, spectrum) go to the device
+    with Transfers() as seen:
+        out = restyler(clip, 1)
+    assert (seen.up, seen.down, seen.reads) == (0, 0, 0)
+    assert out.device == META and out.dtype == torch.uint8 and tuple(out.shape) == (4, 16, 24, 3)
+    with Transfers() as first:
+        restyler(clip, 2)  # a new style: its constants, nothing read back
+    assert first.down == first.reads == 0
+
+
+def test_a_flow_jitter_on_the_device_copies_nothing() -> None:
+    flow = torch.zeros((32, 40, 3), dtype=torch.uint8, device=META)
+    jitter_frame(flow, 0.2, 1.3, True)
+    with Transfers() as seen:
+        out = [jitter_frame(flow, h, s, first) for h, s, first in ((0.2, 1.3, True), (-0.4, 0.1, False))]
+    assert (seen.up, seen.down, seen.reads) == (0, 0, 0)
+    assert all(o.device == META and o.dtype == torch.uint8 and tuple(o.shape) == (32, 40, 3) for o in out)
+
+
+def test_the_torch_jitter_gives_the_opencv_jitters_values() -> None:
+    from sdinterp.data.flow import flow_to_rgb
+
+    img = flow_to_rgb(np.random.default_rng(0).normal(size=(48, 64, 2)))
+    for params in ((0.25, 1.7, True), (-0.4, 0.3, False), (0.5, 0.0, True)):
+        cpu = jitter_frame(img, *params).astype(int)
+        torch_out = jitter_frame(torch.from_numpy(img), *params).numpy().astype(int)
+        # one grey level apart after the hue rotation, at most two after a saturation factor up to 2
+        assert np.abs(cpu - torch_out).max() <= 2 and (cpu != torch_out).mean() < 0.02, params
+
+
+def test_a_run_copies_each_batch_to_the_device_once_and_reads_back_only_features(monkeypatch) -> None:
+    from sdinterp.pipeline import RunPlan, executor, get_protocol
+    from sdinterp.pipeline.accumulate import prepared_batches
+    from sdinterp.stats import MomentStore
+
+    adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
+    adapter.model.to(META)
+    sd = sdinterp.StaticDynamic(adapter, layers=["stage2", "stage3"])
+    rng = np.random.default_rng(0)
+    clips = [
+        sdinterp.Sample(frames=rng.integers(0, 256, (8, 40, 48, 3), dtype=np.uint8), video_id=f"v{i}") for i in range(6)
+    ]
+    plan = RunPlan.build(get_protocol("shared-anchor"), len(clips), 6, 9, 0)
+    ex = executor.Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler)
+    batches = list(prepared_batches(ex, plan, clips, 0))  # the data side, on the host
+    downloads: list[int] = []
+
+    def features(feats: Any, layers: Any, batch: int, where: int) -> dict[str, torch.Tensor]:
+        # the one read back per batch and layer: pooled (rows, C) features (meta has no values)
+        downloads.append(len(feats))
+        assert all(z.device == META for z in feats.values())
+        return {
+            k: torch.zeros((batch, layers[k].channels or z.shape[1]), dtype=torch.float64) for k, z in feats.items()
+        }
+
+    monkeypatch.setattr(executor, "checked_features", features)
+    with warnings.catch_warnings(), Transfers() as seen:
+        warnings.simplefilter("ignore")
+        ex.run(plan, iter(batches), MomentStore(sd.layer_infos))
+    pairs = sum(b.pairs for b in plan.batches)
+    assert len(plan.batches) == 2 and pairs == 12  # several pairs per batch
+    assert seen.up == len(plan.batches)  # one upload per batch: anchors and partners together
+    assert seen.down == seen.reads == 0 and downloads == [2] * len(plan.batches)
