@@ -37,7 +37,15 @@ import sdinterp
 from sdinterp.data.synthetic import render_video
 from sdinterp.interfaces import Sample
 from sdinterp.plugins.synthetic import SyntheticRestyle
-from sdinterp.plugins.tiny_models.avos import AvosTask, avos_adapter, avos_iou, baseline_ious, max_speed, train_avos
+from sdinterp.plugins.tiny_models.avos import (
+    AvosTask,
+    avos_adapter,
+    avos_iou,
+    baseline_ious,
+    camouflage_samples,
+    max_speed,
+    train_avos,
+)
 from sdinterp.plugins.twostream.protocol import VosAlternating
 
 __all__ = ["measure_g", "noisy_flow_samples", "VARIANTS_G", "FULL_G", "QUICK_G", "CAMERA", "FLOW_METHOD"]
@@ -62,27 +70,15 @@ def noisy_flow_samples(task: AvosTask, split: str, seed: int, camera: float | No
     :func:`~sdinterp.plugins.tiny_models.avos.avos_samples` makes them but with the camera panning
     and the flow estimated (:data:`FLOW_METHOD`) from frames t and t + 1 (RGB-encoded with the saturation at the
     largest screen speed, object plus camera)."""
-    from sdinterp.data.flow import compute_flow, flow_to_rgb
+    from sdinterp.data.flow import compute_flow
 
     camera = CAMERA if camera is None else float(camera)
     config = dataclasses.replace(task.config(split, seed), camera=camera)
-    fields = dict(vars(config))
-    top = max_speed(config) + camera
-    out = []
-    for index in range(config.videos):
-        video = render_video(config, index)
-        for t in range(config.frames - 1):
-            uv = compute_flow(video.frames[t], video.frames[t + 1], FLOW_METHOD)
-            out.append(
-                Sample(
-                    frames=video.frames[t : t + 1],
-                    flow=flow_to_rgb(uv, top)[None],
-                    video_id=f"camouflage-{split}{seed}-{index}",
-                    frame_indices=np.array([t]),
-                    meta={"mask": video.masks[t], "flow_uv": uv, "synthetic": {"config": fields, "index": index}},
-                )
-            )
-    return out
+
+    def flow(video: Any, t: int) -> np.ndarray:
+        return compute_flow(video.frames[t], video.frames[t + 1], FLOW_METHOD)
+
+    return camouflage_samples(config, split, seed, max_speed(config) + camera, flow)
 
 
 def measure_g(seed: int, quick: bool = False, variants: dict[str, str] | None = None) -> dict[str, dict[str, float]]:

@@ -52,6 +52,7 @@ from sdinterp.plugins.restylers._torch import (
     smooth_log_amplitude,
     split,
     standardise,
+    style_kernel,
 )
 from sdinterp.plugins.restylers.lookup import ColorRemap, LevelPermutation
 
@@ -185,12 +186,7 @@ class RandomConvTexture(Photometric):
     def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
         """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
         y, cb, cr = split(x)
-        kernel = on_device(
-            self,
-            ("kernel", style),
-            x.device,
-            lambda: torch.from_numpy(self.kernel(style).astype(np.float32)).to(x.device),
-        )
+        kernel = style_kernel(self, style, x.device)
         textured = filter_frames(y, kernel)
         return compose(*self.colour(standardise(textured, 1e-3), cb, cr, style))
 

@@ -33,6 +33,7 @@ __all__ = [
     "smooth_log_amplitude",
     "median",
     "on_device",
+    "style_kernel",
 ]
 
 T = TypeVar("T")
@@ -187,3 +188,11 @@ def on_device(owner: Any, key: Any, device: torch.device, make: Callable[[], T])
         cache[full] = make()
     out: T = cache[full]
     return out
+
+
+def style_kernel(owner: Any, style: int | str, device: torch.device) -> torch.Tensor:
+    """``owner.kernel(style)`` (a numpy texture kernel) as float32 on ``device``, made once per
+    (style, device) (:func:`on_device`)."""
+    return on_device(
+        owner, ("kernel", style), device, lambda: torch.from_numpy(owner.kernel(style).astype(np.float32)).to(device)
+    )

@@ -35,7 +35,7 @@ import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Restyler
-from sdinterp.plugins.restylers._torch import compose, filter_frames, mean_std, on_device, restyles, split
+from sdinterp.plugins.restylers._torch import compose, filter_frames, mean_std, restyles, split, style_kernel
 
 __all__ = ["NaturalColour", "NaturalTexture"]
 
@@ -182,12 +182,7 @@ class NaturalTexture(NaturalColour):
     def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
         """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
         luma, cb, cr = split(x)
-        kernel = on_device(
-            self,
-            ("kernel", style),
-            x.device,
-            lambda: torch.from_numpy(self.kernel(style).astype(np.float32)).to(x.device),
-        )
+        kernel = style_kernel(self, style, x.device)
         textured = filter_frames(luma, kernel)
         mean, std = mean_std(luma)
         t_mean, t_std = mean_std(textured)

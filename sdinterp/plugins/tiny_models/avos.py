@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from sdinterp.interfaces import Sample
 __all__ = [
     "AvosTask",
     "avos_samples",
+    "camouflage_samples",
     "train_avos",
     "avos_adapter",
     "avos_predict",
@@ -168,17 +169,28 @@ def avos_samples(task: AvosTask, split: str, seed: int) -> list[Sample]:
         >>> len(s), s[0].frames.shape, s[0].flow.dtype.name, s[0].meta["mask"].shape
         (7, (1, 32, 32, 3), 'uint8', (32, 32))
     """
+    config = task.config(split, seed)
+
+    def flow(video: Any, t: int) -> np.ndarray:
+        return exact_flow(video.masks[t], video.params["speed"], video.params["direction"])
+
+    return camouflage_samples(config, split, seed, max_speed(config), flow)
+
+
+def camouflage_samples(
+    config: Any, split: str, seed: int, top: float, flow: Callable[[Any, int], np.ndarray]
+) -> list[Sample]:
+    """One-frame (image, flow, mask) samples of every video of a camouflage ``config``, frames
+    ``0 .. T-2`` in video order, with ``flow(video, t)`` (H, W, 2) RGB-encoded saturating at ``top``
+    pixels per frame (:func:`avos_samples` gives exact flow; a study may estimate it instead)."""
     from sdinterp.data.flow import flow_to_rgb
 
-    config = task.config(split, seed)
     fields = dict(vars(config))
-    top = max_speed(config)
     out = []
     for index in range(config.videos):
         video = render_video(config, index)
-        speed, direction = video.params["speed"], video.params["direction"]
         for t in range(config.frames - 1):
-            uv = exact_flow(video.masks[t], speed, direction)
+            uv = flow(video, t)
             out.append(
                 Sample(
                     frames=video.frames[t : t + 1],
