@@ -46,7 +46,13 @@ __all__ = [
     "TrainingHook",
     "Pooling",
     "INPUT_PREFIX",
+    "DEVICE_VIEWS",
+    "takes_device_frames",
 ]
+
+#: ``Sample.meta`` key of a sample's views as int64 tensors on its frames' device (set by a run that
+#: makes pairs on a device, :func:`sdinterp.pipeline.executor.with_device_views`).
+DEVICE_VIEWS = "device_views"
 
 #: Prefix of a layer name that captures a module's input instead of its output (``input:<path>``).
 INPUT_PREFIX = "input:"
@@ -98,7 +104,9 @@ class Sample:
     """One clip as a sampler sees it.
 
     Attributes:
-        frames: uint8 array (T, H, W, 3), RGB, as read (before any normalisation).
+        frames: uint8 array (T, H, W, 3), RGB, as read (before any normalisation). Inside a run
+            whose pairs are made on the model's device (:attr:`PairSampler.device_frames`), a uint8
+            tensor of that shape on the device instead.
         views: one int64 index array per model pathway, indexing ``frames`` along T. A single-pathway
             model has one view; SlowFast has two (slow, fast). Temporal samplers permute views
             rather than copying frames, so "a static pair is a permutation of the same frames" holds
@@ -111,7 +119,7 @@ class Sample:
         meta: free-form extra information (e.g. label, dataset name).
     """
 
-    frames: np.ndarray
+    frames: np.ndarray | torch.Tensor
     views: tuple[np.ndarray, ...] | None = None
     flow: np.ndarray | None = None
     style: int | str | None = None
@@ -120,7 +128,7 @@ class Sample:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        frames = np.asarray(self.frames)
+        frames = self.frames if isinstance(self.frames, torch.Tensor) else np.asarray(self.frames)
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(
                 f"Sample frames of video {self.video_id!r} must be (T, H, W, 3) RGB, got shape {frames.shape}"
@@ -152,6 +160,22 @@ class Sample:
         if self.views is None:
             return (np.arange(self.num_frames, dtype=np.int64),)
         return self.views
+
+    def view_frames(self, view: int = 0) -> np.ndarray | torch.Tensor:
+        """The frames of one view, in the view's order: a numpy array, or a tensor on the frames'
+        device. There, a view that takes every frame in order is the frames themselves, and any other
+        order (a shuffled partner) is gathered by its index on the device (``meta["device_views"]``,
+        which a run puts there for a whole batch at once), or else copied there."""
+        index = self.view_indices()[view]
+        frames = self.frames
+        if not isinstance(frames, torch.Tensor):
+            return frames[index]
+        if len(index) == len(frames) and np.array_equal(index, np.arange(len(frames))):
+            return frames
+        on_device = self.meta.get(DEVICE_VIEWS)
+        if on_device is not None and on_device[view].device == frames.device:
+            return frames.index_select(0, on_device[view])
+        return frames.index_select(0, torch.from_numpy(index).to(frames.device))
 
     def replace(self, **changes: Any) -> Sample:
         """A shallow copy with some fields changed (arrays are shared, never mutated in place)."""
@@ -238,6 +262,12 @@ class PairSampler(abc.ABC):
     #: False (the default, safe for samplers that read other files, re-render or compute flow)
     #: keeps the frames as read.
     model_resolution: bool = False
+    #: True when :meth:`anchor` and :meth:`partner` also take a sample whose frames are a uint8
+    #: tensor on any device and return frames on that device, reading nothing back to the host: a
+    #: run on a GPU then uploads each clip once and makes its pairs there (docs/method.md, "Pairs on
+    #: the model's device"). A subclass that overrides either method without restating the flag is
+    #: taken not to (:func:`takes_device_frames`).
+    device_frames: bool = False
 
     def anchor(self, sample: Sample, rng: np.random.Generator) -> Sample:
         """Optionally turn a source sample into the anchor.
@@ -269,6 +299,8 @@ class Restyler(abc.ABC):
     """
 
     name: str = ""
+    #: True when ``__call__`` also takes a uint8 tensor on any device and restyles it there.
+    device_frames: bool = False
 
     def __init__(self, seed: int = 0):
         self.seed = int(seed)
@@ -355,6 +387,9 @@ class ModelAdapter(abc.ABC):
 
     #: Short family name shown in reports (``"generic"``, ``"mmaction2"``, ``"pytorchvideo"``…).
     family: str = "custom"
+    #: True when :meth:`prepare` also takes samples whose frames are uint8 tensors on the model's
+    #: device (and leaves them there); see :attr:`PairSampler.device_frames`.
+    device_frames: bool = False
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -447,6 +482,35 @@ class ModelAdapter(abc.ABC):
 
     def describe(self) -> dict[str, Any]:
         return {"family": self.family, "model": type(self.model).__name__}
+
+
+def takes_device_frames(obj: Any, methods: Sequence[str]) -> bool:
+    """Whether ``obj`` declares ``device_frames = True`` for its own ``methods``: the flag must be set
+    in the class that defines each of them or in a subclass of it, so a subclass that overrides
+    ``prepare`` (or ``partner``) with host-only code does not inherit a promise it does not keep. A
+    sampler's restyler (``obj.restyler``) must declare it too.
+
+    Examples:
+        >>> class Host(PairSampler):
+        ...     factor = Factor.STATIC
+        ...     def partner(self, anchor, rng): return anchor
+        >>> class Device(Host):
+        ...     device_frames = True
+        >>> class Override(Device):
+        ...     def partner(self, anchor, rng): return anchor
+        >>> [takes_device_frames(c(), ["anchor", "partner"]) for c in (Host, Device, Override)]
+        [False, True, False]
+    """
+    mro = type(obj).__mro__
+    owner = next((c for c in mro if "device_frames" in vars(c)), None)
+    if owner is None or not getattr(obj, "device_frames", False):
+        return False
+    for method in methods:
+        definer = next((c for c in mro if method in vars(c)), None)
+        if definer is not None and not issubclass(owner, definer):
+            return False
+    restyler = getattr(obj, "restyler", None)
+    return restyler is None or takes_device_frames(restyler, ["__call__"])
 
 
 def _listing(names: list[str], limit: int = 400) -> str:

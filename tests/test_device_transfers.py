@@ -20,6 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import sdinterp
 from sdinterp.plugin_manager import get_registry
 from sdinterp.plugins.samplers.flow_jitter import jitter_frame
+from sdinterp.validity import CONTROLS
 
 aten = torch.ops.aten
 META = torch.device("meta")
@@ -87,7 +88,7 @@ def test_the_torch_jitter_gives_the_opencv_jitters_values() -> None:
         assert np.abs(cpu - torch_out).max() <= 2 and (cpu != torch_out).mean() < 0.02, params
 
 
-def test_a_run_copies_each_batch_to_the_device_once_and_reads_back_only_features(monkeypatch) -> None:
+def test_pairs_made_on_the_host_go_to_the_device_once_per_batch(monkeypatch) -> None:
     from sdinterp.pipeline import RunPlan, executor, get_protocol
     from sdinterp.pipeline.accumulate import prepared_batches
     from sdinterp.stats import MomentStore
@@ -100,7 +101,7 @@ def test_a_run_copies_each_batch_to_the_device_once_and_reads_back_only_features
         sdinterp.Sample(frames=rng.integers(0, 256, (8, 40, 48, 3), dtype=np.uint8), video_id=f"v{i}") for i in range(6)
     ]
     plan = RunPlan.build(get_protocol("shared-anchor"), len(clips), 6, 9, 0)
-    ex = executor.Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler)
+    ex = executor.Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler, pair_device="host")
     batches = list(prepared_batches(ex, plan, clips, 0))  # the data side, on the host
     downloads: list[int] = []
 
@@ -120,3 +121,108 @@ def test_a_run_copies_each_batch_to_the_device_once_and_reads_back_only_features
     assert len(plan.batches) == 2 and pairs == 12  # several pairs per batch
     assert seen.up == len(plan.batches)  # one upload per batch: anchors and partners together
     assert seen.down == seen.reads == 0 and downloads == [2] * len(plan.batches)
+
+
+def _run_on_meta(
+    monkeypatch, adapter: Any, sd: Any, clips: list, plan: Any, observers: list
+) -> tuple[Transfers, list[int]]:
+    """One run of ``plan`` with the data side in this thread (a dispatch mode is per thread)."""
+    from sdinterp.pipeline import executor
+    from sdinterp.pipeline.accumulate import prepared_batches
+    from sdinterp.stats import MomentStore
+
+    downloads: list[int] = []
+
+    def to_host(feats: Any) -> dict[str, torch.Tensor]:
+        # what a run reads back: pooled (rows, units) features (meta has no values to read)
+        # (an observer may also hand back host tensors it built from features already read)
+        downloads.append(sum(z.device == META for z in feats.values()))
+        assert all(z.dim() == 2 for z in feats.values())
+        return {k: torch.zeros(tuple(z.shape), dtype=torch.float64) for k, z in feats.items()}
+
+    monkeypatch.setattr(executor, "to_host", to_host)
+    ex = executor.Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler, observers=observers)
+    assert ex.pair_device == META  # "auto": the model's device
+    with warnings.catch_warnings(), Transfers() as seen:
+        warnings.simplefilter("ignore")
+        ex.run(plan, prepared_batches(ex, plan, clips, 0), MomentStore(sd.layer_infos))
+    return seen, downloads
+
+
+@pytest.mark.parametrize("dynamic", ["restyle", "restyle_reference"])
+def test_pairs_are_made_on_the_models_device_from_one_upload_per_clip(monkeypatch, dynamic: str) -> None:
+    """On a device, each clip's frames go there once; its pairs (shuffles, restyles), the model's
+    input and the validity controls are made there, and only pooled features come back."""
+    from sdinterp.pipeline import RunPlan, get_protocol
+
+    adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
+    adapter.model.to(META)
+    sd = sdinterp.StaticDynamic(adapter, layers=["stage2", "stage3"], dynamic_sampler=dynamic)
+    rng = np.random.default_rng(0)
+    clips = [
+        sdinterp.Sample(frames=rng.integers(0, 256, (12, 40, 48, 3), dtype=np.uint8), video_id=f"v{i}")
+        for i in range(6)
+    ]
+    plan = RunPlan.build(get_protocol("shared-anchor"), len(clips), 6, 9, 0)
+    _run_on_meta(monkeypatch, adapter, sd, clips, plan, [sd.validity_monitor()])  # per-style constants go once
+    seen, downloads = _run_on_meta(monkeypatch, adapter, sd, clips, plan, [sd.validity_monitor()])
+    assert len(plan.batches) == 2 and sum(b.pairs for b in plan.batches) == 12
+    # one upload per clip (its frames) and one per batch (the frame orders of all its inputs)
+    assert seen.up == len(clips) + len(plan.batches)
+    assert seen.reads == 0  # nothing read back to decide anything
+    # read back once per batch: the two layers' pooled features, then the validity controls'; with
+    # a restyled anchor, the check's forward of the original frames (the two layers) comes between
+    reference = [2] if dynamic == "restyle_reference" else []
+    assert seen.down == 0 and downloads == [2, *reference, len(CONTROLS)] * len(plan.batches)
+
+
+def test_pairs_stay_on_the_host_where_a_part_cannot_take_device_frames() -> None:
+    """ "auto" keeps the host for a sampler (or adapter) that does not declare device frames, and for
+    a subclass that overrides ``partner`` without restating it; an explicit device is refused."""
+    from sdinterp.interfaces import PairSampler, takes_device_frames
+    from sdinterp.pipeline.executor import resolve_pair_device
+    from sdinterp.plugins.samplers.basic import FrameShuffle, Restyle
+
+    class MyShuffle(FrameShuffle):
+        def partner(self, anchor: Any, rng: Any) -> Any:
+            return super().partner(anchor, rng)
+
+    class HostRestyler:
+        name = "host_only"
+
+        def __call__(self, frames: Any, style: Any) -> Any:
+            return np.asarray(frames)[..., ::-1].copy()
+
+    adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
+    adapter.model.to(META)
+    assert resolve_pair_device(adapter, FrameShuffle(), Restyle()) == META
+    assert resolve_pair_device(adapter, FrameShuffle(), Restyle(), "host") is None
+    assert not takes_device_frames(MyShuffle(), ["anchor", "partner"])
+    assert not takes_device_frames(Restyle(restyler=HostRestyler()), ["anchor", "partner"])
+    assert isinstance(MyShuffle(), PairSampler)
+    assert resolve_pair_device(adapter, MyShuffle(), Restyle()) is None
+    assert resolve_pair_device(adapter, FrameShuffle(), Restyle(restyler=HostRestyler())) is None
+    with pytest.raises(ValueError, match="static sampler MyShuffle cannot take frames on a device"):
+        resolve_pair_device(adapter, MyShuffle(), Restyle(), "meta")
+    cpu = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
+    assert resolve_pair_device(cpu, FrameShuffle(), Restyle()) is None  # "auto" on a CPU model: the host
+
+
+@pytest.mark.parametrize("dynamic", ["restyle", "restyle_reference"])
+def test_pairs_made_as_tensors_give_the_hosts_report(dynamic: str) -> None:
+    """The device path (clips uploaded, pairs and the model's input made from tensors) run on the CPU
+    gives the host's report number for number; only the identity says where the pairs were made."""
+    adapter = sdinterp.load_adapter("tiny:i3d-motion", crop_size=32)
+    sd = sdinterp.StaticDynamic(adapter, dynamic_sampler=dynamic)
+    rng = np.random.default_rng(1)
+    clips = [
+        sdinterp.Sample(frames=rng.integers(0, 256, (12, 40, 56, 3), dtype=np.uint8), video_id=f"v{i // 2}")
+        for i in range(10)
+    ]
+    run = dict(n_pairs=10, batch_size=4, seed=3, show_progress=False, bootstrap=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        host = sd.attribute(clips, pair_device="host", **run).to_dict()
+        tensors = sd.attribute(clips, pair_device="cpu", **run).to_dict()
+    assert "pair_device" not in host["identity"] and tensors["identity"].pop("pair_device") == "cpu"
+    assert tensors == host

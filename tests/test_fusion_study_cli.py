@@ -106,3 +106,20 @@ def test_fusion_study_errors_are_one_line(tmp_path, capsys):
     assert len(err) == 1 and "nope.avi: no such file or folder" in err[0]
     assert main(["twostream-train", MODELS[0], "--out", str(tmp_path / "w.pt"), "--batch-size", "1"]) == 1
     assert "--batch-size must be at least 2" in capsys.readouterr().err
+
+
+def test_flow_at_size_computes_the_flow_at_the_models_size_and_records_it(tmp_path, capsys):
+    """--flow-at-size: frames shrink to --size as they are read and the flow cache holds flow of that
+    size; the reports' inputs say so. Without it the flow is the video's own size (tree.avi 240x320)."""
+    import numpy as np
+
+    shapes, sizes = {}, {}
+    for flag in ([], ["--flow-at-size"]):
+        cache, out = tmp_path / f"flow{len(flag)}", tmp_path / f"s{len(flag)}.json"
+        argv = ["fusion-study", MODELS[0], VIDEO, "--n-pairs", "4", "--frames-per-item", "2", "--size", "32", "40"]
+        argv += ["--batch-size", "4", "--flow-cache", str(cache), "--json", str(out), "--quiet", *flag]
+        assert main(argv) == 0, capsys.readouterr().err
+        shapes[bool(flag)] = {np.load(f).shape[:2] for f in cache.rglob("*.npy")}
+        sizes[bool(flag)] = json.loads(out.read_text())["reports"][MODELS[0]]["identity"]["inputs"].get("size")
+    assert shapes == {False: {(240, 320)}, True: {(32, 40)}}, shapes
+    assert sizes == {False: None, True: [32, 40]}

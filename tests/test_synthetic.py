@@ -180,3 +180,29 @@ def test_synth_command_writes_and_refuses_bad_flags(tmp_path, capsys):
     assert len(err) == 1 and "--classes must be an integer >= 2" in err[0]
     assert main(["synth", "--format", "mp4", "--size", "25", "--out", str(tmp_path / "y")]) == 1
     assert "even --size" in capsys.readouterr().err
+
+
+def test_synth_command_writes_the_shortcut_and_joint_kinds(tmp_path, capsys):
+    """--kind shortcut with --cue: exactly round(cue * n_c) of each class's videos wear their class's
+    appearance (read back from annotations.json); joint needs an even --classes of 4 or more; --cue
+    with another kind is refused by name."""
+    import json
+
+    out = tmp_path / "sc"
+    argv = ["synth", "--kind", "shortcut", "--cue", "0.5", "--classes", "2", "--videos", "8"]
+    assert main([*argv, "--frames", "4", "--size", "24", "--camera", "1", "--out", str(out)]) == 0
+    assert "8 shortcut videos (2 classes, 4 frames of 24x24, appearance cue 0.5, camera 1 px/frame)" in (
+        capsys.readouterr().out
+    )
+    notes = json.loads((out / "annotations.json").read_text())
+    videos = list(notes["videos"].values())
+    assert notes["config"]["cue"] == 0.5 and notes["config"]["camera"] == 1.0
+    for label in (0, 1):
+        own = [v["params"]["cue_class"] == v["label"] for v in videos if v["label"] == label]
+        assert len(own) == 4 and sum(own) == 2, videos
+    assert main(["synth", "--kind", "joint", "--classes", "3", "--out", str(tmp_path / "j")]) == 1
+    assert "--kind 'joint' needs an even number of classes >= 4" in capsys.readouterr().err
+    assert main(["synth", "--kind", "motion", "--cue", "0.5", "--out", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--cue sets how often" in err[0] and "needs --kind shortcut, not motion" in err[0]
+    assert not (tmp_path / "j").exists() and not (tmp_path / "m").exists()

@@ -21,7 +21,7 @@ from sdinterp.plugins.samplers.flow_jitter import FlowJitter
 from sdinterp.plugins.twostream.adapter import TwoStreamFamilyAdapter
 from sdinterp.plugins.twostream.data import TwoStreamFrames
 from sdinterp.plugins.twostream.protocol import VosAlternating
-from sdinterp.plugins.twostream.spec import parse_spec
+from sdinterp.plugins.twostream.spec import options_for, parse_spec
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
 
@@ -39,7 +39,7 @@ def clips(tmp_path_factory):
 
 def _adapter(spec: str, size: int = 32) -> TwoStreamFamilyAdapter:
     torch.manual_seed(0)
-    return adapt(load_model(spec, cascades=1, decoder_channels=8), frame_size=(size, size))
+    return adapt(load_model(spec, **options_for(spec, {"cascades": 1, "decoder_channels": 8})), frame_size=(size, size))
 
 
 @pytest.mark.parametrize("fusion", ["gated", "convex_gated"])

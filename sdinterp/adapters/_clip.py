@@ -15,6 +15,7 @@ float rounding, and resizing the uint8-range frames first is cheaper.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,6 +67,16 @@ def cat_pathways(outputs: Any) -> torch.Tensor:
     """Globally averaged slow and fast features concatenated: (B, C_slow + C_fast) — the reference's
     ``slowfast_r50_8x8_cat`` stage-5 representation."""
     return torch.cat([t.float().mean(dim=tuple(range(2, t.dim()))) for t in outputs], dim=1)
+
+
+@functools.lru_cache(maxsize=32)
+def _statistics(
+    mean: tuple[float, ...], std: tuple[float, ...], scale: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per device: on a GPU a clip's normalisation then copies nothing from the host.
+    m = torch.tensor(mean).view(1, 3, 1, 1) * scale
+    s = torch.tensor(std).view(1, 3, 1, 1) * scale
+    return m.to(device), s.to(device)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,9 +131,12 @@ class ClipPreprocessor:
         h, w = int(height), int(width)
         return (side, max(side, int(w * side / h))) if h <= w else (max(side, int(h * side / w)), side)
 
-    def clip_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 frames (T, H, W, 3) -> float tensor (3, T, H', W')."""
-        u8 = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # T,3,H,W uint8
+    def clip_tensor(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 frames (T, H, W, 3) -> float tensor (3, T, H', W'), on the frames' device (a numpy
+        clip: the CPU)."""
+        if not isinstance(frames, torch.Tensor):
+            frames = torch.from_numpy(np.ascontiguousarray(frames))
+        u8 = frames.permute(0, 3, 1, 2)  # T,3,H,W uint8
         h, w = u8.shape[-2:]
         size = self.resized_size(h, w)
         if size is not None and size != (h, w):
@@ -147,8 +161,7 @@ class ClipPreprocessor:
             left = (x.shape[-1] - self.crop_size) // 2
             x = x[..., top : top + self.crop_size, left : left + self.crop_size]
         if self.mean is not None and self.std is not None:
-            mean = torch.tensor(self.mean).view(1, 3, 1, 1) * self.scale
-            std = torch.tensor(self.std).view(1, 3, 1, 1) * self.scale
+            mean, std = _statistics(self.mean, self.std, self.scale, x.device)
             x = (x - mean) / std
         elif self.scale != 1.0:
             x = x / self.scale
@@ -156,12 +169,10 @@ class ClipPreprocessor:
 
     def batch(self, samples: Sequence[Sample], view: int = 0) -> torch.Tensor:
         """One view of each sample, preprocessed and stacked: (B, 3, T, H', W')."""
-        clips = [self.clip_tensor(s.frames[s.view_indices()[view]]) for s in samples]
+        clips = [self.clip_tensor(s.view_frames(view)) for s in samples]
         shapes = {tuple(c.shape) for c in clips}
         if len(shapes) != 1:
-            detail = ", ".join(
-                f"{s.video_id or i}: {s.frames[s.view_indices()[view]].shape}" for i, s in enumerate(samples)
-            )
+            detail = ", ".join(f"{s.video_id or i}: {tuple(s.view_frames(view).shape)}" for i, s in enumerate(samples))
             raise ValueError(
                 f"clips in one batch must have the same (T, H, W, 3) shape after preprocessing; got {detail} "
                 "(set a crop size so every clip is cropped alike)"
@@ -182,6 +193,7 @@ class VideoClipAdapter(ModelAdapter):
     """
 
     family = "video"
+    device_frames = True  # ClipPreprocessor works on the frames' device
 
     def __init__(self, model: nn.Module, clip: ClipPreprocessor, pathway_ratios: Sequence[int] = (1,)):
         super().__init__(model)

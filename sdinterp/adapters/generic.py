@@ -131,6 +131,7 @@ class GenericVideoAdapter(ModelAdapter):
     """
 
     family = "generic"
+    device_frames = True  # prepare is ClipPreprocessor.batch, on the frames' device
 
     def __init__(
         self,

@@ -279,6 +279,7 @@ class HuggingFaceVideoAdapter(VideoClipAdapter):
     """
 
     family = "huggingface"
+    device_frames = True  # prepare reshapes pathway_tensors, on the frames' device
     default_pooling = "tokens"
     model: Any  # a transformers model: its config and layer lists are reached by name
 

@@ -117,7 +117,8 @@ class ImageFlowPreprocessor:
 
     def images(self, samples: Sequence[Sample], frames: Sequence[int] | None = None) -> torch.Tensor:
         """Each sample's viewed frames: (B, T, 3, H', W') (``frames`` picks positions in the view)."""
-        return self._stack([s.frames[_picked(s, frames)] for s in samples], samples, "frames")
+        # host frames: this adapter does not declare device_frames, so a run never hands it tensors
+        return self._stack([np.asarray(s.frames)[_picked(s, frames)] for s in samples], samples, "frames")
 
     def flows(
         self, samples: Sequence[Sample], frames: Sequence[int] | None = None, key: str | None = None

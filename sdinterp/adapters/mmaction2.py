@@ -102,6 +102,7 @@ class MMAction2Adapter(VideoClipAdapter):
     """
 
     family = "mmaction2"
+    device_frames = True  # prepare reshapes pathway_tensors, on the frames' device
     default_pooling = "channels_first"
     model: Any  # an MMAction2 recognizer (an untyped package): its parts are reached by name
     #: Clips in the probe forward (two, so a batch axis is told apart from a token axis).

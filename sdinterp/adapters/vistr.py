@@ -98,6 +98,7 @@ class VisTRAdapter(ModelAdapter):
     """
 
     family = "vistr"
+    device_frames = True  # prepare is ClipPreprocessor.clip_tensor, on the frames' device
     default_pooling = "tokens_seq_first"
 
     def __init__(
@@ -195,7 +196,7 @@ class VisTRAdapter(ModelAdapter):
         """One (T, 3, H, W) frame tensor per sample (the frames are VisTR's backbone batch)."""
         if not samples:
             raise ValueError("prepare() needs at least one sample")
-        return [self.clip.clip_tensor(s.frames[s.view_indices()[0]]).permute(1, 0, 2, 3).contiguous() for s in samples]
+        return [self.clip.clip_tensor(s.view_frames(0)).permute(1, 0, 2, 3).contiguous() for s in samples]
 
     def forward(self, inputs: Sequence[Any]) -> list[Any]:
         """Run the model once per clip, reading the encoder's padding mask of each forward."""

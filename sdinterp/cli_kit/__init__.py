@@ -12,7 +12,7 @@ fails the same way on bad input (docs/plugins.md, "Writing a command").
   registry kind's names), :func:`registry_names`.
 * Checks, before anything is loaded: :func:`check_flags` (every shared flag the command has) and
   :func:`check_positive`, :func:`check_finite`, :func:`check_seed`, :func:`check_output_file`,
-  :func:`check_out_dir`, :func:`check_weights_file` for a command's own flags; :class:`UsageError`
+  :func:`check_out_dir`, :func:`check_weights_file`, :func:`check_device` for a command's own flags; :class:`UsageError`
   is the one-line error.
 * Loading: :func:`adapter_from_args`, :func:`adapter_options`, :func:`scan_inputs`,
   :func:`clip_dataset`, :func:`load_clips`, :func:`samplers_from_args`.
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from sdinterp.cli_kit.checks import (
     UsageError,
+    check_device,
     check_finite,
     check_flags,
     check_out_dir,
@@ -87,6 +88,7 @@ __all__ = [
     "check_output_file",
     "check_out_dir",
     "check_weights_file",
+    "check_device",
     "weights_provenance",
     "adapter_from_args",
     "adapter_options",

@@ -136,16 +136,48 @@ def check_weights_file(weights: str | None, flag: str = "--weights") -> None:
         raise UsageError(f"{flag} {weights}: no such file (sdinterp never downloads weights)")
 
 
+def check_device(name: str | None, flag: str = "--device") -> None:
+    """A device this torch can use: a name torch parses, and for ``cuda``/``mps`` one that is there.
+
+    Examples:
+        >>> check_device("cpu")
+        >>> check_device("gpu")
+        Traceback (most recent call last):
+        ...
+        sdinterp.cli_kit.checks.UsageError: --device gpu: not a device name; give cpu, cuda, cuda:N or mps
+    """
+    if name is None:
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"{flag} {name}: not a device name; give cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(
+                f"{flag} {name}: this torch sees no CUDA device (a CPU build, or no GPU); use --device cpu"
+            )
+        if device.index is not None and device.index >= count:
+            raise UsageError(f"{flag} {name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"{flag} {name}: MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"{flag} {name}: sdinterp runs models on cpu, cuda or mps, not {device.type}")
+
+
 def check_flags(args: argparse.Namespace) -> None:
     """Check every shared flag ``args`` holds, before anything is loaded.
 
     Each check runs only for the shared flags the command has: those
     :func:`~sdinterp.cli_kit.add_flags` added (or, for a namespace built by hand, every shared name it
     holds): positive counts, ``--frames`` no more than ``--clip-length``, a ``--seed`` from 0 to
-    2**32 - 1, ``--workers`` >= 0, ``--bootstrap`` >= 0, ``--bootstrap-level`` in (0, 1), a finite
-    ``--threshold``, writable output files, an existing ``--weights`` file and a usable ``--out``
-    folder, in that order; last, no two outputs are one file and none is an input
-    (:func:`~sdinterp.cli_kit.outputs.check_run_outputs`).
+    2**32 - 1, a ``--device`` that is there, ``--workers`` >= 0, ``--bootstrap`` >= 0,
+    ``--bootstrap-level`` in (0, 1), a finite ``--threshold``, writable output files, an existing
+    ``--weights`` file and a usable ``--out`` folder, in that order; last, no two outputs are one
+    file and none is an input (:func:`~sdinterp.cli_kit.outputs.check_run_outputs`).
 
     Args:
         args: the parsed command line.
@@ -173,6 +205,7 @@ def check_flags(args: argparse.Namespace) -> None:
             f"holds (frames would repeat); pass --clip-length {frames} or more, or fewer --frames"
         )
     check_seed("--seed", given.get("seed"))
+    check_device(given.get("device"))
     workers, bootstrap, level = given.get("workers"), given.get("bootstrap"), given.get("bootstrap_level")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")

@@ -135,6 +135,14 @@ _FLAGS: dict[str, tuple[Any, Callable[[argparse.ArgumentParser, str, Any, str | 
     "scorer": ("official", _choice("scorer", "estimator")),
     "threshold": (0.5, _plain(type=float, help="λ of the unit categories, a finite number (default: {default})")),
     "workers": (0, _plain(type=int, help="clip-reading worker processes (default: {default})")),
+    "device": (
+        "cpu",
+        _plain(
+            metavar="DEVICE",
+            help="where the model runs and the pairs are made: cpu, cuda, cuda:1, mps; a run off the CPU "
+            "records it in the report (default: {default})",
+        ),
+    ),
     "resume": (
         None,
         _plain(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 def run(args: argparse.Namespace) -> int:
     from sdinterp.cli_kit import UsageError
+    from sdinterp.cli_kit.outputs import REPORT_FOLDER_FILES, check_outputs
     from sdinterp.pipeline import StaticDynamic
     from sdinterp.plugin_manager import get_registry
     from sdinterp.report.bundle import write_report_folder
@@ -20,6 +21,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out}: is a file; give a folder (it is created if missing)")
+    # --json may not be one of the files the demo writes into --out
+    check_outputs(
+        {"--json": args.json, "--out": args.out},
+        folders={"--out": (*REPORT_FOLDER_FILES, "table.txt", "trained")},
+    )
     if args.videos and not Path(args.videos).is_dir():
         raise UsageError(f"--videos {args.videos}: not a folder; give a folder of video clips")
     if args.videos and not args.no_trained:

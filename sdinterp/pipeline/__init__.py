@@ -4,7 +4,7 @@ run is carried out), protocols looked up by name, a run as a :class:`RunPlan` pl
 
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
-from sdinterp.pipeline.executor import BatchResult, Executor, RunObserver, build_batch
+from sdinterp.pipeline.executor import BatchResult, Executor, RunObserver, build_batch, resolve_pair_device
 from sdinterp.pipeline.inputs import as_samples, compact_to_views
 from sdinterp.pipeline.plan import BatchPlan, ClipPlan, RunPlan
 from sdinterp.pipeline.protocols import get_protocol, protocol_names
@@ -25,6 +25,7 @@ __all__ = [
     "as_samples",
     "build_batch",
     "compact_to_views",
+    "resolve_pair_device",
     "get_protocol",
     "protocol_names",
 ]

@@ -155,7 +155,14 @@ def accumulate(
     plan = plan.shard(rank, world)
     saving = state is not None and world == 1
     executor = Executor(
-        adapter, layers, static_sampler, dynamic_sampler, config.bootstrap, config.early_exit, observers
+        adapter,
+        layers,
+        static_sampler,
+        dynamic_sampler,
+        config.bootstrap,
+        config.early_exit,
+        observers,
+        config.pair_device,
     )
     progress = run_progress(plan, config.show_progress if rank == 0 else False)
     done = {"next_clip": plan.done[-1].index + 1 if plan.done else 0, "since_save": 0}

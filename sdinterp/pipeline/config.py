@@ -47,6 +47,10 @@ class RunConfig:
             the forwards by a background thread (0: in the forward loop). The report does not
             depend on it.
         validity: run the validity check (docs/validity.md) beside the measurement.
+        pair_device: where pairs are made: ``"auto"`` (the model's device when it is not the CPU and
+            the adapter and samplers can work there; else the host), ``"host"`` (numpy frames on the
+            CPU), or a device name (``"cuda:0"``, ``"cpu"``). A report made on a device records it
+            (docs/method.md, "Pairs on the model's device").
     """
 
     n_pairs: int = 64
@@ -62,6 +66,7 @@ class RunConfig:
     bootstrap_level: float = 0.95
     prefetch: int = 2
     validity: bool = True
+    pair_device: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("n_pairs", "batch_size", "save_every"):
@@ -79,6 +84,17 @@ class RunConfig:
             or not 0 <= self.seed <= 2**32 - 1
         ):
             raise ValueError(f"seed must be an integer from 0 to 4294967295 (2**32 - 1), got {self.seed!r}")
+        if not isinstance(self.pair_device, str) or not self.pair_device:
+            raise ValueError(f"pair_device must be 'auto', 'host' or a device name, got {self.pair_device!r}")
+        if self.pair_device not in ("auto", "host"):
+            import torch
+
+            try:
+                torch.device(self.pair_device)
+            except (RuntimeError, ValueError) as exc:
+                raise ValueError(
+                    f"pair_device must be 'auto', 'host' or a device name such as 'cuda:0', got {self.pair_device!r}"
+                ) from exc
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a positive number of replicates, got {self.bootstrap!r}")
         # Counts that would allocate before any work: refused here, naming the limit.

@@ -20,7 +20,15 @@ import numpy as np
 import torch
 
 from sdinterp.capture import CaptureError, LayerCapture
-from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Sample
+from sdinterp.interfaces import (
+    DEVICE_VIEWS,
+    Factor,
+    LayerInfo,
+    ModelAdapter,
+    PairSampler,
+    Sample,
+    takes_device_frames,
+)
 from sdinterp.pipeline.inputs import compact_to_views, to_device, to_working_size
 from sdinterp.pipeline.plan import BatchPlan, RunPlan
 from sdinterp.replicates import cluster_weights
@@ -33,6 +41,10 @@ __all__ = [
     "at_working_size",
     "build_batch",
     "checked_features",
+    "with_device_views",
+    "resolve_pair_device",
+    "to_host",
+    "upload_frames",
     "cluster_key",
     "PSEUDO_PREFIX",
 ]
@@ -121,12 +133,16 @@ def build_batch(
     sources: Sequence[Sample],
     static_sampler: PairSampler,
     dynamic_sampler: PairSampler,
+    device: torch.device | None = None,
 ) -> tuple[list[Sample], Pairs]:
     """The inputs of one forward and, per factor, which rows pair with which.
 
     Layout: every clip's anchor, then the static partners, then the dynamic partners (clip order
     within each). Each clip draws from :meth:`RunPlan.stream`: the anchor, then one partner per
     factor in the protocol's order.
+
+    With a ``device`` (:func:`resolve_pair_device`), each clip's frames are copied there once, after they are
+    cut to their views and shrunk to the working size, and the samplers make the pairs there.
     """
     anchors: list[Sample] = []
     partners: dict[Factor, list[Sample]] = {f: [] for f in (Factor.STATIC, Factor.DYNAMIC)}
@@ -141,6 +157,8 @@ def build_batch(
         anchor = compact_to_views(adapter.views(sample))
         if shrink:
             anchor = at_working_size(anchor, adapter.working_size(*anchor.frames.shape[1:3]))
+        if device is not None:
+            anchor = anchor.replace(frames=upload_frames(anchor.frames, device))
         anchor = static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng)
         anchors.append(anchor)
         for factor in clip.factors:
@@ -153,7 +171,60 @@ def build_batch(
         pairs.append((factor, torch.tensor(rows[factor], dtype=torch.long), offset + torch.arange(len(made))))
         inputs.extend(made)
         offset += len(made)
+    if device is not None:
+        inputs = with_device_views(inputs, device)
     return inputs, pairs
+
+
+def with_device_views(inputs: list[Sample], device: torch.device) -> list[Sample]:
+    """The inputs with their views also on ``device`` (``meta["device_views"]``), every input's in
+    one copy: the frame orders of a batch (a shuffled partner's among them) cost one upload, not one
+    per input and per reader (``prepare``, the validity controls)."""
+    views = [s.view_indices() for s in inputs]
+    flat = torch.from_numpy(np.concatenate([v for vs in views for v in vs])).to(device, non_blocking=True)
+    parts = iter(torch.split(flat, [len(v) for vs in views for v in vs]))
+    return [s.replace(meta={**s.meta, DEVICE_VIEWS: tuple(next(parts) for _ in vs)}) for s, vs in zip(inputs, views)]
+
+
+def upload_frames(frames: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A clip's uint8 frames as a tensor on ``device``: the one host-to-device copy of its pixels."""
+    if isinstance(frames, torch.Tensor):
+        return frames.to(device)
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device, non_blocking=True)
+
+
+def resolve_pair_device(
+    adapter: ModelAdapter, static_sampler: PairSampler, dynamic_sampler: PairSampler, setting: str | None = "auto"
+) -> torch.device | None:
+    """Where a run makes its pairs: ``None`` for the host (numpy frames), else the device the clips
+    are copied to before the samplers see them.
+
+    ``setting``: ``"auto"`` (the default) is the model's device when it is not the CPU and the adapter
+    and both samplers take device frames (:func:`~sdinterp.interfaces.takes_device_frames`), else the
+    host; ``"host"`` (or ``None``) is always the host; a device name (``"cuda:1"``, ``"cpu"``) is that
+    device, and is refused when a sampler or the adapter cannot work there.
+    """
+    if setting is None or setting == "host":
+        return None
+    parts = {
+        "adapter": (adapter, ["prepare"]),
+        "static sampler": (static_sampler, ["anchor", "partner"]),
+        "dynamic sampler": (dynamic_sampler, ["anchor", "partner"]),
+    }
+    unable = [
+        f"{what} {type(obj).__name__}"
+        for what, (obj, methods) in parts.items()
+        if not takes_device_frames(obj, methods)
+    ]
+    if setting == "auto":
+        device = adapter.device
+        return None if device.type == "cpu" or unable else device
+    if unable:
+        raise ValueError(
+            f"pair_device={setting!r}: {', '.join(unable)} cannot take frames on a device (device_frames); "
+            "use pair_device='host' or 'auto'"
+        )
+    return torch.device(setting)
 
 
 def checked_features(
@@ -171,8 +242,13 @@ def checked_features(
             )
         if info.channels is not None and z.shape[1] != info.channels:
             raise CaptureError(f"layer {name!r}: declared {info.channels} channels but produced {z.shape[1]}")
-        out[name] = z.detach().to("cpu", torch.float64)
-    return out
+        out[name] = z
+    return to_host(out)
+
+
+def to_host(feats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Pooled (rows, units) features as float64 CPU tensors: what a run reads back from the device."""
+    return {name: z.detach().to("cpu", torch.float64) for name, z in feats.items()}
 
 
 class Executor:
@@ -187,6 +263,8 @@ class Executor:
         early_exit: stop each forward once every layer is captured (turned off when an observer
             needs the model's output).
         observers: see :class:`RunObserver`.
+        pair_device: where pairs are made (:func:`resolve_pair_device`: ``"auto"``, ``"host"`` or a
+            device name).
 
     Examples:
         >>> ex = Executor(adapter, layers, static, dynamic)                     # doctest: +SKIP
@@ -202,8 +280,11 @@ class Executor:
         replicates: int = 0,
         early_exit: bool = True,
         observers: Sequence[RunObserver] = (),
+        pair_device: str | None = "auto",
     ):
         self.adapter, self.layers = adapter, dict(layers)
+        #: The device pairs are made on (``None``: the host).
+        self.pair_device = resolve_pair_device(adapter, static_sampler, dynamic_sampler, pair_device)
         self.static_sampler, self.dynamic_sampler = static_sampler, dynamic_sampler
         self.replicates = int(replicates)
         self.observers = list(observers)
@@ -215,7 +296,9 @@ class Executor:
         self, plan: RunPlan, batch: BatchPlan, sources: Sequence[Sample]
     ) -> tuple[list[Sample], Pairs, list[str]]:
         """A batch's inputs, pairs and cluster keys (the data side, before the forward)."""
-        inputs, pairs = build_batch(self.adapter, plan, batch, sources, self.static_sampler, self.dynamic_sampler)
+        inputs, pairs = build_batch(
+            self.adapter, plan, batch, sources, self.static_sampler, self.dynamic_sampler, self.pair_device
+        )
         return inputs, pairs, [cluster_key(s, c.source) for s, c in zip(sources, batch.clips)]
 
     def run(
@@ -251,7 +334,7 @@ class Executor:
                     if self.observers and samples is not None:
                         result = BatchResult(batch, samples, pairs, feats, out[0] if out else None, keys)
                         for observer in self.observers:
-                            feats.update({k: v.to(torch.float64) for k, v in observer.observe(result).items()})
+                            feats.update(to_host(observer.observe(result)))
                     counts = weights(keys) if weights is not None else None
                     self.updating = True
                     for key in keys:

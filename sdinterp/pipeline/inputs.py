@@ -128,14 +128,17 @@ def to_working_size(sample: Sample, size: tuple[int, int] | None) -> Sample:
     ``size`` is ``None``, equal to the frames' size, or larger (frames are never enlarged here), or
     when the sample carries flow (whose vectors would need rescaling with the frames: two-stream
     adapters size their own inputs)."""
-    h, w = sample.frames.shape[1:3]
+    frames = sample.frames
+    if not isinstance(frames, np.ndarray):  # frames on a device are uploaded after this shrink
+        return sample
+    h, w = frames.shape[1:3]
     if size is None or sample.flow is not None or tuple(size) == (h, w) or size[0] > h or size[1] > w:
         return sample
     meta = dict(sample.meta)
     unstyled = meta.get("unstyled")
     if isinstance(unstyled, np.ndarray) and unstyled.shape == sample.frames.shape:
         meta["unstyled"] = shrink_frames(unstyled, size)
-    return sample.replace(frames=shrink_frames(sample.frames, size), meta=meta)
+    return sample.replace(frames=shrink_frames(frames, size), meta=meta)
 
 
 def compact_to_views(sample: Sample) -> Sample:

@@ -19,7 +19,7 @@ from sdinterp.errors import DegenerateLayerError
 from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, UnitScorer
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
-from sdinterp.pipeline.executor import PSEUDO_PREFIX, RunObserver
+from sdinterp.pipeline.executor import PSEUDO_PREFIX, RunObserver, resolve_pair_device
 from sdinterp.pipeline.identity import bootstrap_identity, data_identity, model_identity
 from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
@@ -190,6 +190,7 @@ class StaticDynamic:
             n_clips = len(data)
         except TypeError:
             n_clips = None
+        device = resolve_pair_device(self.adapter, self.static_sampler, self.dynamic_sampler, config.pair_device)
         return {
             "inputs": data_identity(data),
             "model": model_identity(self.adapter.model),
@@ -207,4 +208,8 @@ class StaticDynamic:
             **bootstrap_identity(config.bootstrap, config.bootstrap_level),
             # A resumed run must carry the check over all its batches, or over none.
             **({"validity": True} if config.validity else {}),
+            # The model's device and the pairs' may change float rounding (a convolution's sums, a
+            # grey level on a few pixels of a restyle): recorded, and part of what a resume must match.
+            **({"device": str(self.adapter.device)} if self.adapter.device.type != "cpu" else {}),
+            **({"pair_device": str(device)} if device is not None else {}),
         }

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sdinterp.capture import LayerCapture, UnknownLayerError
-from sdinterp.interfaces import Factor, ModelAdapter, PairSampler, Sample
+from sdinterp.interfaces import Factor, ModelAdapter, PairSampler, Sample, takes_device_frames
 
 __all__ = ["check_adapter", "check_sampler"]
 
@@ -93,7 +93,8 @@ def check_adapter(
 
     Checks: canonical layers exist, resolve to themselves and name existing modules; an unknown
     name raises :class:`~sdinterp.capture.UnknownLayerError` listing the valid names; ``views`` sets
-    valid views; ``prepare`` is deterministic; the prepared input has the frames and crop the
+    valid views; ``prepare`` is deterministic (and, for an adapter that declares ``device_frames``,
+    gives the same input for tensor frames); the prepared input has the frames and crop the
     adapter declares (``describe()``); two forwards of the same input give the same features; one
     forward captures every layer as (B, C) with C equal to the declared channels; hooks are removed
     when the forward raises; and (``run_report``) a report covers every canonical layer.
@@ -136,6 +137,13 @@ def check_adapter(
             assert v.min() >= 0 and v.max() < s.num_frames, "views() produced out-of-range indices"
     first, second = adapter.prepare(viewed), adapter.prepare(viewed)
     assert _equal(first, second), "prepare() is not deterministic: two calls on the same samples differ"
+    if takes_device_frames(adapter, ["prepare"]):
+        # device_frames: tensor frames (a run on a GPU hands them over on the device) give the same input
+        tensors = [s.replace(frames=torch.from_numpy(np.ascontiguousarray(s.frames))) for s in viewed]
+        assert _equal(adapter.prepare(tensors), first), (
+            f"{type(adapter).__name__} declares device_frames, but prepare() of tensor frames differs from "
+            "prepare() of the same frames as numpy"
+        )
 
     model = adapter.model
     was_training = model.training
@@ -204,8 +212,9 @@ def check_adapter(
     return observed
 
 
-def _frame_keys(frames: np.ndarray, view: np.ndarray) -> list[bytes]:
-    return [np.ascontiguousarray(frames[i]).tobytes() for i in view]
+def _frame_keys(frames: np.ndarray | torch.Tensor, view: np.ndarray) -> list[bytes]:
+    host = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else frames
+    return [np.ascontiguousarray(host[i]).tobytes() for i in view]
 
 
 def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_identical: bool = False) -> Sample:
@@ -216,7 +225,8 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
     permutation of the anchor's (same frames, never zeroed or replaced), in another order or with
     other flow (two-stream samplers keep the frames and jitter the flow). A dynamic pair keeps the
     motion: it never reorders the anchor's frames. Neither may be the anchor itself, unless
-    ``allow_identical`` (for the ``identical`` control sampler).
+    ``allow_identical`` (for the ``identical`` control sampler). A sampler that declares
+    ``device_frames`` must make the same partner from the clip as a tensor.
 
     Args:
         sampler: the sampler under test.
@@ -232,7 +242,7 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
     )
     anchor = sampler.anchor(sample, np.random.default_rng(seed))
     anchor = anchor if anchor.views is not None else anchor.replace(views=(np.arange(anchor.num_frames),))
-    frames_before = anchor.frames.copy()
+    frames_before = np.array(anchor.frames, copy=True)
     views_before = [v.copy() for v in anchor.view_indices()]
     p1 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
     p2 = sampler.partner(anchor, np.random.default_rng([seed, 1]))
@@ -257,7 +267,30 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
         _check_static(name, anchor, partners, allow_identical)
     else:
         _check_dynamic(name, anchor, partners, allow_identical)
+    if takes_device_frames(sampler, ["anchor", "partner"]):
+        _check_device_frames(name, sampler, sample, seed, p1)
     return p1
+
+
+def _check_device_frames(name: str, sampler: PairSampler, sample: Sample, seed: int, host: Sample) -> None:
+    """A sampler that declares ``device_frames``: given the clip as a tensor (on the CPU here; a run on
+    a GPU uploads it there), the same draws make a tensor partner with the host's views and, within
+    one grey level, its pixels (torch kernels may round a sum in another order)."""
+    tensor = sample.replace(frames=torch.from_numpy(np.ascontiguousarray(sample.frames)))
+    anchor = sampler.anchor(tensor, np.random.default_rng(seed))
+    anchor = anchor if anchor.views is not None else anchor.replace(views=(np.arange(anchor.num_frames),))
+    partner = sampler.partner(anchor, np.random.default_rng([seed, 1]))
+    assert isinstance(partner.frames, torch.Tensor) and partner.frames.dtype == torch.uint8, (
+        f"sampler {name!r} declares device_frames but returned {type(partner.frames).__name__} frames for a tensor "
+        "clip; return frames on the clip's device (or leave device_frames False)"
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(partner.view_indices(), host.view_indices())), (
+        f"sampler {name!r}: a tensor clip got other views than the same clip as numpy with the same rng"
+    )
+    diff = np.abs(partner.frames.cpu().numpy().astype(np.int16) - np.asarray(host.frames).astype(np.int16))
+    assert diff.max(initial=0) <= 1, (
+        f"sampler {name!r}: a tensor clip's partner differs from the numpy clip's by {int(diff.max())} grey levels"
+    )
 
 
 def _same_flow(a: Sample, b: Sample) -> bool:

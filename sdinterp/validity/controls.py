@@ -34,6 +34,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -61,35 +62,48 @@ MAX_SIDE = 64
 _EPS = 1e-9
 
 
-def _grey(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _grey(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(T, H, W, 3) uint8 -> grey levels (T, H', W') and RGB (T, H', W', 3) in [0, 1], strided to MAX_SIDE."""
-    step = max(1, int(np.ceil(max(frames.shape[1:3]) / MAX_SIDE)))
-    small = frames[:, ::step, ::step].astype(np.float64) / 255.0
-    return small @ np.array([0.299, 0.587, 0.114]), small
+    step = max(1, -(-max(frames.shape[1:3]) // MAX_SIDE))
+    small = frames[:, ::step, ::step].to(torch.float64) / 255.0
+    return small @ _luma(frames.device), small
 
 
-def _centroid(energy: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Energy-weighted centroid (x, y) in frame widths; the frame's centre where nothing changes."""
-    w = float(energy.sum())
-    if w <= _EPS:
-        return np.array([0.5, 0.5])
-    return np.array([float((energy * xs).sum()) / w, float((energy * ys).sum()) / w])
+@functools.lru_cache(maxsize=8)
+def _luma(device: torch.device) -> torch.Tensor:
+    # BT.601 weights, made once per device: a control then copies nothing from the host.
+    return torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).to(device)
 
 
-def _one(sample: Sample) -> np.ndarray:
-    view = max(sample.view_indices(), key=len)
-    grey, rgb = _grey(np.asarray(sample.frames)[view])
-    colour = rgb.mean(axis=(0, 1, 2))
-    gy, gx = np.gradient(grey, axis=(1, 2)) if min(grey.shape[1:]) > 1 else (np.zeros_like(grey),) * 2
-    texture = float(np.sqrt(gx * gx + gy * gy).mean())
+def _centroid(energy: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Energy-weighted centroid (x, y) in frame widths; the frame's centre where nothing changes.
+    Chosen with ``where``, not ``if``: on a GPU nothing is read back to the host."""
+    w = energy.sum()
+    xy = torch.stack([(energy * xs).sum(), (energy * ys).sum()]) / w.clamp_min(_EPS)
+    return torch.where(w > _EPS, xy, torch.full_like(xy, 0.5))
+
+
+def _one(sample: Sample) -> torch.Tensor:
+    """The 7 controls of one sample, on its frames' device (a numpy clip: the CPU)."""
+    view = max(range(len(sample.view_indices())), key=lambda k: len(sample.view_indices()[k]))
+    frames = sample.view_frames(view)
+    clip = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+    grey, rgb = _grey(clip)
+    colour = rgb.mean(dim=(0, 1, 2))
+    if min(grey.shape[1:]) > 1:
+        gy, gx = torch.gradient(grey, dim=(1, 2))
+        texture = torch.sqrt(gx * gx + gy * gy).mean()
+    else:
+        texture = grey.new_zeros(())
     if grey.shape[0] < 3:  # fewer than two frame differences: no motion to locate
-        return np.concatenate([colour, [texture, 0.0, 0.0, 0.0]])
-    energy = np.abs(np.diff(grey, axis=0))
+        return torch.cat([colour, texture[None], grey.new_zeros(3)])
+    energy = (grey[1:] - grey[:-1]).abs()
     side = float(max(grey.shape[1:]))
-    ys, xs = np.mgrid[: grey.shape[1], : grey.shape[2]] / side
+    ys = torch.arange(grey.shape[1], dtype=torch.float64, device=grey.device)[:, None] / side
+    xs = torch.arange(grey.shape[2], dtype=torch.float64, device=grey.device)[None, :] / side
     half = energy.shape[0] // 2
     move = _centroid(energy[half:].sum(0), xs, ys) - _centroid(energy[:half].sum(0), xs, ys)
-    return np.concatenate([colour, [texture, float(np.hypot(*move)), move[0], move[1]]])
+    return torch.cat([colour, texture[None], torch.linalg.vector_norm(move)[None], move])
 
 
 def control_features(samples: Sequence[Sample]) -> torch.Tensor:
@@ -99,9 +113,10 @@ def control_features(samples: Sequence[Sample]) -> torch.Tensor:
         samples: the inputs of a batch (:attr:`BatchResult.inputs`), with their views.
 
     Returns:
-        (len(samples), 7) float64 tensor.
+        (len(samples), 7) float64 tensor, on the samples' device (numpy frames: the CPU).
     """
-    return torch.as_tensor(np.stack([_one(s) for s in samples]), dtype=torch.float64)
+    # On the frames' device, as pooled features: the executor reads them back with the layers'.
+    return torch.stack([_one(s) for s in samples]) if samples else torch.zeros((0, 7), dtype=torch.float64)
 
 
 def control_layers(samples: Sequence[Sample]) -> Mapping[str, torch.Tensor]:

@@ -171,7 +171,7 @@ class ValidityMonitor:
         originals = {}
         for k, s in enumerate(result.inputs[:anchors]):
             raw = s.meta.get("unstyled")
-            if isinstance(raw, np.ndarray) and raw.shape == s.frames.shape and not np.array_equal(raw, s.frames):
+            if _restyled_from(raw, s.frames):
                 originals[k] = s.replace(frames=raw, style=None)
         if not originals:
             return {}
@@ -190,6 +190,7 @@ class ValidityMonitor:
     def _forward(self, samples: list[Any]) -> dict[str, torch.Tensor]:
         """Pooled features of the requested layers for ``samples`` (one forward, no early exit)."""
         from sdinterp.capture import LayerCapture, resolve_layers
+        from sdinterp.pipeline.executor import to_host
         from sdinterp.pipeline.inputs import to_device
 
         if self.layer_infos is None:
@@ -198,7 +199,7 @@ class ValidityMonitor:
         with LayerCapture(self.adapter.model, self.layer_infos, early_exit=False) as cap:
             cap.run(lambda: self.adapter.forward(x))
             feats = cap.collect()
-        return {k: v.detach().to("cpu", torch.float64) for k, v in feats.items() if v.shape[0] == len(samples)}
+        return to_host({k: v for k, v in feats.items() if v.shape[0] == len(samples)})
 
     # -- state (resume, merge, distributed) -----------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -297,3 +298,11 @@ def _spaced(n: int, k: int) -> torch.Tensor:
 def _style_key(style: Any) -> str:
     # None and 0 both mean "the original frames" (interfaces.Sample).
     return "0" if style is None or style == 0 else str(style)
+
+
+def _restyled_from(raw: Any, frames: Any) -> bool:
+    """Whether ``raw`` (an anchor's ``meta["unstyled"]``) holds other pixels than its frames. On a
+    device the arrays are compared by identity, not by value: a value would have to be read back."""
+    if isinstance(raw, torch.Tensor) and isinstance(frames, torch.Tensor):
+        return raw is not frames and raw.shape == frames.shape
+    return isinstance(raw, np.ndarray) and raw.shape == frames.shape and not np.array_equal(raw, frames)

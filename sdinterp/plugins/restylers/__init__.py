@@ -87,6 +87,7 @@ class Photometric(Restyler):
     """
 
     name = "photometric"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def __init__(self, seed: int = 0, chroma: float = 0.6, cycles: tuple[float, float] = (2.0, 4.0)):
         super().__init__(seed)
@@ -158,6 +159,7 @@ class RandomConvTexture(Photometric):
     """
 
     name = "random_conv"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def __init__(
         self,
@@ -268,6 +270,7 @@ class FourierStyle(Photometric):
     """
 
     name = "fourier_style"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def __init__(
         self,

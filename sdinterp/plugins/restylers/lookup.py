@@ -23,6 +23,7 @@ class ColorRemap(Restyler):
     """
 
     name = "color_remap"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def _lut(self, style: int | str) -> tuple[np.ndarray, np.ndarray]:
         rng = self.style_rng(style)
@@ -63,6 +64,7 @@ class LevelPermutation(Restyler):
     """
 
     name = "level_permutation"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def luts(self, style: int | str) -> np.ndarray:
         """The style's level permutation per channel, uint8 (3, 256)."""

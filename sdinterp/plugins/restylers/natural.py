@@ -78,6 +78,7 @@ class NaturalColour(Restyler):
     """
 
     name = "natural_colour"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def __init__(
         self,
@@ -160,6 +161,7 @@ class NaturalTexture(NaturalColour):
     """
 
     name = "natural_texture"
+    device_frames = True  # torch kernels on the clip's own device (_torch.py)
 
     def __init__(self, seed: int = 0, size: int = 5, texture_gain: tuple[float, float] = (1.5, 2.5), **colour: Any):
         super().__init__(seed, **colour)

@@ -49,6 +49,7 @@ class FrameShuffle(PairSampler):
     factor = Factor.STATIC
     name = "frame_shuffle"
     model_resolution = True  # a permutation of the anchor's own frames
+    device_frames = True  # it permutes views; the frames are not touched
 
     def __init__(self, exclude_identity: bool = False):
         self.exclude_identity = bool(exclude_identity)
@@ -107,6 +108,7 @@ class Restyle(PairSampler):
     factor = Factor.DYNAMIC
     name = "restyle"
     model_resolution = True  # a per-clip transform of the anchor's own frames (docs/method.md)
+    device_frames = True  # when its restyler is (every built-in one is: torch kernels)
 
     def __init__(
         self,
@@ -192,6 +194,7 @@ class Identical(PairSampler):
 
     name = "identical"
     model_resolution = True
+    device_frames = True
 
     def __init__(self, factor: Factor | str = Factor.DYNAMIC):
         parsed = Factor.parse(factor)

@@ -30,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: is a file; give a folder")
     if not out.parent.is_dir() and str(out.parent):
         raise UsageError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    if args.cue is not None and args.kind != "shortcut":
+        raise UsageError(
+            f"--cue sets how often a shortcut video wears its class's appearance; it needs --kind shortcut, "
+            f"not {args.kind}"
+        )
     try:
         config = SynthConfig(
             kind=args.kind,
@@ -39,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             seed=args.seed,
             difficulty=args.difficulty,
+            cue=1.0 if args.cue is None else args.cue,
+            camera=args.camera,
         )
     except ValueError as exc:  # name the flag: the config's fields are the flags' names
         raise UsageError(f"--{str(exc).split(' ')[0]} {str(exc).split(' ', 1)[1]}") from None
@@ -50,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     root = write_dataset(config, out, fmt=args.format, masks=not args.no_masks, styles=args.styles)
     print(
         f"{config.videos} {config.kind} videos ({config.classes} classes, {config.frames} frames of "
-        f"{config.size}x{config.size}) in {root}"
+        f"{config.size}x{config.size}"
+        + (f", appearance cue {config.cue:g}" if config.kind == "shortcut" else "")
+        + (f", camera {config.camera:g} px/frame" if config.camera else "")
+        + f") in {root}"
         + (f", in styles 0..{args.styles}" if args.styles else "")
         + f"; labels in {out / 'labels.csv'}"
     )
@@ -65,11 +75,28 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from sdinterp.data.synthetic import KINDS
+
     p.add_argument(
         "--kind",
-        choices=["appearance", "motion", "both", "camouflage"],
+        choices=list(KINDS),
         default="motion",
-        help="which factor carries the class (default: motion)",
+        help="which factor carries the class: appearance, motion, both, camouflage (motion on a background "
+        "of the object's texture), shortcut (motion, with an appearance that agrees with the class at rate "
+        "--cue) or joint (colour x direction; an even --classes of 4 or more); docs/synthetic.md (default: motion)",
+    )
+    p.add_argument(
+        "--cue",
+        type=float,
+        default=None,
+        help="--kind shortcut: the share of each class's videos that wear their class's appearance; 1/classes "
+        "makes appearance independent of the class, 0 never the class's own (default: 1)",
+    )
+    p.add_argument(
+        "--camera",
+        type=float,
+        default=0.0,
+        help="pixels per frame the background pans, 0 to size/4 (default: 0, a fixed camera)",
     )
     p.add_argument("--classes", type=int, default=4, help="number of classes, 2 or more (default: 4)")
     p.add_argument(

@@ -216,7 +216,10 @@ def build_avos(task: AvosTask) -> nn.Module:
     ``twostream:`` model spec as a user would load it."""
     from sdinterp.adapt import load_model
 
-    return load_model(task.spec, cascades=task.cascades, decoder_channels=task.decoder_channels)
+    options: dict[str, Any] = {"decoder_channels": task.decoder_channels}
+    if task.variant.partition("-")[2] != "none":  # cascades configures the cross connections
+        options["cascades"] = task.cascades
+    return load_model(task.spec, **options)
 
 
 def _tensors(adapter: Any, samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from sdinterp.cli_kit import UsageError, adapter_from_args, add_flags, check_flags, load_clips, write_json
+from sdinterp.cli_kit.outputs import check_run_outputs
 
 
 def _checkpoints(paths: list[str]) -> list[Path]:
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give at least one CHECKPOINT and then the INPUT videos (the last argument)")
     check_flags(args)
     checkpoints, args.inputs = _checkpoints(args.paths[:-1]), [args.paths[-1]]
+    # --json may be neither the INPUT nor a checkpoint it reads (check_flags saw only the flags)
+    check_run_outputs(args, inputs={"CHECKPOINT": [str(c) for c in checkpoints]})
     if args.steps is not None and len(args.steps) != len(checkpoints):
         raise UsageError(f"--steps gives {len(args.steps)} steps for {len(checkpoints)} checkpoints")
     clips, skipped = load_clips(args)

@@ -27,6 +27,7 @@ from sdinterp.cli_kit import (
     check_positive,
     samplers_from_args,
 )
+from sdinterp.cli_kit.outputs import check_run_outputs
 
 __all__ = ["register_study", "register_train"]
 
@@ -67,9 +68,18 @@ def _study(args: argparse.Namespace) -> int:
         models = [
             f"twostream:{v}-r{args.depth}" + (f"-w{args.width}" if args.width != 64 else "") for v in STUDY_VARIANTS
         ]
+    weights = []
     for spec in models:
         if spec.startswith("twostream:"):
-            parse_spec(spec)  # a bad spec costs nothing
+            weights.append(parse_spec(spec).weights)  # a bad spec costs nothing
+    figures = {
+        f"--figure ({kind})": f"{args.figure}_{kind}" for kind in ("layers.png", "layers.svg", "units.png", "units.svg")
+    }
+    check_run_outputs(
+        args,
+        outputs=figures if args.figure else {},
+        inputs={"INPUT": inputs, "a model's weights": [w for w in weights if w]},
+    )
     static, dynamic = samplers_from_args(args)
     if args.protocol == "vos-alternating":
         protocol: Any = VosAlternating(args.frames_per_item)
@@ -88,6 +98,8 @@ def _study(args: argparse.Namespace) -> int:
         flow=args.flow,
         flow_cache=args.flow_cache,
         style=_style(args.style),
+        # --flow-at-size: frames shrink to --size as they are decoded and the flow is computed there
+        size=tuple(args.size) if args.flow_at_size and args.size else None,
     )
     log = (lambda m: print(m, file=sys.stderr)) if not args.quiet else None
     reports = run_study(
@@ -230,6 +242,13 @@ def register_study(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--flow-cache", metavar="DIR", help="folder to cache computed flow (default: a temporary folder)")
     p.add_argument(
+        "--flow-at-size",
+        action="store_true",
+        help="shrink frames to --size as they are read and compute the flow there: far cheaper on videos "
+        "larger than --size, but another flow (docs/method.md, 'Pairs at the model's resolution'; "
+        "recorded in the reports); default: flow at the videos' own resolution, as the reference",
+    )
+    p.add_argument(
         "--style",
         default=None,
         help="style of the anchor images of a stylized dataset: random or an id (default: none)",
@@ -265,6 +284,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from sdinterp.adapt import adapt, load_model
     from sdinterp.plugins.twostream.adapter import TwoStreamAdapter
+    from sdinterp.plugins.twostream.spec import parse_spec
     from sdinterp.plugins.twostream.train import train_synthetic
 
     check_flags(args)  # the shared flags: --seed, --debug
@@ -273,6 +293,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.batch_size < 2:
         raise UsageError("--batch-size must be at least 2 (batch norm needs two samples)")
     check_output_file("--out", args.out)
+    spec_weights = parse_spec(args.model).weights if args.model.startswith("twostream:") else None
+    # given={}: its --out is a file, not the report folder the kit takes a shared --out for
+    check_run_outputs(args, given={}, outputs={"--out": args.out}, inputs={"the model spec's weights": spec_weights})
     torch.manual_seed(args.seed)
     adapter = adapt(load_model(args.model), frame_size=(args.size, args.size))
     if not isinstance(adapter, TwoStreamAdapter):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
@@ -118,8 +120,15 @@ def build_model(spec: str | TwoStreamSpec, **options: Any) -> nn.Module:
 
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     model_opts = {k: options[k] for k in ("cascades", "decoder_channels") if options.get(k) is not None}
+    if "cascades" in model_opts and parsed.cross == "none":
+        # Nothing to configure, so nothing changes; but the caller asked for it, so it is said.
+        warnings.warn(
+            f"model spec {parsed.name!r} has no cross connections: cascades={model_opts.pop('cascades')} does not "
+            "apply and is left out (use a spec with a cross connection, e.g. gated-bidirectional, to set it)",
+            UserWarning,
+            stacklevel=2,
+        )
     if parsed.kind == "fusionseg":
-        model_opts.pop("cascades", None)
         model: nn.Module = FusionSegMod(parsed.depth, parsed.width, **model_opts)
     else:
         model = TwoStreamAVOS(parsed.fusion, parsed.cross, parsed.depth, parsed.width, **model_opts)
@@ -129,3 +138,20 @@ def build_model(spec: str | TwoStreamSpec, **options: Any) -> nn.Module:
 
         load_state_dict_file(model, weights, trusted=bool(options.get("trust_weights")))
     return model
+
+
+def options_for(spec: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``options`` as the model of ``spec`` takes them, for a caller that sets one ``cascades`` for many
+    models (the fusion study, the tiny AVOS task): left out, without a warning, for a ``twostream:``
+    spec without cross connections (FusionSeg, ``-none``), where it configures nothing.
+
+    Examples:
+        >>> options_for("twostream:fusionseg-r18", {"cascades": 3, "weights": None})
+        {'weights': None}
+        >>> options_for("twostream:gated-bidirectional-r18", {"cascades": 3})
+        {'cascades': 3}
+    """
+    out = dict(options or {})
+    if spec.startswith(PREFIX) and "cascades" in out and parse_spec(spec).cross == "none":
+        out.pop("cascades")
+    return out

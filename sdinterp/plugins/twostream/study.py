@@ -16,6 +16,7 @@ from typing import Any
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import Factor, PairProtocol, PairSampler
 from sdinterp.pipeline.plan import RunPlan
+from sdinterp.plugins.twostream.spec import options_for
 from sdinterp.report import BiasReport
 
 __all__ = ["run_study", "study_rows", "format_table", "missing_factors"]
@@ -170,7 +171,7 @@ def run_study(
         warnings.simplefilter("once", ReliabilityWarning)  # the same data warns alike for every model: say it once
         for spec in models:
             torch.manual_seed(seed)  # random init is part of the run: the same seed gives the same model
-            adapter = adapt(load_model(spec, **dict(model_options or {})), frame_size=frame_size)
+            adapter = adapt(load_model(spec, **options_for(spec, model_options)), frame_size=frame_size)
             if log is not None:
                 log(f"{spec}: {len(adapter.layers())} layers")
             sd = StaticDynamic(

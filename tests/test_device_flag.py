@@ -1,0 +1,57 @@
+"""`sdinterp report --device` (issue 21): a device this torch cannot use is refused in one line before
+any model loads; a run on the CPU records no device, one off it records where the model ran."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from _paths import VIDEOS
+from sdinterp.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_thread")  # one torch thread per module (tests/conftest.py)
+
+VIDEO = str(VIDEOS / "tree.avi")
+#: A model spec whose loading fails with its own message: a check that names --device ran first.
+UNLOADABLE = "python:sdinterp_no_such_package:build"
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [
+        ("gpu", "--device gpu: not a device name; give cpu, cuda, cuda:N or mps"),
+        ("meta", "--device meta: sdinterp runs models on cpu, cuda or mps, not meta"),
+        pytest.param(
+            "cuda",
+            "--device cuda: this torch sees no CUDA device",
+            marks=[
+                pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is there"),
+                pytest.mark.optional_env("a machine without CUDA"),
+            ],
+        ),
+        pytest.param(
+            "cuda:64",
+            "--device cuda:64: this machine has",
+            marks=[
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+                pytest.mark.optional_env("a CUDA device"),
+            ],
+        ),
+    ],
+)
+def test_a_device_that_cannot_be_used_is_refused_before_the_model_loads(device, expected, tmp_path, capsys):
+    assert main(["report", UNLOADABLE, VIDEO, "--device", device, "--json", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in err, err
+    assert "sdinterp_no_such_package" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_cpu_report_records_no_device(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = ["report", "tiny:i3d-motion", VIDEO, "--n-pairs", "4", "--device", "cpu", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    identity = json.loads(out.read_text())["identity"]
+    assert "device" not in identity and "pair_device" not in identity
