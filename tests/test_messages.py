@@ -238,3 +238,24 @@ def test_plugins_lists_the_failure_without_a_warning_and_an_unknown_command_name
     assert exc.value.code == 2
     (line,) = _plugin_warnings(capsys.readouterr().err)
     assert line.startswith("sdinterp: warning: plugin 'broken'")
+
+
+def test_a_model_taking_more_frames_than_the_clip_holds_is_refused_or_warned(tmp_path, capsys):
+    """r3d_18 takes 16 frames: from 4-frame clips every frame would appear 4 times. The command line
+    refuses it naming both ways out; the API (the reference's subsampling, which repeats) warns."""
+    import numpy as np
+
+    import sdinterp
+    from sdinterp.errors import ShortVideoWarning
+
+    out = tmp_path / "r.json"
+    argv = ["report", "torchvision:r3d_18", VIDEO, "--clip-length", "4", "--crop-size", "32", "--json", str(out)]
+    assert main(argv) == 1
+    line = _error_line(capsys.readouterr().err)
+    assert "torchvision:r3d_18 takes 16 frames per clip, more than --clip-length 4 holds" in line
+    assert "pass --clip-length 16 or more, or --frames 4 or fewer" in line and not out.exists()
+    adapter = sdinterp.load_adapter("torchvision:r3d_18", num_frames=8, crop_size=32)
+    short = sdinterp.Sample(frames=np.zeros((4, 32, 32, 3), np.uint8), video_id="short")
+    with pytest.warns(ShortVideoWarning, match="clip short has 4 frames and VideoResNet takes 8: frames repeat"):
+        viewed = adapter.views(short)
+    assert viewed.view_indices()[0].tolist() == [0, 0, 0, 1, 1, 2, 2, 3]

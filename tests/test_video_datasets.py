@@ -185,3 +185,23 @@ def test_davis_missing_flow_image_names_the_file(tmp_path) -> None:
         VideoReadError, match=r"FlowImages_gap1/cows/00001\.png: flow image for frame 00001\.png not found"
     ):
         ds[1]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"clip_length": 0}, "clip_length must be a positive integer, got 0"),
+        ({"clip_length": 2.5}, "clip_length must be a positive integer, got 2.5"),
+        ({"clip_length": 8, "num_frames": 0}, "num_frames must be a positive integer, got 0"),
+        ({"clip_length": 8, "num_frames": 16}, "num_frames=16 is more than clip_length=8"),
+    ],
+)
+def test_window_options_that_would_truncate_or_repeat_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        VideoClipDataset([VideoEntry("tree", {None: str(TREE)})], style=None, **options)
+    assert (
+        len(
+            VideoClipDataset([VideoEntry("tree", {None: str(TREE)})], clip_length=8, num_frames=8, style=None)[0].frames
+        )
+        == 8
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from torch import nn
 
 from sdinterp.adapters._weights import load_state_dict_file, one_line, read_state_dict_file
 from sdinterp.data.clips import uniform_temporal_subsample
+from sdinterp.errors import ShortVideoWarning
 from sdinterp.interfaces import ModelAdapter, Sample
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "uniform_indices",
     "first_output",
     "cat_pathways",
+    "warn_if_frames_repeat",
 ]
 
 # Kinetics statistics used by SlowFast/pytorchvideo and the reference code (docs/method.md §3).
@@ -67,6 +70,19 @@ def cat_pathways(outputs: Any) -> torch.Tensor:
     """Globally averaged slow and fast features concatenated: (B, C_slow + C_fast) — the reference's
     ``slowfast_r50_8x8_cat`` stage-5 representation."""
     return torch.cat([t.float().mean(dim=tuple(range(2, t.dim()))) for t in outputs], dim=1)
+
+
+def warn_if_frames_repeat(sample: Sample, frames: int, model: nn.Module) -> None:
+    """Warn when a clip has fewer frames than the model takes: the uniform subsample (as the
+    reference's ``UniformTemporalSubsample``) then repeats frames, which the command line refuses."""
+    if sample.num_frames < frames:
+        warnings.warn(
+            f"clip {sample.video_id or '(unnamed)'} has {sample.num_frames} frames and {type(model).__name__} "
+            f"takes {frames}: frames repeat (as the reference's UniformTemporalSubsample); give clips of at least "
+            "that many frames (clip_length), or build the adapter with fewer frames",
+            ShortVideoWarning,
+            stacklevel=3,
+        )
 
 
 @functools.lru_cache(maxsize=32)
@@ -218,6 +234,7 @@ class VideoClipAdapter(ModelAdapter):
         pathway by subsampling the fast frames). Existing views are kept."""
         if sample.views is not None:
             return sample
+        warn_if_frames_repeat(sample, self.num_frames, self.model)
         fast = uniform_indices(sample.num_frames, self.num_frames)
         views = tuple(fast[np.linspace(0, len(fast) - 1, len(fast) // r).astype(np.int64)] for r in self.pathway_ratios)
         return sample.replace(views=views)

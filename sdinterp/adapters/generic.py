@@ -27,7 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdinterp.adapters._clip import KINETICS_MEAN, KINETICS_STD, ClipPreprocessor, channels_last_pool
+from sdinterp.adapters._clip import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    ClipPreprocessor,
+    channels_last_pool,
+    warn_if_frames_repeat,
+)
 from sdinterp.adapters._weights import load_state_dict_file
 from sdinterp.capture import CALL_SEP, split_call
 from sdinterp.data.clips import uniform_temporal_subsample
@@ -309,6 +315,7 @@ class GenericVideoAdapter(ModelAdapter):
     def views(self, sample: Sample) -> Sample:
         if self.num_frames is None or sample.views is not None:
             return super().views(sample)
+        warn_if_frames_repeat(sample, self.num_frames, self.model)
         return sample.replace(views=(uniform_temporal_subsample(sample.num_frames, self.num_frames),))
 
     def working_size(self, height: int, width: int) -> tuple[int, int] | None:

@@ -59,7 +59,22 @@ def adapter_from_args(args: argparse.Namespace, spec: str | None = None) -> Any:
 
     options = adapter_options(args)
     torch.manual_seed(args.seed)
-    return adapt(load_model(spec or args.model, **options), **options)
+    adapter = adapt(load_model(spec or args.model, **options), **options)
+    _check_clip_length(adapter, args, spec or args.model)
+    return adapter
+
+
+def _check_clip_length(adapter: Any, args: argparse.Namespace, spec: str) -> None:
+    """A model that takes more frames than ``--clip-length`` holds would see frames repeated (the
+    reference's subsampling repeats indices): refused, as ``--frames`` above ``--clip-length`` is."""
+    clip_length, frames = getattr(args, "clip_length", None), getattr(adapter, "num_frames", None)
+    if getattr(args, "frames", None) is not None or not isinstance(clip_length, int):
+        return  # --frames was checked against --clip-length with the other flags
+    if isinstance(frames, int) and not isinstance(frames, bool) and frames > clip_length:
+        raise UsageError(
+            f"{spec} takes {frames} frames per clip, more than --clip-length {clip_length} holds (frames would "
+            f"repeat); pass --clip-length {frames} or more, or --frames {clip_length} or fewer"
+        )
 
 
 def _belongs(problem_path: str, entry: Any) -> bool:

@@ -128,6 +128,15 @@ class VideoClipDataset(torch.utils.data.Dataset):
             raise VideoReadError(str(data) if isinstance(data, (str, os.PathLike)) else "<entries>", "no usable videos")
         if flow not in (None, "images", "dis", "farneback"):
             raise ValueError(f"flow must be None, 'images', 'dis' or 'farneback', got {flow!r}")
+        for name, value in (("clip_length", clip_length), ("num_frames", num_frames)):
+            # a float would be truncated, a window shorter than num_frames would repeat frames: refused
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if num_frames is not None and num_frames > clip_length:
+            raise ValueError(
+                f"num_frames={num_frames} is more than clip_length={clip_length}: a window cannot give more frames "
+                "than it holds (frames would repeat); raise clip_length or lower num_frames"
+            )
         self.entries = entries
         self.clip_length, self.num_frames, self.start, self.cycle = int(clip_length), num_frames, start, cycle
         self.seed, self.style, self.flow, self.flow_resize = int(seed), style, flow, flow_resize
