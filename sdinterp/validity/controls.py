@@ -88,6 +88,8 @@ def _one(sample: Sample) -> torch.Tensor:
     view = max(range(len(sample.view_indices())), key=lambda k: len(sample.view_indices()[k]))
     frames = sample.view_frames(view)
     clip = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+    if clip.device.type == "mps":  # no float64 there: these clips' controls are computed on the host
+        clip = clip.cpu()
     grey, rgb = _grey(clip)
     colour = rgb.mean(dim=(0, 1, 2))
     if min(grey.shape[1:]) > 1:
