@@ -175,7 +175,7 @@ class Sample:
         on_device = self.meta.get(DEVICE_VIEWS)
         if on_device is not None and on_device[view].device == frames.device:
             return frames.index_select(0, on_device[view])
-        return frames.index_select(0, torch.from_numpy(index).to(frames.device))
+        return frames.index_select(0, torch.from_numpy(np.ascontiguousarray(index)).to(frames.device))
 
     def replace(self, **changes: Any) -> Sample:
         """A shallow copy with some fields changed (arrays are shared, never mutated in place)."""

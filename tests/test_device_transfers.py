@@ -226,3 +226,15 @@ def test_pairs_made_as_tensors_give_the_hosts_report(dynamic: str) -> None:
         tensors = sd.attribute(clips, pair_device="cpu", **run).to_dict()
     assert "pair_device" not in host["identity"] and tensors["identity"].pop("pair_device") == "cpu"
     assert tensors == host
+
+
+def test_view_frames_give_the_same_frames_for_numpy_and_tensor_clips() -> None:
+    """``Sample.view_frames``: in-order views of a tensor clip are the clip itself (no copy), other
+    orders (a reversed, negatively strided view among them) gather the frames the numpy clip gives."""
+    frames = np.random.default_rng(0).integers(0, 256, (6, 4, 5, 3), dtype=np.uint8)
+    views = (np.arange(6), np.arange(6)[::-1], np.array([4, 0, 0, 5]))
+    host = sdinterp.Sample(frames=frames, views=views)
+    tensor = host.replace(frames=torch.from_numpy(frames))
+    for k in range(len(views)):
+        assert np.array_equal(tensor.view_frames(k).numpy(), host.view_frames(k)), k
+    assert tensor.view_frames(0) is tensor.frames
