@@ -55,3 +55,13 @@ def test_a_cpu_report_records_no_device(tmp_path, capsys):
     assert main(argv) == 0
     identity = json.loads(out.read_text())["identity"]
     assert "device" not in identity and "pair_device" not in identity
+
+
+def test_track_takes_device_too(tmp_path, capsys):
+    """`sdinterp track` builds its model through the kit too: the same check, before any checkpoint loads."""
+    checkpoint = tmp_path / "epoch_1.pt"
+    torch.save({}, checkpoint)
+    argv = ["track", str(checkpoint), VIDEO, "--model", "tiny:i3d-motion", "--device", "gpu"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "--device gpu: not a device name" in err and "Traceback" not in err

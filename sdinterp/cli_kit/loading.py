@@ -47,7 +47,8 @@ def adapter_from_args(args: argparse.Namespace, spec: str | None = None) -> Any:
     ``torch.manual_seed(args.seed)`` runs first: a random initialisation is part of the run.
 
     Args:
-        args: the parsed command line (``seed`` and the :data:`~sdinterp.cli_kit.MODEL_FLAGS`).
+        args: the parsed command line (``seed``, the :data:`~sdinterp.cli_kit.MODEL_FLAGS` and, where
+            the command has it, ``device``: the model is moved there).
         spec: a model spec other than ``args.model``.
 
     Returns:
@@ -61,7 +62,20 @@ def adapter_from_args(args: argparse.Namespace, spec: str | None = None) -> Any:
     torch.manual_seed(args.seed)
     adapter = adapt(load_model(spec or args.model, **options), **options)
     _check_clip_length(adapter, args, spec or args.model)
+    if getattr(args, "device", None):
+        adapter.model.to(run_device(args.device))
     return adapter
+
+
+def run_device(name: str) -> Any:
+    """``--device`` as a ``torch.device``; under torchrun (``LOCAL_RANK`` set) a bare ``cuda`` is this
+    process's GPU, ``cuda:$LOCAL_RANK``."""
+    import torch
+
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
 
 
 def _check_clip_length(adapter: Any, args: argparse.Namespace, spec: str) -> None:

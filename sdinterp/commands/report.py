@@ -44,17 +44,6 @@ def _init_distributed() -> bool:
     return True
 
 
-def _device(name: str, distributed: bool) -> Any:
-    """``--device`` as a ``torch.device``; under torchrun a bare ``cuda`` is this process's GPU
-    (``LOCAL_RANK``)."""
-    import torch
-
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None and distributed:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
-
-
 def _check(args: argparse.Namespace) -> None:
     """Every flag's value, before anything is loaded: a bad flag or output path costs nothing."""
     check_flags(args)
@@ -153,8 +142,7 @@ def _run(args: argparse.Namespace, entries: list[Any], skipped: list[str]) -> in
         registry.get("scorer", args.scorer)
         registry.get("protocol", args.protocol)
         # A random initialisation is part of the run: the seed makes it (set here), the report records it.
-        adapter = adapter_from_args(args)
-        adapter.model.to(_device(args.device, distributed))
+        adapter = adapter_from_args(args)  # on --device (under torchrun: this process's GPU)
         sd = StaticDynamic(
             adapter,
             layers=args.layers,

@@ -95,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "short-side",
         "crop-size",
         "trust-weights",
+        "device",
         "skip-bad",
         "json",
         "no-progress",
