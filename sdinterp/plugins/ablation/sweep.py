@@ -14,63 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sdinterp.capture import resolve_layer
-from sdinterp.errors import SdinterpError
 from sdinterp.interfaces import ModelAdapter
 from sdinterp.plugins.ablation.intervention import ZeroUnits, intervene
 from sdinterp.plugins.ablation.selection import UnitSelection, get_selection, units_for_percent
 from sdinterp.report import LayerBias
+from sdinterp.task_metric import Metric, MetricError, finite_metric
 
 __all__ = ["RemovalCurves", "removal_sweep", "Metric", "MetricError", "finite_metric"]
-
-#: A task metric: ``metric(adapter, data) -> float`` (higher is better), evaluated with the removal in place.
-Metric = Callable[[ModelAdapter, Any], float]
-
-
-class MetricError(SdinterpError, ValueError):
-    """A metric returned something other than a finite number; the message says where."""
-
-
-def finite_metric(value: Any, metric: Any, where: str) -> float:
-    """``value`` as a float, refused unless it is a finite number.
-
-    Args:
-        value: what the metric returned.
-        metric: the metric (named in the message).
-        where: when it was evaluated, e.g. ``"with nothing removed"``.
-
-    Raises:
-        MetricError: not a number, or nan or an infinity.
-
-    Examples:
-        >>> finite_metric(0.5, len, "on normal clips")
-        0.5
-        >>> finite_metric(float("nan"), len, "on normal clips")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        sdinterp.plugins.ablation.sweep.MetricError: metric len returned nan on normal clips; a metric must ...
-    """
-    name = getattr(metric, "__name__", type(metric).__name__)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise MetricError(
-            f"metric {name} returned {type(value).__name__} {value!r:.60} {where}, not a number; a metric must "
-            "return a finite number (e.g. an accuracy)"
-        ) from None
-    if not math.isfinite(number):
-        raise MetricError(
-            f"metric {name} returned {number} {where}; a metric must return a finite number (e.g. an accuracy), "
-            "so nothing is written"
-        )
-    return number
 
 
 def _rng(seed: int, percent: float) -> np.random.Generator:

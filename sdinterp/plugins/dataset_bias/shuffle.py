@@ -27,6 +27,7 @@ import numpy as np
 
 from sdinterp.interfaces import ModelAdapter, Sample
 from sdinterp.pipeline.inputs import as_samples
+from sdinterp.task_metric import finite_metric
 
 __all__ = [
     "ShuffleResult",
@@ -36,24 +37,6 @@ __all__ = [
     "shuffled_views",
     "shuffled_frames",
 ]
-
-
-def _number(value: Any, metric: Any, where: str) -> float:
-    """What ``metric`` returned ``where``, refused unless it is a finite number."""
-    name = getattr(metric, "__name__", type(metric).__name__)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"metric {name} returned {type(value).__name__} {value!r:.60} {where}, not a number; a metric must "
-            "return a finite number (e.g. an accuracy)"
-        ) from None
-    if not math.isfinite(number):
-        raise ValueError(
-            f"metric {name} returned {number} {where}; a metric must return a finite number (e.g. an accuracy), "
-            "so nothing is written"
-        )
-    return number
 
 
 def shuffled_views(adapter: ModelAdapter, clips: Any, seed: int = 0) -> list[Sample]:
@@ -145,8 +128,10 @@ def shuffle_test(
     samples = as_samples(clips)
     normal = [adapter.views(samples[i]) for i in range(len(samples))]
     return ShuffleResult(
-        normal=_number(metric(adapter, normal), metric, "on normal clips"),
-        shuffled=_number(metric(adapter, shuffled_views(adapter, samples, seed)), metric, "on frame-shuffled clips"),
+        normal=finite_metric(metric(adapter, normal), metric, "on normal clips"),
+        shuffled=finite_metric(
+            metric(adapter, shuffled_views(adapter, samples, seed)), metric, "on frame-shuffled clips"
+        ),
         n_clips=len(normal),
         seed=int(seed),
     )
@@ -207,6 +192,8 @@ def shuffled_training_drop(
     standard = adapt(train(list(as_samples(train_clips))), **(adapter_options or {}))
     shuffled = adapt(train(shuffled_frames(train_clips, seed)), **(adapter_options or {}))
     val = as_samples(val_clips)
-    acc_std = _number(metric(standard, [standard.views(val[i]) for i in range(len(val))]), metric, "trained normally")
-    acc_shuf = _number(metric(shuffled, shuffled_views(shuffled, val, seed)), metric, "trained on shuffled clips")
+    acc_std = finite_metric(
+        metric(standard, [standard.views(val[i]) for i in range(len(val))]), metric, "trained normally"
+    )
+    acc_shuf = finite_metric(metric(shuffled, shuffled_views(shuffled, val, seed)), metric, "trained on shuffled clips")
     return TrainingDrop(standard=acc_std, shuffled=acc_shuf, seed=int(seed))
