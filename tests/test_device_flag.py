@@ -65,3 +65,69 @@ def test_track_takes_device_too(tmp_path, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "--device gpu: not a device name" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ablate", UNLOADABLE, VIDEO, "--layer", "stage5", "--metric", "python:sdinterp_no_such_package:top1"],
+        ["shuffle-test", UNLOADABLE, VIDEO, "--metric", "python:sdinterp_no_such_package:top1"],
+        ["fusion-study", "twostream:gated-unidirectional-r18-w8", VIDEO],
+    ],
+    ids=["ablate", "shuffle-test", "fusion-study"],
+)
+def test_every_command_that_runs_a_model_checks_device_first(argv, tmp_path, capsys):
+    """ablate and shuffle-test (the kit's EVALUATION_FLAGS) and fusion-study take --device too, and
+    refuse one they cannot use in one line before the metric, the model or any flow is loaded."""
+    assert main([*argv, "--device", "gpu", "--json", str(tmp_path / "out.json")]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "--device gpu: not a device name" in lines[0] and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fusion_argv(tmp_path, device: str) -> list[str]:
+    return [
+        "fusion-study",
+        "twostream:gated-unidirectional-r18-w8",
+        VIDEO,
+        "--n-pairs",
+        "4",
+        "--frames-per-item",
+        "2",
+        "--size",
+        "32",
+        "40",
+        "--cascades",
+        "1",
+        "--device",
+        device,
+        "--json",
+        str(tmp_path / f"{device.replace(':', '_')}.json"),
+        "--quiet",
+    ]
+
+
+def _identities(path) -> list[dict]:
+    return [r["identity"] for r in json.loads(path.read_text())["reports"].values()]
+
+
+def test_a_cpu_fusion_study_records_no_device(tmp_path, capsys):
+    assert main(_fusion_argv(tmp_path, "cpu")) == 0
+    (identity,) = _identities(tmp_path / "cpu.json")
+    assert "device" not in identity and "pair_device" not in identity
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.optional_env("a CUDA device")
+def test_a_cuda_fusion_study_runs_there_and_matches_the_cpu(tmp_path, capsys):
+    assert main(_fusion_argv(tmp_path, "cpu")) == 0
+    assert main(_fusion_argv(tmp_path, "cuda")) == 0
+    cpu = json.loads((tmp_path / "cpu.json").read_text())["rows"]
+    (identity,) = _identities(tmp_path / "cuda.json")
+    assert identity["device"].startswith("cuda")
+    gpu = json.loads((tmp_path / "cuda.json").read_text())["rows"]
+    for a, b in zip(cpu, gpu):
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert b[key] == pytest.approx(value, abs=1e-3), key

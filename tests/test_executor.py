@@ -77,6 +77,32 @@ def test_the_data_thread_changes_nothing_and_raises_what_the_data_side_raised():
     assert list(prefetched(iter(range(100)), 1)) == list(range(100))
 
 
+class _SlowData(list):
+    """Clips that take ``delay`` seconds each to read: a data side far slower than the model."""
+
+    delay = 0.03
+
+    def __getitem__(self, i: int) -> Any:
+        import time
+
+        time.sleep(self.delay)
+        return list.__getitem__(self, i)
+
+
+def test_the_report_says_how_long_the_forwards_waited_for_the_data_side():
+    """``timings["waiting_for_data"]``: the seconds the forward loop spent waiting for batches. A data
+    side that sleeps 30 ms per clip beside a model that takes milliseconds keeps it waiting nearly the
+    whole run, with or without the data thread; the wait is part of the forwards' time."""
+    clips = _SlowData(CLIPS)
+    for prefetch in (0, 2):
+        report = _sd().attribute(clips, n_pairs=24, batch_size=9, seed=0, show_progress=False, prefetch=prefetch)
+        timings = report.timings
+        assert list(timings) == ["identity", "forwards", "waiting_for_data", "scoring"]
+        slept = 24 * _SlowData.delay  # the plan reads each of its 24 clips once
+        assert 0.8 * slept <= timings["waiting_for_data"] <= timings["forwards"], timings
+        assert "waiting_for_data" in report.table()
+
+
 class _Energy:
     """An observer: the mean intensity of each input, as a pseudo-layer; counts batches as state."""
 

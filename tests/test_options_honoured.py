@@ -290,3 +290,22 @@ def test_example_model_takes_its_native_frames_from_a_long_window(video: Path, t
     assert code == 0, err[-2000:]
     assert _applied(report) == {"num_frames": 8, "crop_size": None, "short_side": None}
     assert report["identity"]["inputs"]["clip_length"] == 12 and "frames 8 from 12-frame clips" in err
+
+
+def test_weights_hashed_in_the_background_are_hashed_alike() -> None:
+    """``attribute`` hashes the weights while the first batch is prepared (model_identity_later):
+    the same identity as hashing them in place, for every dtype, and a failure is raised where the
+    result is asked for."""
+    from sdinterp.pipeline.identity import model_identity_later
+
+    net = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3), torch.nn.BatchNorm3d(4), torch.nn.Linear(4, 2))
+    net[2].to(torch.bfloat16)
+    assert model_identity_later(net)() == model_identity(net)
+    changed = model_identity(net)
+    with torch.no_grad():
+        net[0].weight[0, 0, 0, 0, 0] += 1
+    assert model_identity_later(net)() == model_identity(net) != changed
+    meta = torch.nn.Linear(2, 2, device="meta")  # no values to hash
+    result = model_identity_later(meta)
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        result()

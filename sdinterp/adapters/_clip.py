@@ -155,7 +155,8 @@ class ClipPreprocessor:
         u8 = frames.permute(0, 3, 1, 2)  # T,3,H,W uint8
         h, w = u8.shape[-2:]
         size = self.resized_size(h, w)
-        if size is not None and size != (h, w):
+        resize = size is not None and size != (h, w)
+        if resize:
             # antialias: clips are often downscaled a lot (576 -> 64); without it the result aliases.
             # One frame at a time: a float copy of one full-size frame, never of the whole clip (the
             # same values: frames are resized independently).
@@ -166,7 +167,7 @@ class ClipPreprocessor:
                 ]
             )
         else:
-            x = u8.float()
+            x = u8
         if self.crop_size is not None:
             if self.crop_size > min(x.shape[-2:]):
                 raise ValueError(
@@ -176,12 +177,16 @@ class ClipPreprocessor:
             top = (x.shape[-2] - self.crop_size) // 2
             left = (x.shape[-1] - self.crop_size) // 2
             x = x[..., top : top + self.crop_size, left : left + self.crop_size]
+        # One float copy, of the cropped frames only, straight into the (3, T, H, W) layout; the
+        # normalisation then works in place: the same values as (x.float() - mean) / std in three passes.
+        out = torch.empty((x.shape[1], x.shape[0], *x.shape[2:]), dtype=torch.float32, device=x.device)
+        out.copy_(x.permute(1, 0, 2, 3))
         if self.mean is not None and self.std is not None:
             mean, std = _statistics(self.mean, self.std, self.scale, x.device)
-            x = (x - mean) / std
-        elif self.scale != 1.0:
-            x = x / self.scale
-        return x.permute(1, 0, 2, 3).contiguous()
+            return out.sub_(mean.view(3, 1, 1, 1)).div_(std.view(3, 1, 1, 1))
+        if self.scale != 1.0:
+            return out.div_(self.scale)
+        return out
 
     def batch(self, samples: Sequence[Sample], view: int = 0) -> torch.Tensor:
         """One view of each sample, preprocessed and stacked: (B, 3, T, H', W')."""

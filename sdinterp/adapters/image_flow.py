@@ -108,12 +108,16 @@ class ImageFlowPreprocessor:
 
     def tensor(self, images: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) -> float (N, 3, H', W'), resized and normalised."""
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
         if self.frame_size is not None and tuple(x.shape[-2:]) != self.frame_size:
-            x = F.interpolate(x, size=self.frame_size, mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(x.float(), size=self.frame_size, mode="bilinear", align_corners=False, antialias=True)
         mean = torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(self.std).view(1, 3, 1, 1) * 255.0
-        return (x - mean) / std
+        # One float copy straight into (N, 3, H, W), normalised in place: the values of
+        # (x.float() - mean) / std, without two more passes and a strided copy in prepare.
+        out = torch.empty(x.shape, dtype=torch.float32)
+        out.copy_(x)
+        return out.sub_(mean).div_(std)
 
     def images(self, samples: Sequence[Sample], frames: Sequence[int] | None = None) -> torch.Tensor:
         """Each sample's viewed frames: (B, T, 3, H', W') (``frames`` picks positions in the view)."""

@@ -15,7 +15,8 @@ fails the same way on bad input (docs/plugins.md, "Writing a command").
   :func:`check_out_dir`, :func:`check_weights_file`, :func:`check_device` for a command's own flags; :class:`UsageError`
   is the one-line error.
 * Loading: :func:`adapter_from_args`, :func:`adapter_options`, :func:`scan_inputs`,
-  :func:`clip_dataset`, :func:`load_clips`, :func:`samplers_from_args`.
+  :func:`clip_dataset`, :func:`load_clips`, :func:`samplers_from_args`, :func:`run_device`
+  (``--device`` as a ``torch.device``, torchrun's local GPU for a bare ``cuda``).
 * Helpers: :func:`load_callable` (``python:module:function`` flags), :func:`write_json`,
   :func:`weights_provenance`.
 
@@ -64,6 +65,7 @@ from sdinterp.cli_kit.loading import (
     adapter_options,
     clip_dataset,
     load_clips,
+    run_device,
     samplers_from_args,
     scan_inputs,
 )
@@ -95,6 +97,7 @@ __all__ = [
     "scan_inputs",
     "clip_dataset",
     "load_clips",
+    "run_device",
     "samplers_from_args",
     "load_callable",
     "write_json",

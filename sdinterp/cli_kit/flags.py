@@ -236,6 +236,7 @@ EVALUATION_FLAGS = (
     "clip-length",
     *MODEL_FLAGS,
     "skip-bad",
+    "device",
     "json",
     "no-progress",
     "debug",

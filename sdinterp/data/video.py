@@ -175,10 +175,10 @@ class DecordSource(VideoSource):
         return self._len
 
     def _iter(self, indices: np.ndarray) -> Iterator[np.ndarray]:
-        # A few frames per decoder call: decord seeks back to the keyframe on every call, so a clip
-        # read one frame at a time decodes the frames before it again and again (up to 2x slower on
-        # vtest.avi's 250-frame groups). The first frame gives the size; chunks stay under
-        # CHUNK_BYTES, so a frame of 32 MB or more is still read alone (docs/install.md, "Memory").
+        # A few frames per decoder call (fewer calls; decord itself reads on from where the last
+        # call ended, so frames in order are decoded once either way). The first frame gives the
+        # size; chunks stay under CHUNK_BYTES, so a frame of 32 MB or more is still read alone
+        # (docs/install.md, "Memory").
         if len(indices) == 0:
             return
         first = self._read(indices[:1])[0]

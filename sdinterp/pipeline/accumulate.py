@@ -7,9 +7,10 @@ only wires the parts together.
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sdinterp.errors import ReliabilityWarning
 from sdinterp.interfaces import LayerInfo, ModelAdapter, PairProtocol, PairSampler, Sample
@@ -23,6 +24,8 @@ from sdinterp.pipeline.run_state import RunState
 from sdinterp.stats import MomentStore
 
 __all__ = ["accumulate", "MIN_RELIABLE_PAIRS", "MIN_INDEPENDENT_VIDEOS"]
+
+T = TypeVar("T")
 
 #: Fewer pairs per factor than this draws a ReliabilityWarning: correlations over a handful of pairs
 #: swing widely from seed to seed (docs/method.md, "How many pairs").
@@ -137,6 +140,7 @@ def accumulate(
     config: RunConfig,
     identity: Mapping[str, Any],
     observers: Sequence[RunObserver] = (),
+    timings: dict[str, float] | None = None,
 ) -> MomentStore:
     """Run the forwards of a run and return its moments (mergeable; all-reduced when distributed).
 
@@ -146,6 +150,9 @@ def accumulate(
     Args:
         identity: what makes this run this run; a saved run state is resumed only if it matches.
         observers: see :class:`~sdinterp.pipeline.executor.RunObserver`.
+        timings: given, ``timings["waiting_for_data"]`` is set to the seconds the forwards waited for
+            the data side (decoding, pairs, prepare): near zero when the data side keeps up; on a
+            fast device, a large share of the run says to add reader processes (``num_workers``).
     """
     check_replicate_memory(layers, config.bootstrap)
     plan = RunPlan.build(protocol, len(clips), config.n_pairs, config.batch_size, config.seed)
@@ -185,8 +192,9 @@ def accumulate(
             done["since_save"] = 0
 
     batches = prefetched(prepared_batches(executor, plan, clips, config.num_workers), config.prefetch)
+    waited = [0.0]
     try:
-        executor.run(plan, batches, store, after_batch)
+        executor.run(plan, _timed(batches, waited), store, after_batch)
     except KeyboardInterrupt:
         if saving and not executor.updating:
             save()
@@ -194,6 +202,8 @@ def accumulate(
     finally:
         batches.close()  # stops the data thread at once, also on an error
         progress.close()
+        if timings is not None:
+            timings["waiting_for_data"] = waited[0]
     store.all_reduce()
     for observer in observers:
         observer.all_reduce()
@@ -201,6 +211,19 @@ def accumulate(
         save(complete=True)
     warn_about_videos(store)
     return store
+
+
+def _timed(items: Iterator[T], waited: list[float]) -> Generator[T, None, None]:
+    """``items``, adding to ``waited[0]`` the seconds each one took to arrive."""
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        finally:
+            waited[0] += time.perf_counter() - t0
+        yield item
 
 
 def _rank_world() -> tuple[int, int]:

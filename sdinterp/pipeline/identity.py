@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,27 +23,73 @@ from torch import nn
 
 from sdinterp.interfaces import Sample
 
-__all__ = ["data_identity", "model_identity", "file_identity", "bootstrap_identity", "normalise", "differences"]
+__all__ = [
+    "data_identity",
+    "model_identity",
+    "model_identity_later",
+    "file_identity",
+    "bootstrap_identity",
+    "normalise",
+    "differences",
+]
 
 
-def _tensor_bytes(t: torch.Tensor) -> bytes:
+def _tensor_bytes(t: torch.Tensor) -> Any:
     t = t.detach().to("cpu").contiguous()
-    # Viewed as bytes, any dtype hashes (bfloat16 has no numpy twin).
-    return t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+    # Viewed as bytes, any dtype hashes (bfloat16 has no numpy twin); handed to the hash as a
+    # buffer, not copied into a bytes object.
+    return t.reshape(-1).view(torch.uint8).numpy() if t.numel() else b""
 
 
 def model_identity(model: nn.Module) -> dict[str, Any]:
     """The model's class and a sha256 of its state (names, dtypes, shapes and values), so two runs
     are the same model exactly when they hold the same weights."""
+    return _hashed(type(model), model.state_dict(keep_vars=False))
+
+
+def model_identity_later(model: nn.Module) -> Callable[[], dict[str, Any]]:
+    """:func:`model_identity`, hashed in a background thread; call the result for it.
+
+    The state is taken here, in the caller's thread; hashing (about 1 s per GB of weights; sha256
+    releases the GIL) then runs while the run's data thread prepares the first batch, when the
+    forwards have nothing to do yet and a core would otherwise wait. The run must not change the
+    weights before the result is called (a run does not: its forwards are in inference mode).
+
+    Examples:
+        >>> result = model_identity_later(torch.nn.Linear(2, 2))
+        >>> sorted(result())
+        ['class', 'state_sha256', 'state_numel']
+    """
+    state = model.state_dict(keep_vars=False)
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["identity"] = _hashed(type(model), state)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=work, name="sdinterp-model-hash", daemon=True)
+    thread.start()
+
+    def result() -> dict[str, Any]:
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return out["identity"]
+
+    return result
+
+
+def _hashed(cls: type, state: Mapping[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256()
     n_params = 0
-    for name, value in model.state_dict(keep_vars=False).items():
+    for name, value in state.items():
         if not isinstance(value, torch.Tensor):
             continue
         digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
         digest.update(_tensor_bytes(value))
         n_params += value.numel()
-    cls = type(model)
     return {
         "class": f"{cls.__module__}.{cls.__qualname__}",
         "state_sha256": digest.hexdigest(),

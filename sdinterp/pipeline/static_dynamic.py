@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from sdinterp.interfaces import Factor, LayerInfo, ModelAdapter, PairSampler, Un
 from sdinterp.pipeline.accumulate import accumulate
 from sdinterp.pipeline.config import RunConfig
 from sdinterp.pipeline.executor import PSEUDO_PREFIX, RunObserver, resolve_pair_device
-from sdinterp.pipeline.identity import bootstrap_identity, data_identity, model_identity
+from sdinterp.pipeline.identity import bootstrap_identity, data_identity, model_identity, model_identity_later
 from sdinterp.pipeline.inputs import as_samples, decode_only_views
 from sdinterp.pipeline.protocols import get_protocol
 from sdinterp.plugin_manager import get_registry
@@ -110,15 +110,21 @@ class StaticDynamic:
         """
         config = RunConfig.from_options(config, **options)
         t0 = time.perf_counter()
-        identity = self.identity(data, config)
+        # A resumed run checks its identity before any forward; any other run only records it, so the
+        # weights are hashed in the background while the first batch is prepared.
+        model = None if config.resume else model_identity_later(self.adapter.model)
+        identity = self.identity(data, config, model=model)
         monitor = self.validity_monitor() if config.validity else None
         t1 = time.perf_counter()
-        store = self._accumulate(data, config, identity, [*observers, *([monitor] if monitor else [])])
+        waits: dict[str, float] = {}
+        store = self._accumulate(data, config, identity, [*observers, *([monitor] if monitor else [])], waits)
+        if model is not None:
+            identity["model"] = model()
         t2 = time.perf_counter()
         report = self.score(store, seed=config.seed, identity=identity, level=config.bootstrap_level)
         if monitor is not None:
             report.validity = monitor.verdict(store, report)
-        report.timings = {"identity": t1 - t0, "forwards": t2 - t1, "scoring": time.perf_counter() - t2}
+        report.timings = {"identity": t1 - t0, "forwards": t2 - t1, **waits, "scoring": time.perf_counter() - t2}
         return report
 
     def validity_monitor(self) -> ValidityMonitor:
@@ -135,7 +141,12 @@ class StaticDynamic:
         return self._accumulate(data, config, self.identity(data, config), list(observers))
 
     def _accumulate(
-        self, data: Any, config: RunConfig, identity: dict[str, Any], observers: list[RunObserver]
+        self,
+        data: Any,
+        config: RunConfig,
+        identity: dict[str, Any],
+        observers: list[RunObserver],
+        timings: dict[str, float] | None = None,
     ) -> MomentStore:
         clips = as_samples(decode_only_views(data, self.adapter, (self.static_sampler, self.dynamic_sampler)))
         protocol = get_protocol(config.protocol)
@@ -149,6 +160,7 @@ class StaticDynamic:
             config,
             identity,
             observers,
+            timings,
         )
 
     def score(
@@ -183,9 +195,14 @@ class StaticDynamic:
             report.sampling = {"clips": sum(store.clusters.values()), "videos": len(store.clusters)}
         return report
 
-    def identity(self, data: Any, config: RunConfig) -> dict[str, Any]:
+    def identity(
+        self, data: Any, config: RunConfig, model: Callable[[], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """What makes a run this run (inputs, model and weights, adapter options, samplers, scorer,
-        protocol, seed, pairs): recorded in its report and checked when resuming."""
+        protocol, seed, pairs): recorded in its report and checked when resuming.
+
+        ``model``: the model's identity being hashed (:func:`~sdinterp.pipeline.identity.model_identity_later`);
+        its entry is then ``None`` until the caller fills it in. Default: hashed here."""
         try:
             n_clips = len(data)
         except TypeError:
@@ -193,7 +210,7 @@ class StaticDynamic:
         device = resolve_pair_device(self.adapter, self.static_sampler, self.dynamic_sampler, config.pair_device)
         return {
             "inputs": data_identity(data),
-            "model": model_identity(self.adapter.model),
+            "model": model_identity(self.adapter.model) if model is None else None,
             "protocol": get_protocol(config.protocol).describe()["name"],
             "n_pairs": config.n_pairs,
             "batch_size": config.batch_size,

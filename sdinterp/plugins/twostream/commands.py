@@ -25,6 +25,7 @@ from sdinterp.cli_kit import (
     check_out_dir,
     check_output_file,
     check_positive,
+    run_device,
     samplers_from_args,
 )
 from sdinterp.cli_kit.outputs import check_run_outputs
@@ -116,6 +117,7 @@ def _study(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         model_options={"cascades": args.cascades},
         log=log,
+        device=run_device(args.device),
     )
     rows = study_rows(reports)
     print(format_table(rows))
@@ -262,6 +264,7 @@ def register_study(sub: argparse._SubParsersAction) -> None:
         *PAIR_FLAGS,
         "layers",
         "threshold",
+        "device",
         "json",
         defaults={"static-sampler": "flow_jitter"},
         helps={

@@ -131,6 +131,7 @@ def run_study(
     threshold: float = 0.5,
     model_options: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    device: Any = None,
 ) -> dict[str, BiasReport]:
     """A report per model spec on the same data, pairs and seed.
 
@@ -147,6 +148,8 @@ def run_study(
         layers: layer names (default: every stream and fusion layer of each model).
         model_options: passed to the model loader (``cascades``, ``weights``...).
         log: progress lines.
+        device: where the models run (a ``torch.device`` or name; default: where they are built, the
+            CPU); a report off the CPU records it.
 
     Returns:
         ``{spec: BiasReport}`` in the order given.
@@ -172,6 +175,8 @@ def run_study(
         for spec in models:
             torch.manual_seed(seed)  # random init is part of the run: the same seed gives the same model
             adapter = adapt(load_model(spec, **options_for(spec, model_options)), frame_size=frame_size)
+            if device is not None:
+                adapter.model.to(device)
             if log is not None:
                 log(f"{spec}: {len(adapter.layers())} layers")
             sd = StaticDynamic(
