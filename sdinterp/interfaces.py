@@ -286,6 +286,16 @@ class PairSampler(abc.ABC):
     def partner(self, anchor: Sample, rng: np.random.Generator) -> Sample:
         """Return the second element of the pair whose first element is ``anchor``."""
 
+    def partners(self, anchors: Sequence[Sample], rngs: Sequence[np.random.Generator]) -> list[Sample]:
+        """:meth:`partner` of every anchor of a batch, each drawing from its own ``rng``, in order.
+
+        The pipeline calls this once per factor and batch, anchors in clip order. The default calls
+        :meth:`partner` once per anchor; a sampler may override it to do its work once per batch (the
+        ``restyle`` sampler restyles a batch's tensor clips in one go), but must return what
+        :meth:`partner` would, and draw the same values from each ``rng``.
+        """
+        return [self.partner(a, r) for a, r in zip(anchors, rngs)]
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name or type(self).__name__, "factor": self.factor.value}
 
@@ -314,6 +324,13 @@ class Restyler(abc.ABC):
     @abc.abstractmethod
     def __call__(self, frames: np.ndarray, style: int | str) -> np.ndarray:
         """Restyle a uint8 (T, H, W, 3) clip; returns a new uint8 array of the same shape."""
+
+    def restyle_batch(self, clips: torch.Tensor, styles: Sequence[int | str]) -> torch.Tensor:
+        """Restyle a batch of same-shape clips, a uint8 (B, T, H, W, 3) tensor, clip ``i`` in
+        ``styles[i]``: the same values as restyling each clip on its own (each keeps its own clip
+        statistics). The default makes one call per clip; a restyler with ``device_frames`` may
+        override it to run each kernel once per batch (``natural_colour`` does)."""
+        return torch.stack([torch.as_tensor(self(clip, style)) for clip, style in zip(clips, styles)])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name or type(self).__name__, "seed": self.seed}
@@ -510,7 +527,7 @@ def takes_device_frames(obj: Any, methods: Sequence[str]) -> bool:
         if definer is not None and not issubclass(owner, definer):
             return False
     restyler = getattr(obj, "restyler", None)
-    return restyler is None or takes_device_frames(restyler, ["__call__"])
+    return restyler is None or takes_device_frames(restyler, ["__call__", "restyle_batch"])
 
 
 def _listing(names: list[str], limit: int = 400) -> str:

@@ -145,11 +145,12 @@ def build_batch(
     cut to their views and shrunk to the working size, and the samplers make the pairs there.
     """
     anchors: list[Sample] = []
+    rngs: list[np.random.Generator] = []
     partners: dict[Factor, list[Sample]] = {f: [] for f in (Factor.STATIC, Factor.DYNAMIC)}
     rows: dict[Factor, list[int]] = {f: [] for f in partners}
     samplers = {Factor.STATIC: static_sampler, Factor.DYNAMIC: dynamic_sampler}
     shrink = static_sampler.model_resolution and dynamic_sampler.model_resolution
-    for j, (clip, sample) in enumerate(zip(batch.clips, sources)):
+    for clip, sample in zip(batch.clips, sources):
         rng = plan.stream(clip)
         # Views first, then drop frames no view uses: a 64-frame window feeding an 8-frame model
         # would otherwise be restyled (and copied) in full for nothing. Then, where both samplers
@@ -159,10 +160,24 @@ def build_batch(
             anchor = at_working_size(anchor, adapter.working_size(*anchor.frames.shape[1:3]))
         if device is not None:
             anchor = anchor.replace(frames=upload_frames(anchor.frames, device))
-        anchor = static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng)
-        anchors.append(anchor)
-        for factor in clip.factors:
-            partners[factor].append(samplers[factor].partner(anchor, rng))
+        anchors.append(static_sampler.anchor(dynamic_sampler.anchor(anchor, rng), rng))
+        rngs.append(rng)
+    # The partners a factor at a time over the batch (PairSampler.partners), so a sampler can make
+    # them in one go (the restyles of a batch: each kernel once, not once per clip). Each clip still
+    # draws from its own stream in its protocol's order: its k-th partner comes in round k.
+    drawn: dict[tuple[int, int], Sample] = {}
+    for k in range(max(len(c.factors) for c in batch.clips)):
+        for factor, sampler in samplers.items():
+            js = [j for j, c in enumerate(batch.clips) if len(c.factors) > k and c.factors[k] == factor]
+            if js:
+                out = sampler.partners([anchors[j] for j in js], [rngs[j] for j in js])
+                if len(out) != len(js):
+                    name = sampler.name or type(sampler).__name__
+                    raise ValueError(f"sampler {name}: partners() returned {len(out)} partners for {len(js)} anchors")
+                drawn.update(zip(((j, k) for j in js), out))
+    for j, clip in enumerate(batch.clips):
+        for k, factor in enumerate(clip.factors):
+            partners[factor].append(drawn[j, k])
             rows[factor].append(j)
     inputs: list[Sample] = list(anchors)
     pairs: Pairs = []
@@ -208,8 +223,8 @@ def resolve_pair_device(
         return None
     parts = {
         "adapter": (adapter, ["prepare"]),
-        "static sampler": (static_sampler, ["anchor", "partner"]),
-        "dynamic sampler": (dynamic_sampler, ["anchor", "partner"]),
+        "static sampler": (static_sampler, ["anchor", "partner", "partners"]),
+        "dynamic sampler": (dynamic_sampler, ["anchor", "partner", "partners"]),
     }
     unable = [
         f"{what} {type(obj).__name__}"

@@ -267,9 +267,42 @@ def check_sampler(sampler: PairSampler, sample: Sample, seed: int = 0, allow_ide
         _check_static(name, anchor, partners, allow_identical)
     else:
         _check_dynamic(name, anchor, partners, allow_identical)
-    if takes_device_frames(sampler, ["anchor", "partner"]):
+    _check_partners(name, sampler, anchor, seed, partners)
+    if takes_device_frames(sampler, ["anchor", "partner", "partners"]):
         _check_device_frames(name, sampler, sample, seed, p1)
+        meta = {k: torch.from_numpy(np.ascontiguousarray(v)) if k == "unstyled" else v for k, v in anchor.meta.items()}
+        tensor = anchor.replace(frames=torch.from_numpy(np.ascontiguousarray(anchor.frames)), meta=meta)
+        _check_partners(
+            name,
+            sampler,
+            tensor,
+            seed,
+            [sampler.partner(tensor, np.random.default_rng([seed, k])) for k in range(1, 6)],
+        )
     return p1
+
+
+def _check_partners(name: str, sampler: PairSampler, anchor: Sample, seed: int, alone: list[Sample]) -> None:
+    """``partners`` (the pipeline's call, once per factor and batch) gives every anchor what
+    ``partner`` gives it alone, and draws as much from each generator."""
+    rngs = [np.random.default_rng([seed, k]) for k in range(1, 6)]
+    together = sampler.partners([anchor] * 5, rngs)
+    assert len(together) == 5, f"sampler {name!r}: partners() returned {len(together)} partners for 5 anchors"
+    for a, b in zip(alone, together):
+        same = np.array_equal(np.asarray(_host(a.frames)), np.asarray(_host(b.frames))) and all(
+            np.array_equal(u, v) for u, v in zip(a.view_indices(), b.view_indices())
+        )
+        assert same, f"sampler {name!r}: partners() made another partner than partner() does with the same rng"
+    after = [np.random.default_rng([seed, k]) for k in range(1, 6)]
+    for r in after:
+        sampler.partner(anchor, r)
+    assert [r.integers(1 << 30) for r in rngs] == [r.integers(1 << 30) for r in after], (
+        f"sampler {name!r}: partners() drew other values from the generators than partner() does"
+    )
+
+
+def _host(frames: Any) -> Any:
+    return frames.cpu().numpy() if isinstance(frames, torch.Tensor) else frames
 
 
 def _check_device_frames(name: str, sampler: PairSampler, sample: Sample, seed: int, host: Sample) -> None:

@@ -28,6 +28,7 @@ units (measured, not kept).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,16 @@ import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Restyler
-from sdinterp.plugins.restylers._torch import compose, filter_frames, mean_std, restyles, split, style_kernel
+from sdinterp.plugins.restylers._torch import (
+    compose,
+    filter_frames,
+    mean_std,
+    on_device,
+    one_thread_on_cpu,
+    restyles,
+    split,
+    style_kernel,
+)
 
 __all__ = ["NaturalColour", "NaturalTexture"]
 
@@ -129,6 +139,39 @@ class NaturalColour(Restyler):
     def __call__(self, x: torch.Tensor, style: int | str) -> torch.Tensor:
         """Restyle a uint8 (T, H, W, 3) clip (numpy array, or tensor on any device) in ``style``."""
         return self.restyle(*split(x), style)
+
+    def restyle_batch(self, clips: torch.Tensor, styles: Sequence[int | str]) -> torch.Tensor:
+        """Restyle a uint8 (B, T, H, W, 3) tensor, clip ``i`` in ``styles[i]``, every kernel once for
+        the batch (only each clip's float64 luma mean is taken clip by clip, as :meth:`restyle` takes
+        it). The values are :meth:`restyle`'s, bit for bit: the same float32 and float64 operations
+        on the same numbers, with each clip's constants broadcast instead of passed as scalars."""
+        own = type(self).__call__ is NaturalColour.__call__ and type(self).restyle is NaturalColour.restyle
+        if not own:  # a subclass with its own transform: clip by clip, through it
+            return super().restyle_batch(clips, styles)
+        with one_thread_on_cpu(clips.device):
+            luma, cb, cr = split(clips)
+            luma64 = luma.double()
+            means = torch.stack([clip.mean() for clip in luma64]).view(-1, 1, 1, 1)
+            # per clip: offset (float64), gain and the 2 x 2 chroma matrix (float32), made on the device once
+            table = [self._constants(style, clips.device) for style in styles]
+            offset = torch.stack([t[0] for t in table]).view(-1, 1, 1, 1)
+            m = torch.stack([t[1] for t in table]).view(-1, 5, 1, 1, 1).unbind(1)
+            y = ((means + offset).float() + m[0] * (luma - means.float())).clamp(0.0, 1.0).float()
+            return compose(y, cb * m[1] + cr * m[2], cb * m[3] + cr * m[4])
+
+    def _constants(self, style: int | str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The style's luma offset (float64) and (gain, rot00, rot01, rot10, rot11) (float32) on
+        ``device``, with the values :meth:`restyle` uses as Python scalars."""
+
+        def make() -> tuple[torch.Tensor, torch.Tensor]:
+            p = self.params(style)
+            c, s = np.cos(p["angle"]), np.sin(p["angle"])
+            rot = (p["saturation"] * np.array([[c, -s], [s, c]])).astype(np.float32)
+            scales = [p["gain"], *(float(v) for v in rot.ravel())]
+            offset = torch.tensor(p["offset"], dtype=torch.float64)
+            return offset.to(device), torch.tensor(scales, dtype=torch.float32).to(device)
+
+        return on_device(self, ("natural_colour", style), device, make)
 
     def describe(self) -> dict[str, Any]:
         return {

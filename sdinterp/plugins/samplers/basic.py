@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from sdinterp.hookspecs import hookimpl
 from sdinterp.interfaces import Factor, PairSampler, Sample
@@ -139,11 +140,34 @@ class Restyle(PairSampler):
         frames = self.restyler(sample.frames, style)
         return sample.replace(frames=frames, style=style, meta=dict(sample.meta, unstyled=sample.frames))
 
-    def partner(self, anchor: Sample, rng: np.random.Generator) -> Sample:
+    def _style(self, anchor: Sample, rng: np.random.Generator) -> int:
         others = [s for s in self.styles if s != anchor.style]
-        style = others[int(rng.integers(len(others)))]
-        frames = self.restyler(self._unstyled(anchor), style)
-        return anchor.replace(frames=frames, style=style)
+        return others[int(rng.integers(len(others)))]
+
+    def partner(self, anchor: Sample, rng: np.random.Generator) -> Sample:
+        style = self._style(anchor, rng)
+        return anchor.replace(frames=self.restyler(self._unstyled(anchor), style), style=style)
+
+    def partners(self, anchors: Sequence[Sample], rngs: Sequence[np.random.Generator]) -> list[Sample]:
+        """The partners of a batch: tensor clips of one shape and device restyled together
+        (:meth:`~sdinterp.interfaces.Restyler.restyle_batch`, each kernel once per batch on a GPU);
+        numpy clips, or a subclass with its own :meth:`partner`, one at a time. The same styles and
+        values as :meth:`partner`."""
+        sources = [self._unstyled(a) for a in anchors]
+        if type(self).partner is not Restyle.partner or not all(isinstance(f, torch.Tensor) for f in sources):
+            return super().partners(anchors, rngs)
+        tensors: list[torch.Tensor] = [torch.as_tensor(f) for f in sources]
+        styles = [self._style(a, r) for a, r in zip(anchors, rngs)]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, frames in enumerate(tensors):
+            groups.setdefault((tuple(frames.shape), frames.device), []).append(i)
+        out: list[Sample] = list(anchors)
+        for members in groups.values():
+            clips = torch.stack([tensors[i] for i in members])
+            restyled = self.restyler.restyle_batch(clips, [styles[i] for i in members])
+            for i, frames in zip(members, restyled):
+                out[i] = anchors[i].replace(frames=frames, style=styles[i])
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {
