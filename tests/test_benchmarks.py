@@ -41,3 +41,6 @@ def test_real_video_quick_prints_a_ratio_and_the_data_side_per_clip():
         report_s, bare_s, ratio, data_rate, forward_rate = map(float, row[2:7])
         assert report_s > 0 and bare_s > 0 and ratio == pytest.approx(report_s / bare_s, abs=0.01)
         assert data_rate > 0 and forward_rate > 0
+        read_s, read_share, data_share = map(float, row[7:10])  # CPU s of reading; reading and the data side over bare
+        assert read_share == pytest.approx(read_s / bare_s, abs=0.02)  # both printed to 0.01
+        assert data_share > 0 and data_share >= 0.5 * read_share  # the data side includes the reading
