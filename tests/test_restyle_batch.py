@@ -102,3 +102,18 @@ def test_a_batch_of_restyles_costs_its_kernels_once_not_once_per_clip() -> None:
     assert ops(16, batched=False) == 16 * per_clip
     assert ops(16, batched=True) - ops(2, batched=True) <= 2 * 14
     assert ops(16, batched=True) < 2 * per_clip
+
+
+def test_a_plain_callable_restyler_is_called_once_per_clip() -> None:
+    """``Restyle(restyler=f)`` takes any callable ``f(frames, style)``: without ``restyle_batch`` its
+    partners are made one call each."""
+    calls = []
+
+    def invert(frames, style):  # type: ignore[no-untyped-def]
+        calls.append(style)
+        return 255 - frames
+
+    sampler = Restyle(restyler=invert)
+    anchors = [Sample(frames=c) for c in _clips(3)]
+    out = sampler.partners(anchors, [np.random.default_rng(i) for i in range(3)])
+    assert len(calls) == 3 and all(torch.equal(p.frames, 255 - a.frames) for p, a in zip(out, anchors))

@@ -154,7 +154,10 @@ class Restyle(PairSampler):
         numpy clips, or a subclass with its own :meth:`partner`, one at a time. The same styles and
         values as :meth:`partner`."""
         sources = [self._unstyled(a) for a in anchors]
-        if type(self).partner is not Restyle.partner or not all(isinstance(f, torch.Tensor) for f in sources):
+        batched = getattr(self.restyler, "restyle_batch", None)  # a plain callable restyler has none
+        if batched is None or type(self).partner is not Restyle.partner:
+            return super().partners(anchors, rngs)
+        if not all(isinstance(f, torch.Tensor) for f in sources):
             return super().partners(anchors, rngs)
         tensors: list[torch.Tensor] = [torch.as_tensor(f) for f in sources]
         styles = [self._style(a, r) for a, r in zip(anchors, rngs)]
@@ -164,7 +167,7 @@ class Restyle(PairSampler):
         out: list[Sample] = list(anchors)
         for members in groups.values():
             clips = torch.stack([tensors[i] for i in members])
-            restyled = self.restyler.restyle_batch(clips, [styles[i] for i in members])
+            restyled = batched(clips, [styles[i] for i in members])
             for i, frames in zip(members, restyled):
                 out[i] = anchors[i].replace(frames=frames, style=styles[i])
         return out
