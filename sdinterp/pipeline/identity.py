@@ -58,7 +58,7 @@ def model_identity_later(model: nn.Module) -> Callable[[], dict[str, Any]]:
     Examples:
         >>> result = model_identity_later(torch.nn.Linear(2, 2))
         >>> sorted(result())
-        ['class', 'state_sha256', 'state_numel']
+        ['class', 'state_numel', 'state_sha256']
     """
     state = model.state_dict(keep_vars=False)
     out: dict[str, Any] = {}
