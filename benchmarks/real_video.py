@@ -106,7 +106,7 @@ def measure(model: str, clip: str, pairs: int, batch: int, repeats: int = 1) -> 
             if not prepared:
                 # The data side alone, exactly as the run makes it: in the background thread.
                 config = sdinterp.RunConfig(**run)
-                clips = as_samples(decode_only_views(data, adapter))
+                clips = as_samples(decode_only_views(data, adapter, (sd.static_sampler, sd.dynamic_sampler)))
                 plan = RunPlan.build(get_protocol(config.protocol), len(clips), pairs, batch, 0)
                 executor = Executor(adapter, sd.layer_infos, sd.static_sampler, sd.dynamic_sampler)
                 t0 = time.perf_counter()
