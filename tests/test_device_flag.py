@@ -130,4 +130,4 @@ def test_a_cuda_fusion_study_runs_there_and_matches_the_cpu(tmp_path, capsys):
     for a, b in zip(cpu, gpu):
         for key, value in a.items():
             if isinstance(value, float):
-                assert b[key] == pytest.approx(value, abs=1e-3), key
+                assert b[key] == pytest.approx(value, abs=0.02), key  # TF32 convolutions on a GPU
