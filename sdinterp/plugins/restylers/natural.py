@@ -155,9 +155,9 @@ class NaturalColour(Restyler):
             # per clip: offset (float64), gain and the 2 x 2 chroma matrix (float32), made on the device once
             table = [self._constants(style, clips.device) for style in styles]
             offset = torch.stack([t[0] for t in table]).view(-1, 1, 1, 1)
-            m = torch.stack([t[1] for t in table]).view(-1, 5, 1, 1, 1).unbind(1)
-            y = ((means + offset).float() + m[0] * (luma - means.float())).clamp(0.0, 1.0).float()
-            return compose(y, cb * m[1] + cr * m[2], cb * m[3] + cr * m[4])
+            gain, r00, r01, r10, r11 = torch.stack([t[1] for t in table]).view(-1, 5, 1, 1, 1).unbind(1)
+            y = ((means + offset).float() + gain * (luma - means.float())).clamp(0.0, 1.0).float()
+            return compose(y, cb * r00 + cr * r01, cb * r10 + cr * r11)
 
     def _constants(self, style: int | str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The style's luma offset (float64) and (gain, rot00, rot01, rot10, rot11) (float32) on

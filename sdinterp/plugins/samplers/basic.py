@@ -155,9 +155,8 @@ class Restyle(PairSampler):
         values as :meth:`partner`."""
         sources = [self._unstyled(a) for a in anchors]
         batched = getattr(self.restyler, "restyle_batch", None)  # a plain callable restyler has none
-        if batched is None or type(self).partner is not Restyle.partner:
-            return super().partners(anchors, rngs)
-        if not all(isinstance(f, torch.Tensor) for f in sources):
+        own = type(self).partner is Restyle.partner
+        if batched is None or not own or not all(isinstance(f, torch.Tensor) for f in sources):
             return super().partners(anchors, rngs)
         tensors: list[torch.Tensor] = [torch.as_tensor(f) for f in sources]
         styles = [self._style(a, r) for a, r in zip(anchors, rngs)]
